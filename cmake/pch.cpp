@@ -1,0 +1,1 @@
+// Anchor translation unit of the shared LibTorch precompiled header (cmake/precompiled.cmake).

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds tessera in build/ (Release). Binary: build/bin/tessera.
+# Extra CMake arguments are passed through, e.g. -DCMAKE_PREFIX_PATH=/path/to/libtorch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${TESSERA_BUILD_DIR:-build}
+JOBS=${TESSERA_JOBS:-$(nproc)}
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+generator=()
+if command -v ninja >/dev/null && [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
+cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
+cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package tessera needs. Idempotent: when all are present it only checks
+# (a second or so); `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake g++ make ninja-build ccache pkg-config
+  # libraries
+  libtorch-dev libopenmpi-dev openmpi-bin libyaml-cpp-dev libhdf5-dev libcli11-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  # python reference (parity tests, h5py interop, PyTorch DDP baseline)
+  python3-torch python3-h5py python3-numpy python3-skimage
+  # cluster tests
+  slurm-wlm slurmctld slurmd slurm-client munge iproute2 procps util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  >/tmp/tessera-setup-apt.log 2>&1 || { tail -30 /tmp/tessera-setup-apt.log; exit 1; }
+echo "setup: done"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Usage: run_mpi.sh <seconds> <np> <command> [args...]
+# Runs `mpirun -np <np> <command>` with a hard time bound. All output goes to a log file (never
+# a pipe a stray rank could hold open), which is printed afterwards. Exit status is mpirun's;
+# 124 when the bound was hit.
+set -u
+secs=$1; np=$2; shift 2
+log=$(mktemp "${TMPDIR:-/tmp}/tessera-mpi-XXXXXX.log")
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+timeout --kill-after=10 "$secs" mpirun --oversubscribe --bind-to none -np "$np" "$@" \
+  >"$log" 2>&1 </dev/null
+rc=$?
+cat "$log"
+rm -f "$log"
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "run_mpi.sh: TIMED OUT after ${secs}s (np=$np): $*"; fi
+exit $rc
