@@ -1,0 +1,89 @@
+#include "trainer/run_log.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "common/error.h"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+RunLog::RunLog(const std::string& run_dir, int64_t resume_step, const std::string& progress_mode,
+               bool enabled)
+    : enabled_(enabled), mode_(progress_mode), path_(run_dir + "/metrics.jsonl") {
+  if (!enabled_) return;
+  tty_ = isatty(STDOUT_FILENO) != 0;
+  std::vector<std::string> kept;
+  if (resume_step >= 0 && fs::exists(path_)) {
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded()) continue;  // a torn last line from a killed run
+      if (j.value("step", int64_t{0}) <= resume_step) kept.push_back(line);
+    }
+  }
+  out_.open(path_, std::ios::trunc);
+  TESSERA_CHECK(out_.good(), "cannot open {} for writing", path_);
+  for (const auto& l : kept) out_ << l << '\n';
+  out_.flush();
+}
+
+void RunLog::write(const nlohmann::json& record) {
+  if (!enabled_) return;
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+std::string format_duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e8) return "?";
+  auto s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(s / 3600),
+                  static_cast<long>((s % 3600) / 60));
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(s / 60),
+                  static_cast<long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(s));
+  }
+  return buf;
+}
+
+void RunLog::progress(int64_t step, int64_t total, int64_t epoch, double loss,
+                      const std::string& metric, double metric_value, double images_per_s,
+                      double eta_s) {
+  if (!enabled_ || mode_ == "off") return;
+  std::string m = metric.empty() ? "" : fmt::format(" {} {:.4f}", metric, metric_value);
+  std::string text = fmt::format("step {}/{} epoch {} loss {:.4f}{} {:.1f} img/s ETA {}", step,
+                                 total, epoch, loss, m, images_per_s, format_duration(eta_s));
+  const bool bar = (mode_ == "bar") || (mode_ == "auto" && tty_);
+  if (bar) {
+    const int width = 24;
+    int filled = total > 0 ? static_cast<int>(width * step / total) : 0;
+    std::string b(static_cast<size_t>(filled), '#');
+    b.resize(width, '.');
+    std::printf("\r[%s] %s\x1b[K", b.c_str(), text.c_str());
+    std::fflush(stdout);
+    line_open_ = true;
+  } else {
+    spdlog::info("{}", text);
+  }
+}
+
+void RunLog::end_progress() {
+  if (line_open_) {
+    std::printf("\n");
+    std::fflush(stdout);
+    line_open_ = false;
+  }
+}
+
+}  // namespace tessera

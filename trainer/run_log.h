@@ -1,0 +1,47 @@
+// RunLog: rank 0's record of a training run.
+//   - metrics.jsonl in the run directory: one JSON object per line, appended and flushed per
+//     record (per log interval and per validation). On resume, records with a step beyond the
+//     resumed step (written after the checkpoint a crashed run resumes from) are dropped first,
+//     so the file reads as one uninterrupted run.
+//   - a progress display on stdout: a single refreshing line when stdout is a terminal
+//     (logging.progress auto|bar), plain log lines otherwise (auto|lines), or nothing (off).
+// Only rank 0 constructs one with enabled=true; other ranks get a disabled instance.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+namespace tessera {
+
+class RunLog {
+ public:
+  RunLog() = default;
+  // Opens <run_dir>/metrics.jsonl for appending; truncates records with step > resume_step
+  // (resume_step < 0: a fresh run; the file is started anew).
+  RunLog(const std::string& run_dir, int64_t resume_step, const std::string& progress_mode,
+         bool enabled);
+
+  void write(const nlohmann::json& record);
+
+  // Progress: step/total, epoch, loss, a metric, images/s, ETA.
+  void progress(int64_t step, int64_t total, int64_t epoch, double loss, const std::string& metric,
+                double metric_value, double images_per_s, double eta_s);
+  void end_progress();
+
+ private:
+  bool enabled_ = false;
+  bool tty_ = false;
+  std::string mode_;
+  std::string path_;
+  std::ofstream out_;
+  bool line_open_ = false;
+};
+
+// "1h02m", "3m10s", "12s"
+std::string format_duration(double seconds);
+
+}  // namespace tessera
