@@ -1,0 +1,39 @@
+// Evaluation of a model on a split, exact across ranks: every sample of the split is seen by
+// exactly one rank (no padding with duplicates); metric accumulators are reduced with one
+// allreduce per kind (integer counts, float64 sums) plus one allgather for per-image scores.
+//
+// Used by the trainer (periodic validation) and `tessera eval` (summary.json + table).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "comm/communicator.h"
+#include "common/config.h"
+#include "datasets/loader.h"
+#include "models/model.h"
+
+namespace tessera {
+
+struct EvalResult {
+  std::map<std::string, double> metrics;    // "dice", "iou", "psnr", ...
+  std::map<std::string, double> baseline;   // super-resolution: bicubic's psnr/ssim; else empty
+  nlohmann::json per_image;                 // [{"index": i, "dice": ...}, ...] (rank 0 only)
+  int64_t samples = 0;
+  double seconds = 0.0;
+};
+
+// Runs `model` (switched to eval mode, restored afterwards) over the loader's whole split.
+EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
+                    const torch::Device& device, bool per_image);
+
+// The metric the config selects for "best" (checkpoint.metric "val/dice" -> "dice").
+std::string selected_metric_name(const Config& cfg);
+
+// Table for the terminal: metric | value (| bicubic).
+std::string format_eval_table(const EvalResult& r);
+
+}  // namespace tessera

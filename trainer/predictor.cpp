@@ -1,0 +1,259 @@
+#include "trainer/predictor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <optional>
+#include <vector>
+
+#include "common/error.h"
+#include "datasets/loader.h"
+#include "trainer/session.h"
+#include "trainer/task_io.h"
+#include "trainer/tiling.h"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Item {
+  std::string stem;
+  torch::Tensor input;   // C x h x w float [0,1] (RGB)
+  torch::Tensor target;  // H x W int64 labels, or C x H x W float; undefined when unknown
+};
+
+bool is_image_file(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".tif" || e == ".tiff" ||
+         e == ".bmp";
+}
+
+bool is_dataset_dir(const fs::path& p) {
+  if (!fs::is_directory(p)) return false;
+  if (fs::exists(p / "manifest.json")) return true;
+  for (const auto& e : fs::directory_iterator(p)) {
+    if (e.path().extension() == ".h5") return true;
+  }
+  return false;
+}
+
+// Reads an image file as RGB float C x H x W with `channels` channels.
+torch::Tensor read_image(const fs::path& path, int channels) {
+  cv::Mat m = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+  TESSERA_CHECK(!m.empty(), "predict: cannot read image {} (not an image OpenCV can decode)",
+                path.string());
+  if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
+  TESSERA_CHECK(m.depth() == CV_8U, "predict: {}: unsupported pixel depth (expected 8 or 16 bit)",
+                path.string());
+  if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
+  if (channels == 1 && m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2GRAY);
+  if (channels == 3 && m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
+  if (m.channels() == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  TESSERA_CHECK(m.channels() == channels, "predict: {} has {} channels; the model takes {}",
+                path.string(), m.channels(), channels);
+  m = m.clone();
+  auto t = torch::from_blob(m.data, {m.rows, m.cols, m.channels()}, torch::kUInt8).clone();
+  return t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
+}
+
+// C x H x W float [0,1] (RGB) -> BGR (or gray) uint8 Mat.
+cv::Mat to_mat(const torch::Tensor& chw) {
+  auto t = chw.detach().to(torch::kCPU).clamp(0, 1).mul(255.0).round().to(torch::kUInt8);
+  t = t.permute({1, 2, 0}).contiguous();
+  const int c = static_cast<int>(t.size(2));
+  cv::Mat m(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), CV_8UC(c), t.data_ptr());
+  m = m.clone();
+  if (c == 3) cv::cvtColor(m, m, cv::COLOR_RGB2BGR);
+  if (c == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
+  return m;
+}
+
+cv::Mat labels_to_color(const torch::Tensor& labels) {  // H x W int64
+  static const cv::Vec3b palette[] = {{0, 0, 0},     {60, 180, 75},  {200, 130, 0},
+                                      {48, 130, 245}, {180, 30, 145}, {240, 240, 70},
+                                      {75, 25, 230},  {128, 128, 0},  {0, 128, 128}};
+  auto l = labels.to(torch::kCPU).to(torch::kInt64).contiguous();
+  cv::Mat out(static_cast<int>(l.size(0)), static_cast<int>(l.size(1)), CV_8UC3);
+  auto a = l.accessor<int64_t, 2>();
+  for (int y = 0; y < out.rows; ++y) {
+    for (int x = 0; x < out.cols; ++x) out.at<cv::Vec3b>(y, x) = palette[a[y][x] % 9];
+  }
+  return out;
+}
+
+cv::Mat hstack(const std::vector<cv::Mat>& parts) {
+  std::vector<cv::Mat> same;
+  const int h = parts.front().rows;
+  for (const auto& p : parts) {
+    cv::Mat q = p;
+    if (q.rows != h) cv::resize(q, q, cv::Size(q.cols * h / q.rows, h), 0, 0, cv::INTER_NEAREST);
+    same.push_back(q);
+    same.push_back(cv::Mat(h, 4, CV_8UC3, cv::Scalar(255, 255, 255)));
+  }
+  same.pop_back();
+  cv::Mat out;
+  cv::hconcat(same, out);
+  return out;
+}
+
+void write_png(const fs::path& path, const cv::Mat& m) {
+  TESSERA_CHECK(cv::imwrite(path.string(), m), "predict: cannot write {}", path.string());
+}
+
+void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor& prob,
+                         const fs::path& out) {
+  torch::Tensor pred = cfg.task.classes > 1 ? prob.argmax(0)
+                                           : (prob[0] > cfg.eval.threshold).to(torch::kInt64);
+  cv::Mat input = to_mat(it.input);
+  cv::Mat mask = to_mat(pred.unsqueeze(0).to(torch::kFloat32) *
+                        (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
+  cv::cvtColor(mask, mask, cv::COLOR_BGR2GRAY);
+  write_png(out / (it.stem + "_mask.png"), mask);
+  cv::Mat color = labels_to_color(pred);
+  cv::Mat overlay = input.clone();
+  if (cfg.task.classes > 1) {
+    cv::addWeighted(input, 0.55, color, 0.45, 0, overlay);
+    write_png(out / (it.stem + "_color.png"), color);
+  } else {
+    torch::Tensor pred_cpu = pred.to(torch::kCPU).contiguous();
+    const bool has_target = it.target.defined();
+    torch::Tensor tgt_cpu =
+        has_target ? it.target.to(torch::kCPU).to(torch::kInt64).contiguous() : pred_cpu;
+    auto p = pred_cpu.accessor<int64_t, 2>();
+    auto t = tgt_cpu.accessor<int64_t, 2>();
+    for (int y = 0; y < overlay.rows; ++y) {
+      for (int x = 0; x < overlay.cols; ++x) {
+        const bool pv = p[y][x] != 0;
+        const bool tv = t[y][x] != 0;
+        cv::Vec3b c;
+        if (pv && tv) c = has_target ? cv::Vec3b(0, 200, 0) : cv::Vec3b(0, 0, 255);  // TP green / pred red
+        else if (pv) c = cv::Vec3b(0, 0, 255);                               // FP red
+        else if (tv) c = cv::Vec3b(255, 0, 0);                               // FN blue
+        else continue;
+        cv::Vec3b& o = overlay.at<cv::Vec3b>(y, x);
+        for (int k = 0; k < 3; ++k) o[k] = static_cast<uint8_t>(0.5 * o[k] + 0.5 * c[k]);
+      }
+    }
+  }
+  write_png(out / (it.stem + "_overlay.png"), overlay);
+  std::vector<cv::Mat> grid = {input};
+  if (it.target.defined()) grid.push_back(labels_to_color(it.target.to(torch::kInt64)));
+  grid.push_back(color);
+  write_png(out / (it.stem + "_grid.png"), hstack(grid));
+}
+
+}  // namespace
+
+int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
+  TESSERA_CHECK(!opts.input.empty(), "predict: --input is required");
+  TESSERA_CHECK(!opts.out.empty(), "predict: --out is required");
+  TESSERA_CHECK(fs::exists(opts.input), "predict: input {} does not exist", opts.input);
+  torch::set_num_threads(std::max(cfg.train.threads_per_rank, 1));
+  torch::manual_seed(cfg.experiment.seed);
+  auto model = make_model(cfg.model, cfg.task);
+  const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
+  model->eval();
+  fs::create_directories(opts.out);
+  spdlog::info("predict: weights from {}", ckpt);
+
+  TilingOptions topt;
+  topt.tile = cfg.eval.tile;
+  topt.overlap = cfg.eval.tile_overlap;
+  topt.multiple = size_multiple(cfg.model);
+  topt.activation = cfg.model.activation;
+
+  // Collect inputs lazily: files, or a dataset split.
+  std::vector<fs::path> files;
+  const fs::path in(opts.input);
+  const bool dataset = is_dataset_dir(in);
+  if (!dataset) {
+    if (fs::is_directory(in)) {
+      for (const auto& e : fs::directory_iterator(in)) {
+        if (e.is_regular_file() && is_image_file(e.path())) files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      TESSERA_CHECK(!files.empty(), "predict: no PNG/JPEG/TIFF/BMP images in {}", opts.input);
+    } else {
+      files.push_back(in);
+    }
+  }
+
+  std::ofstream scores;
+  if (cfg.task.kind == TaskKind::anomaly) {
+    scores.open(fs::path(opts.out) / "scores.csv");
+    scores << "stem,reconstruction_mse\n";
+  }
+
+  auto handle = [&](const Item& it) {
+    torch::Tensor x = it.input;
+    if (cfg.task.kind == TaskKind::super_resolution) {
+      x = bicubic_upscale(x.unsqueeze(0), x.size(1) * cfg.task.scale, x.size(2) * cfg.task.scale)
+              .squeeze(0);
+    }
+    torch::Tensor pred = infer_image(*model, x, topt);
+    if (cfg.task.kind == TaskKind::segmentation) {
+      render_segmentation(cfg, it, pred, opts.out);
+      return;
+    }
+    pred = pred.clamp(0, 1);
+    const fs::path out(opts.out);
+    write_png(out / (it.stem + "_pred.png"), to_mat(pred));
+    std::vector<cv::Mat> grid = {to_mat(x)};
+    if (it.target.defined()) grid.push_back(to_mat(it.target));
+    grid.push_back(to_mat(pred));
+    if (cfg.task.kind == TaskKind::anomaly) {
+      auto err = (pred - x).pow(2).mean(0);  // H x W
+      const double mse = err.mean().item<double>();
+      scores << it.stem << ',' << mse << '\n';
+      auto e8 = (err / std::max(err.max().item<double>(), 1e-8)).unsqueeze(0);
+      cv::Mat heat;
+      cv::Mat gray = to_mat(e8);
+      cv::cvtColor(gray, gray, cv::COLOR_BGR2GRAY);
+      cv::applyColorMap(gray, heat, cv::COLORMAP_JET);
+      write_png(out / (it.stem + "_error.png"), heat);
+      grid.push_back(heat);
+    }
+    write_png(out / (it.stem + "_grid.png"), hstack(grid));
+  };
+
+  int64_t written = 0;
+  if (dataset) {
+    const int64_t limit = opts.limit > 0 ? opts.limit : std::max(cfg.eval.save_predictions, 1);
+    Config one = cfg;
+    one.data.batch_size = 1;
+    LoaderOptions lo;
+    lo.train = false;
+    lo.seed = cfg.experiment.seed;
+    lo.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+    Loader loader(one.data, opts.input, lo);
+    loader.start_epoch(0);
+    while (written < limit) {
+      auto b = loader.next();
+      if (!b) break;
+      Item it;
+      it.stem = fmt::format("sample-{:06d}", b->indices.at(0));
+      it.input = b->inputs[0];
+      it.target = b->targets[0];
+      handle(it);
+      ++written;
+    }
+  } else {
+    for (const auto& f : files) {
+      Item it;
+      it.stem = f.stem().string();
+      it.input = read_image(f, cfg.task.in_channels);
+      handle(it);
+      ++written;
+    }
+  }
+  spdlog::info("predict: wrote {} input(s) to {}", written, opts.out);
+  return written;
+}
+
+}  // namespace tessera

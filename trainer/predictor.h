@@ -1,0 +1,35 @@
+// `tessera predict`: apply a trained model to real image files of any size, or to the samples
+// of a dataset split, and write PNGs a person can look at.
+//
+// Inputs: an image file (PNG/JPEG/TIFF/BMP), a directory of them, or a dataset directory
+// (shards + manifest; its targets enable error overlays). Per input stem, in --out:
+//   segmentation:  <stem>_mask.png (binary 0/255, or class ids for multi-class),
+//                  <stem>_color.png (multi-class palette), <stem>_overlay.png (prediction over
+//                  the input; with a target: true positives green, false positives red, false
+//                  negatives blue), <stem>_grid.png (input | target | prediction)
+//   image tasks:   <stem>_pred.png (the output image; super-resolution: task.scale times the
+//                  input size), <stem>_grid.png (input | target | prediction; the input
+//                  bicubic-upscaled for super-resolution)
+//   anomaly:       also <stem>_error.png (per-pixel reconstruction error heat map) and
+//                  scores.csv (stem, mean squared error).
+// Large images go through tiled sliding-window inference (trainer/tiling.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/config.h"
+
+namespace tessera {
+
+struct PredictOptions {
+  std::string checkpoint = "best";  // best | latest | PATH
+  std::string input;
+  std::string out;
+  int64_t limit = 0;  // dataset inputs: samples to render (0 = eval.save_predictions)
+};
+
+// Returns the number of inputs written.
+int64_t run_predict(const Config& cfg, const PredictOptions& opts);
+
+}  // namespace tessera

@@ -1,0 +1,50 @@
+#include "trainer/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "checkpoints/checkpoint_store.h"
+#include "checkpoints/state_io.h"
+#include "comm/sync_batchnorm.h"
+#include "common/error.h"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+torch::Device select_device(const Config& cfg, const Communicator& comm) {
+  if (cfg.train.device == "cpu") return torch::Device(torch::kCPU);
+  TESSERA_CHECK(cfg.train.device == "cuda", "train.device: unknown device '{}': expected cpu or cuda",
+                cfg.train.device);
+  TESSERA_CHECK(torch::cuda::is_available(),
+                "train.device is 'cuda' but this LibTorch build has no CUDA or no GPU is visible "
+                "(rebuild against a CUDA LibTorch via CMAKE_PREFIX_PATH, or set train.device: cpu)");
+  const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+  TESSERA_CHECK(comm.local_rank() < gpus,
+                "rank {} is local rank {} on its host, but the host has only {} GPU(s): start at "
+                "most one rank per GPU",
+                comm.rank(), comm.local_rank(), gpus);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()));
+}
+
+std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm) {
+  auto model = make_model(cfg.model, cfg.task);
+  if (cfg.dist.sync_batchnorm && comm.size() > 1) {
+    const int n = convert_sync_batchnorm(*model, comm);
+    spdlog::info("dist.sync_batchnorm: {} BatchNorm2d layers synchronised across {} ranks", n,
+                 comm.size());
+  }
+  return model;
+}
+
+std::string load_weights(const Config& cfg, const std::string& which, torch::nn::Module& model) {
+  CheckpointStore store(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
+                        cfg.checkpoint.mode);
+  CheckpointData data = store.load(which);
+  auto it = data.files.find("model.pt");
+  TESSERA_CHECK(it != data.files.end(), "checkpoint {} has no model.pt", data.dir);
+  load_module_state(model, it->second);
+  return data.dir;
+}
+
+}  // namespace tessera
