@@ -130,9 +130,9 @@ void GenericAutoencoderImpl::check_input(int64_t channels, int64_t h, int64_t w)
                 options_.in_channels, channels);
   const int64_t multiple = int64_t{1} << options_.depth;
   TESSERA_CHECK(h > 0 && w > 0 && h % multiple == 0 && w % multiple == 0,
-                "autoencoder_generic of depth {} needs H and W divisible by {} (2^depth); got "
-                "{}x{}",
-                options_.depth, multiple, h, w);
+                "autoencoder_generic of depth {} needs H and W divisible by {}; got {}x{} (each "
+                "of the {} 2x2 poolings halves H and W)",
+                options_.depth, multiple, h, w, options_.depth);
 }
 
 torch::Tensor GenericAutoencoderImpl::forward_net(torch::Tensor x) {

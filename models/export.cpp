@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "common/error.h"
 
@@ -90,25 +91,19 @@ void load_state_dict_file(torch::nn::Module& module, const std::string& path, bo
   std::map<std::string, torch::Tensor> file;
   for (const auto& [name, tensor] : entries) file.emplace(name, tensor);
 
-  // Validate everything before changing the module, so a bad file leaves it untouched.
+  // Validate everything before changing the module, so a bad file leaves it untouched. Key sets
+  // first (the most telling message for a file of another architecture), then shapes/dtypes.
   std::vector<std::string> missing;
   std::set<std::string> used;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (dst, src)
+  std::vector<std::tuple<std::string, torch::Tensor, torch::Tensor>> copies;  // name, dst, src
   for (const auto& [name, target] : collect_state_dict(module)) {
     auto it = file.find(name);
     if (it == file.end()) {
       missing.push_back(name);
-      continue;
+    } else {
+      used.insert(name);
+      copies.emplace_back(name, target, it->second);
     }
-    const torch::Tensor& src = it->second;
-    TESSERA_CHECK(src.sizes() == target.sizes(),
-                  "state dict '{}': '{}' has shape [{}], the model expects [{}]", path, name,
-                  fmt::join(src.sizes(), ", "), fmt::join(target.sizes(), ", "));
-    TESSERA_CHECK(src.scalar_type() == target.scalar_type(),
-                  "state dict '{}': '{}' has dtype {}, the model expects {}", path, name,
-                  c10::toString(src.scalar_type()), c10::toString(target.scalar_type()));
-    used.insert(name);
-    copies.emplace_back(target, src);
   }
   if (strict) {
     std::vector<std::string> unexpected;
@@ -120,9 +115,17 @@ void load_state_dict_file(torch::nn::Module& module, const std::string& path, bo
                   "[{}]",
                   path, fmt::join(missing, ", "), fmt::join(unexpected, ", "));
   }
+  for (const auto& [name, dst, src] : copies) {
+    TESSERA_CHECK(src.sizes() == dst.sizes(),
+                  "state dict '{}': '{}' has shape [{}], the model expects [{}]", path, name,
+                  fmt::join(src.sizes(), ", "), fmt::join(dst.sizes(), ", "));
+    TESSERA_CHECK(src.scalar_type() == dst.scalar_type(),
+                  "state dict '{}': '{}' has dtype {}, the model expects {}", path, name,
+                  c10::toString(src.scalar_type()), c10::toString(dst.scalar_type()));
+  }
   torch::NoGradGuard no_grad;
   // copy_ keeps each parameter's identity (optimizers hold references to it).
-  for (auto& [dst, src] : copies) dst.copy_(src);
+  for (auto& [name, dst, src] : copies) dst.copy_(src);
 }
 
 }  // namespace tessera
