@@ -88,6 +88,19 @@ def main():
         for problem in check_case(case, args.workdir):
             print(f"  {case['name']}: {problem}")
             failures += 1
+    # The other direction: a dict saved by Python is read by tessera's load_state_dict_file.
+    first = cases[0]
+    assert first["name"] == "unet_3to1_bn", first["name"]
+    model = models.build_model(first["arch"], first["in_channels"], first["out_channels"],
+                               first["filters"], first["depth"], first["dropout"],
+                               first["batch_norm"], first["residual"])
+    models.load_tessera_state_dict(model, os.path.join(args.workdir, "unet_3to1_bn.weights.pt"))
+    doubled = {k: (v * 2 if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save(doubled, os.path.join(args.workdir, "unet_3to1_bn.python.pt"))
+    rc = subprocess.call([args.export_exe, "--load-check", args.workdir], timeout=120)
+    if rc != 0:
+        print(f"C++ could not read the Python-saved state dict correctly (status {rc})")
+        failures += 1
     print(f"{len(cases)} cases, {failures} problems")
     return 1 if failures else 0
 

@@ -98,14 +98,40 @@ void run_case(const Case& c, const std::string& dir, nlohmann::json& manifest, u
               fmt::format("{}", fmt::join(y.sizes(), "x")).c_str());
 }
 
+// --load-check: C++ reads a state dict saved by Python (torch.save(dict(model.state_dict())))
+// holding the unet_3to1_bn weights with every floating-point entry doubled.
+int load_check(const std::string& dir) {
+  const Case c{"unet_3to1_bn", model_config("unet", 16, 4, true, 0.1f),
+               task_config(tessera::TaskKind::segmentation, 3, 1), 2, 64, 64, false};
+  tessera::ImageModel from_cpp = tessera::make_model(c.model, c.task);
+  tessera::ImageModel from_python = tessera::make_model(c.model, c.task);
+  tessera::load_state_dict_file(*from_cpp, dir + "/" + c.name + ".weights.pt");
+  tessera::load_state_dict_file(*from_python, dir + "/" + c.name + ".python.pt");
+  const auto a = tessera::collect_state_dict(*from_cpp);
+  const auto b = tessera::collect_state_dict(*from_python);
+  int bad = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const torch::Tensor expect =
+        a[i].second.is_floating_point() ? a[i].second * 2 : a[i].second;
+    if (!torch::equal(expect, b[i].second)) {
+      std::fprintf(stderr, "load-check: %s differs\n", a[i].first.c_str());
+      ++bad;
+    }
+  }
+  std::printf("load-check: %zu entries read from the Python file, %d mismatches\n", a.size(), bad);
+  return bad == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+  const bool check = argc == 3 && std::string(argv[1]) == "--load-check";
+  if (argc != 2 && !check) {
+    std::fprintf(stderr, "usage: %s OUT_DIR | --load-check OUT_DIR\n", argv[0]);
     return 2;
   }
   try {
+    if (check) return load_check(argv[2]);
     const std::string dir = argv[1];
     std::filesystem::create_directories(dir);
     using tessera::TaskKind;
