@@ -1,0 +1,97 @@
+#include "models/model.h"
+
+#include <fmt/ranges.h>
+
+#include "common/error.h"
+#include "models/autoencoder.h"
+#include "models/layers.h"
+#include "models/unet.h"
+
+namespace tessera {
+
+ImageModelImpl::ImageModelImpl(int64_t in_channels, int64_t out_channels, bool residual)
+    : in_channels_(in_channels), out_channels_(out_channels), residual_(residual) {
+  TESSERA_CHECK(!residual || in_channels == out_channels,
+                "model.residual needs as many output channels as input channels (output = "
+                "input + network(input)); got task.in_channels {} and {} output channels",
+                in_channels, out_channels);
+}
+
+torch::Tensor ImageModelImpl::forward(torch::Tensor x) {
+  TESSERA_CHECK(x.dim() == 4, "{}: expected an N x C x H x W input, got a tensor of shape {}",
+                arch(), fmt::join(x.sizes(), "x"));
+  TESSERA_CHECK(x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64 ||
+                    x.scalar_type() == torch::kFloat16 || x.scalar_type() == torch::kBFloat16,
+                "{}: expected a floating-point input, got {}", arch(),
+                c10::toString(x.scalar_type()));
+  check_input(x.size(1), x.size(2), x.size(3));
+  torch::Tensor y = forward_net(x);
+  if (residual_) y = trace_layer(trace_, "residual", "Add", y + x);
+  return y;
+}
+
+int64_t model_out_channels(const TaskConfig& task) {
+  if (task.kind == TaskKind::segmentation && task.classes > 1) {
+    TESSERA_CHECK(task.out_channels == 1 || task.out_channels == task.classes,
+                  "task.out_channels ({}) contradicts task.classes ({}): a multi-class "
+                  "segmentation model outputs one channel per class; leave out_channels at 1 or "
+                  "set it to {}",
+                  task.out_channels, task.classes, task.classes);
+    return task.classes;
+  }
+  TESSERA_CHECK(task.classes >= 1, "task.classes must be >= 1; got {}", task.classes);
+  return task.out_channels;
+}
+
+ImageModel make_model(const ModelConfig& model, const TaskConfig& task) {
+  const int64_t in = task.in_channels;
+  const int64_t out = model_out_channels(task);
+  if (model.arch == "unet") {
+    UNetOptions o;
+    o.in_channels = in;
+    o.out_channels = out;
+    o.filters = model.filters;
+    o.depth = model.depth;
+    o.dropout = model.dropout;
+    o.batch_norm = model.batch_norm;
+    o.residual = model.residual;
+    return UNet(o).ptr();
+  }
+  if (model.arch == "autoencoder") {
+    TESSERA_CHECK(model.depth == 4,
+                  "model.arch autoencoder is the article's fixed network (4 down-samplings, "
+                  "model.depth 4); got model.depth {}. Use model.arch autoencoder_generic for "
+                  "another depth",
+                  model.depth);
+    ArticleAutoencoderOptions o;
+    o.in_channels = in;
+    o.out_channels = out;
+    o.filters = model.filters;
+    o.residual = model.residual;
+    return ArticleAutoencoder(o).ptr();
+  }
+  if (model.arch == "autoencoder_generic") {
+    GenericAutoencoderOptions o;
+    o.in_channels = in;
+    o.out_channels = out;
+    o.filters = model.filters;
+    o.depth = model.depth;
+    o.dropout = model.dropout;
+    o.batch_norm = model.batch_norm;
+    o.residual = model.residual;
+    return GenericAutoencoder(o).ptr();
+  }
+  TESSERA_THROW("unknown model.arch '{}'; expected one of: unet, autoencoder, autoencoder_generic",
+                model.arch);
+}
+
+torch::Tensor apply_activation(const std::string& activation, torch::Tensor raw) {
+  if (activation == "sigmoid") return torch::sigmoid(raw);
+  if (activation == "softmax") return torch::softmax(raw, /*dim=*/1);
+  if (activation == "relu") return torch::relu(raw);
+  if (activation == "none") return raw;
+  TESSERA_THROW("unknown model.activation '{}'; expected one of: sigmoid, softmax, relu, none",
+                activation);
+}
+
+}  // namespace tessera

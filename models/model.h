@@ -1,0 +1,92 @@
+// The model interface every tessera network implements, and the factory that builds one from
+// the config.
+//
+// Contract of ImageModelImpl::forward(x):
+//   x: float32 N x C x H x W with C == in_channels() and (H, W) accepted by check_input().
+//   returns N x out_channels() x H x W, the PRE-activation output ("logits"). The task's output
+//   activation (model.activation: sigmoid | softmax | relu | none) is NOT applied inside
+//   forward: losses take logits (BCE/CE with logits are numerically stable), and prediction /
+//   metrics call apply_activation() themselves. The article's Keras models end in an activation
+//   (U-Net: sigmoid, autoencoder: relu); here that is `model.activation`.
+//   With model.residual, forward returns x + net(x) (needs in_channels == out_channels); for
+//   super-resolution the trainer feeds the bicubic up-scaling of the low-resolution image.
+//   forward() calls check_input() first, so a bad size is a tessera::Error naming the sizes and
+//   the rule instead of a LibTorch shape error deep inside the network.
+//
+// Ownership: models are held by std::shared_ptr (LibTorch's module convention). A model is not
+// thread-safe: one thread calls forward at a time. The layer trace (set_trace) is for
+// describe_model() only.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace tessera {
+
+// One row of a layer trace: the layer's name (its module path when it owns parameters, e.g.
+// "encoder.0.conv1"), its Keras-style type, and the output shape of the traced forward.
+struct TracedLayer {
+  std::string name;
+  std::string type;
+  std::vector<int64_t> shape;
+};
+
+class ImageModelImpl : public torch::nn::Module {
+ public:
+  ImageModelImpl(int64_t in_channels, int64_t out_channels, bool residual);
+
+  // Checks the input (see the contract above), runs the network, adds the residual.
+  torch::Tensor forward(torch::Tensor x);
+
+  // Throws tessera::Error naming the sizes and the rule when the network cannot take an input
+  // of channels x h x w (e.g. "U-Net of depth 4 needs H and W divisible by 16; got 100x128").
+  virtual void check_input(int64_t channels, int64_t h, int64_t w) const = 0;
+
+  // "unet", "autoencoder" or "autoencoder_generic".
+  virtual std::string arch() const = 0;
+
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_channels_; }
+  bool residual() const { return residual_; }
+
+  // While set (non-null), forward appends one TracedLayer per layer. Not owned.
+  void set_trace(std::vector<TracedLayer>* trace) { trace_ = trace; }
+
+ protected:
+  // The network itself: input already checked; no residual, no output activation.
+  virtual torch::Tensor forward_net(torch::Tensor x) = 0;
+
+  // The active trace (null when not tracing): pass to trace_layer() (models/layers.h).
+  std::vector<TracedLayer>* trace() const { return trace_; }
+
+ private:
+  int64_t in_channels_;
+  int64_t out_channels_;
+  bool residual_;
+  std::vector<TracedLayer>* trace_ = nullptr;
+};
+
+using ImageModel = std::shared_ptr<ImageModelImpl>;
+
+// The number of output channels the task needs: segmentation with classes > 1 -> classes
+// (task.out_channels must then be 1, its default, or equal classes); otherwise
+// task.out_channels.
+int64_t model_out_channels(const TaskConfig& task);
+
+// Builds model.arch (unet | autoencoder | autoencoder_generic) with task.in_channels inputs and
+// model_out_channels(task) outputs, in training mode, on the CPU, with the Keras initialisation.
+// Unknown arch or invalid sizes (filters, depth, dropout, residual with in != out) -> Error
+// naming the key.
+ImageModel make_model(const ModelConfig& model, const TaskConfig& task);
+
+// The output activation: "sigmoid", "softmax" (over dim 1, the channels), "relu" or "none"
+// (identity). Unknown name -> Error.
+torch::Tensor apply_activation(const std::string& activation, torch::Tensor raw);
+
+}  // namespace tessera

@@ -1,0 +1,127 @@
+// The factory, the output activation and the residual wrapper.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "models/autoencoder.h"
+#include "models/export.h"
+#include "models/model.h"
+#include "models/unet.h"
+#include "test_util.h"
+
+namespace tessera {
+namespace {
+
+TEST(ModelsFactory, BuildsEachArchFromTheConfig) {
+  ModelConfig m;
+  TaskConfig t;
+  m.filters = 4;
+  m.depth = 2;
+  ImageModel unet = make_model(m, t);
+  EXPECT_EQ(unet->arch(), "unet");
+  EXPECT_NE(std::dynamic_pointer_cast<UNetImpl>(unet), nullptr);
+  EXPECT_EQ(unet->in_channels(), 3);
+  EXPECT_EQ(unet->out_channels(), 1);
+  EXPECT_TRUE(unet->is_training());
+  EXPECT_EQ(unet->forward(torch::zeros({1, 3, 8, 8})).sizes(), (std::vector<int64_t>{1, 1, 8, 8}));
+
+  m.arch = "autoencoder_generic";
+  m.batch_norm = false;
+  t.kind = TaskKind::denoising;
+  t.out_channels = 3;
+  ImageModel gen = make_model(m, t);
+  EXPECT_EQ(gen->arch(), "autoencoder_generic");
+  EXPECT_EQ(gen->out_channels(), 3);
+  EXPECT_EQ(test::float_buffer_elements(*gen), 0);  // batch_norm off honoured
+
+  m.arch = "autoencoder";
+  m.depth = 4;
+  m.filters = 16;
+  ImageModel ae = make_model(m, t);
+  EXPECT_EQ(ae->arch(), "autoencoder");
+  EXPECT_EQ(test::trainable_params(*ae), 3624707);
+}
+
+TEST(ModelsFactory, ErrorsNameTheKey) {
+  ModelConfig m;
+  TaskConfig t;
+  m.arch = "resnet";
+  std::string msg = test::error_message([&] { make_model(m, t); });
+  EXPECT_NE(msg.find("unknown model.arch 'resnet'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unet, autoencoder, autoencoder_generic"), std::string::npos) << msg;
+
+  m.arch = "autoencoder";
+  m.depth = 3;
+  msg = test::error_message([&] { make_model(m, t); });
+  EXPECT_NE(msg.find("model.depth 4"), std::string::npos) << msg;
+
+  m.arch = "unet";
+  m.depth = 4;
+  m.residual = true;  // 3 in, 1 out
+  msg = test::error_message([&] { make_model(m, t); });
+  EXPECT_NE(msg.find("model.residual"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("task.in_channels 3 and 1 output channels"), std::string::npos) << msg;
+}
+
+TEST(ModelsFactory, OutputChannelsFollowTheTask) {
+  TaskConfig t;
+  t.kind = TaskKind::segmentation;
+  t.classes = 1;
+  t.out_channels = 1;
+  EXPECT_EQ(model_out_channels(t), 1);
+  t.classes = 4;
+  EXPECT_EQ(model_out_channels(t), 4);  // one logit per class
+  t.out_channels = 4;
+  EXPECT_EQ(model_out_channels(t), 4);
+  t.out_channels = 3;
+  std::string msg = test::error_message([&] { model_out_channels(t); });
+  EXPECT_NE(msg.find("task.out_channels (3) contradicts task.classes (4)"), std::string::npos) << msg;
+  t.kind = TaskKind::super_resolution;
+  EXPECT_EQ(model_out_channels(t), 3);
+}
+
+TEST(ModelsFactory, ResidualAddsTheInput) {
+  torch::manual_seed(0);
+  UNetOptions o;
+  o.in_channels = o.out_channels = 3;
+  o.filters = 4;
+  o.depth = 2;
+  UNet plain(o);
+  o.residual = true;
+  UNet res(o);
+  EXPECT_TRUE(res->residual());
+  // Same weights in both.
+  auto src = plain->named_parameters();
+  torch::NoGradGuard no_grad;
+  for (auto& item : res->named_parameters()) item.value().copy_(src[item.key()]);
+  plain->eval();
+  res->eval();
+  torch::Tensor x = torch::randn({2, 3, 8, 8});
+  EXPECT_TRUE(torch::allclose(res(x), plain(x) + x, 0, 1e-6));
+  EXPECT_FALSE(torch::allclose(res(x), plain(x)));
+}
+
+TEST(ModelsActivation, AppliesTheNamedActivation) {
+  torch::Tensor raw = torch::tensor({-2.0f, 0.0f, 3.0f}).reshape({1, 3, 1, 1});
+  EXPECT_TRUE(torch::allclose(apply_activation("sigmoid", raw), torch::sigmoid(raw)));
+  EXPECT_NEAR(apply_activation("sigmoid", raw)[0][1][0][0].item<float>(), 0.5f, 1e-7);
+  torch::Tensor sm = apply_activation("softmax", raw);
+  EXPECT_NEAR(sm.sum(1).item<float>(), 1.0f, 1e-6);  // over the channels
+  EXPECT_NEAR(sm[0][2][0][0].item<float>(), std::exp(3.0) / (std::exp(-2.0) + 1 + std::exp(3.0)),
+              1e-6);
+  EXPECT_EQ(apply_activation("relu", raw)[0][0][0][0].item<float>(), 0.0f);
+  EXPECT_TRUE(torch::equal(apply_activation("none", raw), raw));
+  std::string msg = test::error_message([&] { apply_activation("tanh", raw); });
+  EXPECT_NE(msg.find("unknown model.activation 'tanh'"), std::string::npos) << msg;
+}
+
+TEST(ModelsFactory, ForwardRejectsNonFloatInput) {
+  ModelConfig m;
+  m.filters = 2;
+  m.depth = 1;
+  ImageModel net = make_model(m, TaskConfig{});
+  std::string msg = test::error_message([&] { net->forward(torch::zeros({1, 3, 4, 4}, torch::kUInt8)); });
+  EXPECT_NE(msg.find("floating-point"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace tessera
