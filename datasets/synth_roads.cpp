@@ -70,7 +70,19 @@ Sample roads(int size, SynthRng& rng) {
   std::vector<Road> network;
   const int main_roads = static_cast<int>(rng.integer(1, 3));
   const int total = main_roads + static_cast<int>(rng.integer(0, 2));
-  for (int i = 0; i < total; ++i) network.push_back(make_road(rng, size, u, network));
+  for (int i = 0; i < total; ++i) {
+    // Keep roads that really cross the tile (not ones that only clip a corner or bulge out of
+    // the image): at least ~60% of a side's length inside for main roads, 25% for branches.
+    const double min_length = (network.empty() ? 0.6 : 0.25) * size;
+    Road road;
+    for (int attempt = 0; attempt < 12; ++attempt) {
+      road = make_road(rng, size, u, network);
+      cv::Mat probe = cv::Mat::zeros(size, size, CV_8UC1);
+      draw_curve(probe, road.pts, cv::Scalar(1), road.width, cv::LINE_8);
+      if (cv::countNonZero(probe) >= min_length * road.width) break;
+    }
+    network.push_back(road);
+  }
 
   cv::Mat mask = cv::Mat::zeros(size, size, CV_8UC1);
   const cv::Mat grain = value_noise(size, size, rng, std::max(4, size / 3));
