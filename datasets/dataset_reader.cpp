@@ -1,0 +1,205 @@
+#include "datasets/dataset_reader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "datasets/checksum.h"
+#include "datasets/shard_file.h"
+
+namespace tessera {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "(N";
+  for (auto d : s) out += "," + std::to_string(d);
+  return out + ")";
+}
+
+}  // namespace
+
+DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& options)
+    : dir_(dir), options_(options), manifest_(load_manifest(dir)) {
+  TESSERA_CHECK(options_.max_open_shards >= 1, "ReaderOptions.max_open_shards must be >= 1");
+  offsets_.push_back(0);
+  uint64_t total_bytes = 0;
+  for (const auto& s : manifest_.shards) {
+    offsets_.push_back(offsets_.back() + s.samples);
+    total_bytes += s.bytes;
+  }
+  if (options_.verify == VerifyMode::full && options_.full_verify_limit >= 0 &&
+      total_bytes > static_cast<uint64_t>(options_.full_verify_limit)) {
+    spdlog::info("dataset {}: {:.1f} GiB, checking shard sizes only (verify all checksums with "
+                 "`tessera inspect --verify {}`)",
+                 dir_, total_bytes / double(1 << 30), dir_);
+    options_.verify = VerifyMode::size;
+  }
+  for (int i = 0; i < num_shards(); ++i) {
+    const ShardEntry& e = manifest_.shards[static_cast<size_t>(i)];
+    std::string path = shard_path(i);
+    std::error_code ec;
+    TESSERA_CHECK(fs::is_regular_file(path, ec),
+                  "dataset {}: shard {} listed in the manifest is missing", dir_, path);
+    if (options_.verify != VerifyMode::none && e.bytes > 0) {
+      auto size = fs::file_size(path, ec);
+      TESSERA_CHECK(!ec && size == e.bytes,
+                    "dataset {}: shard {} is {} bytes but the manifest says {} (truncated or "
+                    "modified file)",
+                    dir_, path, ec ? 0 : size, e.bytes);
+    }
+    if (options_.verify == VerifyMode::full && !e.crc32c.empty()) {
+      std::string got = crc32c_hex(crc32c_file(path).crc);
+      TESSERA_CHECK(got == e.crc32c,
+                    "dataset {}: checksum mismatch for shard {}: CRC32C {} but the manifest "
+                    "says {} (corrupt or modified file)",
+                    dir_, path, got, e.crc32c);
+    }
+    if (e.target_max >= 0 && manifest_.info.target_kind == "labels") {
+      int limit = manifest_.info.classes == 1 ? 1 : manifest_.info.classes - 1;
+      TESSERA_CHECK(e.target_max <= limit,
+                    "dataset {}: shard {} holds label value {} but the dataset has {} (valid "
+                    "labels 0..{})",
+                    dir_, path, e.target_max,
+                    manifest_.info.classes == 1 ? std::string("binary targets")
+                                                : fmt::format("{} classes", manifest_.info.classes),
+                    limit);
+    }
+    // Opens (and caches) the shard: validates its layout against the manifest.
+    shard(i);
+  }
+}
+
+DatasetReader::~DatasetReader() = default;
+
+std::string DatasetReader::shard_path(int shard) const {
+  return (fs::path(dir_) / manifest_.shards[static_cast<size_t>(shard)].file).string();
+}
+
+void DatasetReader::check_shard(int index, const ShardFile& f) const {
+  const DatasetInfo& i = manifest_.info;
+  const ShardLayout& l = f.layout();
+  const ShardEntry& e = manifest_.shards[static_cast<size_t>(index)];
+  auto want_in = input_sample_shape(i);
+  auto want_t = target_sample_shape(i);
+  TESSERA_CHECK(l.input_shape == want_in && l.input_dtype == i.input_dtype,
+                "dataset {}: shard {} has inputs {} {} but the dataset ({}) has {} {}: all shards "
+                "must have the same sample shape and dtype",
+                dir_, f.path(), shape_str(l.input_shape), l.input_dtype,
+                manifest_.derived ? "first shard" : "manifest", shape_str(want_in),
+                i.input_dtype);
+  TESSERA_CHECK(l.target_shape == want_t && l.target_dtype == i.target_dtype,
+                "dataset {}: shard {} has targets {} {} but the dataset ({}) has {} {}: all "
+                "shards must have the same sample shape and dtype",
+                dir_, f.path(), shape_str(l.target_shape), l.target_dtype,
+                manifest_.derived ? "first shard" : "manifest", shape_str(want_t),
+                i.target_dtype);
+  TESSERA_CHECK(l.samples == e.samples,
+                "dataset {}: shard {} holds {} samples but the manifest says {}", dir_, f.path(),
+                l.samples, e.samples);
+  TESSERA_CHECK(l.has_labels == i.has_labels,
+                "dataset {}: shard {} {} a `labels` dataset but the manifest says labels={}", dir_,
+                f.path(), l.has_labels ? "has" : "lacks", i.has_labels);
+}
+
+std::shared_ptr<const ShardFile> DatasetReader::shard(int index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = open_.find(index);
+  if (it != open_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.second);
+    return it->second.first;
+  }
+  auto f = std::make_shared<const ShardFile>(shard_path(index));
+  check_shard(index, *f);
+  lru_.push_front(index);
+  open_[index] = {f, lru_.begin()};
+  while (static_cast<int>(open_.size()) > options_.max_open_shards) {
+    int victim = lru_.back();
+    lru_.pop_back();
+    open_.erase(victim);  // closed when the last reader using it lets go
+  }
+  return f;
+}
+
+DatasetReader::Location DatasetReader::locate(int64_t index) const {
+  TESSERA_CHECK(index >= 0 && index < size(), "dataset {}: sample {} out of range (0..{})", dir_,
+                index, size() - 1);
+  auto it = std::upper_bound(offsets_.begin(), offsets_.end(), index);
+  int s = static_cast<int>(it - offsets_.begin()) - 1;
+  return {s, index - offsets_[static_cast<size_t>(s)]};
+}
+
+std::string DatasetReader::sample_name(int64_t index) const {
+  Location loc = locate(index);
+  return fmt::format("sample {} ({} #{}) of {}", index,
+                     manifest_.shards[static_cast<size_t>(loc.shard)].file, loc.local, dir_);
+}
+
+void DatasetReader::read(int64_t index, RawSample& out) const {
+  Location loc = locate(index);
+  auto f = shard(loc.shard);
+  std::string what = fmt::format("sample {} (global index {})", loc.local, index);
+  out.index = index;
+  f->read_input(loc.local, out.input, what);
+  f->read_target(loc.local, out.target, what);
+  out.label = f->labels().empty() ? 0 : f->labels()[static_cast<size_t>(loc.local)];
+
+  // Validation outside HDF5.
+  const DatasetInfo& i = info();
+  if (i.target_kind == "labels") {
+    int limit = i.classes == 1 ? 1 : i.classes - 1;
+    auto bad = std::find_if(out.target.begin(), out.target.end(),
+                            [limit](uint8_t v) { return v > limit; });
+    if (bad != out.target.end()) {
+      auto pos = bad - out.target.begin();
+      TESSERA_THROW(
+          "{}: target label {} at pixel (y={}, x={}) is out of range 0..{} ({}; binary masks "
+          "must be 0/1, not 0/255; multi-class datasets set the `classes` attribute)",
+          sample_name(index), static_cast<int>(*bad), pos / i.width, pos % i.width, limit,
+          i.classes == 1 ? std::string("binary dataset")
+                         : fmt::format("{} classes", i.classes));
+    }
+  }
+  auto check_finite = [&](const std::vector<uint8_t>& bytes, const char* name) {
+    size_t n = bytes.size() / sizeof(float);
+    for (size_t k = 0; k < n; ++k) {
+      float v;
+      std::memcpy(&v, bytes.data() + k * sizeof(float), sizeof(float));
+      TESSERA_CHECK(std::isfinite(v), "{}: {} value #{} is {} (expected finite float32 data)",
+                    sample_name(index), name, k, v);
+    }
+  };
+  if (i.input_dtype == "float32") check_finite(out.input, "input");
+  if (i.target_kind == "image" && i.target_dtype == "float32") check_finite(out.target, "target");
+}
+
+std::vector<std::string> DatasetReader::verify_checksums() const {
+  std::vector<std::string> problems;
+  if (manifest_.derived) {
+    problems.push_back(fmt::format(
+        "dataset {} has no manifest.json, so there are no checksums to verify", dir_));
+    return problems;
+  }
+  for (int s = 0; s < num_shards(); ++s) {
+    const ShardEntry& e = manifest_.shards[static_cast<size_t>(s)];
+    std::string path = shard_path(s);
+    if (e.crc32c.empty()) {
+      problems.push_back(fmt::format("{}: no checksum in the manifest", path));
+      continue;
+    }
+    FileChecksum sum = crc32c_file(path);
+    if (crc32c_hex(sum.crc) != e.crc32c || (e.bytes > 0 && sum.bytes != e.bytes)) {
+      problems.push_back(fmt::format(
+          "{}: checksum mismatch: CRC32C {} ({} bytes) but the manifest says {} ({} bytes)", path,
+          crc32c_hex(sum.crc), sum.bytes, e.crc32c, e.bytes));
+    }
+  }
+  return problems;
+}
+
+}  // namespace tessera

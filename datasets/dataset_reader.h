@@ -1,0 +1,95 @@
+// DatasetReader: random access to the samples of one dataset directory (shards + manifest, or
+// h5py-written shards without a manifest), by global index across shards.
+//
+// Opening checks up front, before any training step: the directory exists; the manifest parses
+// (or is derived); every shard exists, has the manifest's byte size (truncation), opens as HDF5,
+// holds `inputs`/`targets` of the manifest's shapes and dtypes with the manifest's sample count
+// (shape/dtype mismatches between shards), is not empty, and (when the manifest records it)
+// has label values inside the class range. With VerifyMode::full it also compares each shard's
+// CRC32C with the manifest. Per-sample problems that are only visible in the data (labels out of
+// range, NaN inputs, corrupt compressed chunks) are reported lazily by read(), naming the sample.
+// Every error names the directory/file and sample, and what was expected.
+//
+// read() copies a sample's stored bytes; the HDF5 part is one or two short calls under HDF5's
+// global lock, decompression and validation run outside it. Open shard files are cached (at
+// most max_open_shards, least recently used closed first).
+// Thread safety: read() and all const methods may be called from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "datasets/manifest.h"
+
+namespace tessera {
+
+class ShardFile;
+
+enum class VerifyMode { none, size, full };
+
+struct ReaderOptions {
+  VerifyMode verify = VerifyMode::size;  // size: file sizes vs manifest; full: + CRC32C
+  int max_open_shards = 32;
+  // VerifyMode::full only for datasets of at most this many bytes (larger: size check, and an
+  // info line pointing at inspect_dataset); < 0 = no limit.
+  int64_t full_verify_limit = -1;
+};
+
+struct RawSample {
+  int64_t index = -1;
+  std::vector<uint8_t> input;   // h*w*C elements of info().input_dtype, row-major
+  std::vector<uint8_t> target;  // H*W (labels) or H*W*C elements of info().target_dtype
+  int32_t label = 0;            // image-level label (0 when the dataset has none)
+};
+
+class DatasetReader {
+ public:
+  explicit DatasetReader(const std::string& dir, const ReaderOptions& options = {});
+  ~DatasetReader();
+  DatasetReader(const DatasetReader&) = delete;
+  DatasetReader& operator=(const DatasetReader&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const Manifest& manifest() const { return manifest_; }
+  const DatasetInfo& info() const { return manifest_.info; }
+  int64_t size() const { return offsets_.back(); }
+  int num_shards() const { return static_cast<int>(manifest_.shards.size()); }
+  int64_t shard_begin(int shard) const { return offsets_[static_cast<size_t>(shard)]; }
+  std::string shard_path(int shard) const;
+
+  struct Location {
+    int shard = 0;
+    int64_t local = 0;
+  };
+  Location locate(int64_t index) const;  // throws if index is out of range
+  // "sample 1041 (shard-00004.h5 #17) of DIR"
+  std::string sample_name(int64_t index) const;
+
+  void read(int64_t index, RawSample& out) const;
+
+  // CRC32C of every shard against the manifest; one message per mismatch (empty = all good).
+  // Derived manifests have no checksums: returns one message saying so.
+  std::vector<std::string> verify_checksums() const;
+
+ private:
+  std::shared_ptr<const ShardFile> shard(int index) const;
+  void check_shard(int index, const ShardFile& f) const;
+
+  std::string dir_;
+  ReaderOptions options_;
+  Manifest manifest_;
+  std::vector<int64_t> offsets_;  // offsets_[s] = first global index of shard s; back() = size
+
+  mutable std::mutex mutex_;  // guards the open-shard cache
+  mutable std::list<int> lru_;
+  mutable std::unordered_map<int, std::pair<std::shared_ptr<const ShardFile>,
+                                            std::list<int>::iterator>>
+      open_;
+};
+
+}  // namespace tessera

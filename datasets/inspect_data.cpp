@@ -1,0 +1,152 @@
+#include "datasets/inspect_data.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "common/error.h"
+#include "datasets/dataset_reader.h"
+
+namespace tessera {
+
+namespace {
+
+std::string human_bytes(uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", b / double(1ull << 30));
+  if (b >= (1ull << 20)) return fmt::format("{:.2f} MiB", b / double(1ull << 20));
+  if (b >= (1ull << 10)) return fmt::format("{:.1f} KiB", b / double(1ull << 10));
+  return fmt::format("{} B", b);
+}
+
+struct ChannelStats {
+  std::vector<double> sum, sq;
+  int64_t count = 0;  // values per channel
+  explicit ChannelStats(int c) : sum(c, 0.0), sq(c, 0.0) {}
+  void add(const std::vector<uint8_t>& bytes, bool is_float, int channels) {
+    size_t elem = is_float ? 4 : 1;
+    size_t n = bytes.size() / elem;
+    for (size_t k = 0; k < n; ++k) {
+      double v;
+      if (is_float) {
+        float f;
+        std::memcpy(&f, bytes.data() + 4 * k, 4);
+        v = f;
+      } else {
+        v = bytes[k] / 255.0;
+      }
+      size_t c = k % static_cast<size_t>(channels);
+      sum[c] += v;
+      sq[c] += v * v;
+    }
+    count += static_cast<int64_t>(n / static_cast<size_t>(channels));
+  }
+  std::string str() const {
+    std::string out;
+    for (size_t c = 0; c < sum.size(); ++c) {
+      double mean = sum[c] / static_cast<double>(count);
+      double var = std::max(0.0, sq[c] / static_cast<double>(count) - mean * mean);
+      out += fmt::format("{}c{}: {:.4f} +- {:.4f}", c ? "  " : "", c, mean, std::sqrt(var));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::string inspect_dataset(const std::string& dir, bool verify) {
+  ReaderOptions ro;
+  ro.verify = VerifyMode::size;
+  DatasetReader reader(dir, ro);
+  const Manifest& m = reader.manifest();
+  const DatasetInfo& i = m.info;
+  std::string out;
+  auto line = [&out](const std::string& s) { out += s + "\n"; };
+
+  std::string check_line;
+  if (verify) {
+    if (m.derived) {
+      check_line = "checksums: none (no manifest.json; derived from the shards)";
+    } else {
+      auto problems = reader.verify_checksums();
+      if (!problems.empty()) {
+        std::string msg;
+        for (const auto& p : problems) msg += "\n  " + p;
+        TESSERA_THROW("dataset {}: {} of {} shard(s) failed verification:{}", dir,
+                      problems.size(), m.shards.size(), msg);
+      }
+      check_line = fmt::format("checksums: all {} shard(s) OK (CRC32C)", m.shards.size());
+    }
+  }
+
+  line(fmt::format("dataset {}", dir));
+  line(m.derived ? "  manifest: none, derived from the shards (h5py-written dataset)"
+                 : fmt::format("  manifest: {} (format_version {})", kManifestName,
+                               m.format_version));
+  line(fmt::format("  task: {}", i.task));
+  line(fmt::format("  samples: {} in {} shard(s)", reader.size(), m.shards.size()));
+  line(fmt::format("  inputs: (N,{},{},{}) {}", i.input_height, i.input_width, i.in_channels,
+                   i.input_dtype));
+  if (i.target_kind == "labels") {
+    line(fmt::format("  targets: (N,{},{}) uint8 label maps, {}", i.height, i.width,
+                     i.classes == 1 ? std::string("binary (0/1)")
+                                    : fmt::format("{} classes", i.classes)));
+  } else {
+    line(fmt::format("  targets: (N,{},{},{}) {} images", i.height, i.width, i.target_channels,
+                     i.target_dtype));
+  }
+  if (i.has_labels) line("  labels: (N,) int32 image-level labels");
+  line("  shards:");
+  uint64_t total = 0;
+  for (const auto& s : m.shards) {
+    total += s.bytes;
+    line(fmt::format("    {}  {} samples{}{}", s.file, s.samples,
+                     s.bytes ? "  " + human_bytes(s.bytes) : std::string(),
+                     s.crc32c.empty() ? std::string() : "  crc32c " + s.crc32c));
+  }
+  if (total) line(fmt::format("  size: {}", human_bytes(total)));
+
+  // One pass over every sample.
+  ChannelStats in_stats(i.in_channels);
+  ChannelStats t_stats(std::max(1, i.target_channels));
+  std::vector<int64_t> class_pixels(static_cast<size_t>(std::max(2, i.classes)), 0);
+  std::map<int32_t, int64_t> label_counts;
+  RawSample raw;
+  for (int64_t k = 0; k < reader.size(); ++k) {
+    reader.read(k, raw);
+    in_stats.add(raw.input, i.input_dtype == "float32", i.in_channels);
+    if (i.target_kind == "labels") {
+      for (uint8_t v : raw.target) ++class_pixels[v];
+    } else {
+      t_stats.add(raw.target, i.target_dtype == "float32", i.target_channels);
+    }
+    if (i.has_labels) ++label_counts[raw.label];
+  }
+  line(fmt::format("  input mean +- std per channel: {}", in_stats.str()));
+  if (i.target_kind == "labels") {
+    int64_t pixels = 0;
+    for (auto c : class_pixels) pixels += c;
+    std::string bal;
+    for (size_t c = 0; c < class_pixels.size(); ++c) {
+      bal += fmt::format("{}{}: {:.2f}%", c ? "  " : "", c,
+                         100.0 * class_pixels[c] / static_cast<double>(pixels));
+    }
+    line(fmt::format("  class balance (pixels): {}", bal));
+  } else {
+    line(fmt::format("  target mean +- std per channel: {}", t_stats.str()));
+  }
+  if (i.has_labels) {
+    std::string lab;
+    for (const auto& [label, count] : label_counts) {
+      lab += fmt::format("{}{}: {} ({:.1f}%)", lab.empty() ? "" : "  ", label, count,
+                         100.0 * count / static_cast<double>(reader.size()));
+    }
+    line(fmt::format("  image labels: {}", lab));
+  }
+  if (!check_line.empty()) line("  " + check_line);
+  return out;
+}
+
+}  // namespace tessera

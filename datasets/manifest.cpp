@@ -1,0 +1,243 @@
+#include "datasets/manifest.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "datasets/shard_file.h"
+
+namespace tessera {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int64_t Manifest::total_samples() const {
+  int64_t n = 0;
+  for (const auto& s : shards) n += s.samples;
+  return n;
+}
+
+json manifest_to_json(const Manifest& m) {
+  const DatasetInfo& i = m.info;
+  json shards = json::array();
+  for (const auto& s : m.shards) {
+    json e = {{"file", s.file}, {"samples", s.samples}, {"bytes", s.bytes}, {"crc32c", s.crc32c}};
+    if (s.target_max >= 0) e["target_max"] = s.target_max;
+    shards.push_back(e);
+  }
+  return json{{"format", "tessera-dataset"},
+              {"format_version", m.format_version},
+              {"task", i.task},
+              {"samples", m.total_samples()},
+              {"inputs",
+               {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
+              {"targets",
+               {{"kind", i.target_kind},
+                {"shape", target_sample_shape(i)},
+                {"dtype", i.target_dtype},
+                {"classes", i.classes}}},
+              {"labels", i.has_labels},
+              {"checksum", "crc32c"},
+              {"shards", shards}};
+}
+
+namespace {
+
+template <typename T>
+T get(const json& j, const char* key, const std::string& where, const std::string& parent = "") {
+  std::string path = parent.empty() ? key : parent + "." + key;
+  TESSERA_CHECK(j.is_object() && j.contains(key), "{}: missing key '{}'", where, path);
+  try {
+    return j.at(key).get<T>();
+  } catch (const json::exception& e) {
+    TESSERA_THROW("{}: key '{}' has the wrong type ({}): {}", where, path, j.at(key).type_name(),
+                  e.what());
+  }
+}
+
+}  // namespace
+
+Manifest manifest_from_json(const json& j, const std::string& where) {
+  Manifest m;
+  TESSERA_CHECK(j.is_object(), "{}: the manifest must be a JSON object", where);
+  TESSERA_CHECK(get<std::string>(j, "format", where) == "tessera-dataset",
+                "{}: 'format' must be \"tessera-dataset\"", where);
+  m.format_version = get<int>(j, "format_version", where);
+  TESSERA_CHECK(m.format_version >= 1 && m.format_version <= kShardFormatVersion,
+                "{}: format_version {} is not supported by this build (supports 1..{})", where,
+                m.format_version, kShardFormatVersion);
+  DatasetInfo& i = m.info;
+  i.task = get<std::string>(j, "task", where);
+  const json& in = j.contains("inputs") ? j["inputs"] : json();
+  const json& tg = j.contains("targets") ? j["targets"] : json();
+  auto ishape = get<std::vector<int>>(in, "shape", where, "inputs");
+  TESSERA_CHECK(ishape.size() == 3, "{}: inputs.shape must be [h, w, C]", where);
+  i.input_height = ishape[0];
+  i.input_width = ishape[1];
+  i.in_channels = ishape[2];
+  i.input_dtype = get<std::string>(in, "dtype", where, "inputs");
+  i.target_kind = get<std::string>(tg, "kind", where, "targets");
+  auto tshape = get<std::vector<int>>(tg, "shape", where, "targets");
+  TESSERA_CHECK(tshape.size() == (i.target_kind == "labels" ? 2u : 3u),
+                "{}: targets.shape must be [H, W] for label maps, [H, W, C] for images", where);
+  i.height = tshape[0];
+  i.width = tshape[1];
+  i.target_channels = tshape.size() == 3 ? tshape[2] : 0;
+  i.target_dtype = get<std::string>(tg, "dtype", where, "targets");
+  i.classes = get<int>(tg, "classes", where, "targets");
+  i.has_labels = get<bool>(j, "labels", where);
+  validate_info(i, where);
+  TESSERA_CHECK(j.contains("shards") && j["shards"].is_array() && !j["shards"].empty(),
+                "{}: 'shards' must be a non-empty list", where);
+  for (const auto& e : j["shards"]) {
+    ShardEntry s;
+    s.file = get<std::string>(e, "file", where, "shards[]");
+    TESSERA_CHECK(!s.file.empty() && s.file.find('/') == std::string::npos,
+                  "{}: shard file '{}' must be a plain file name inside the dataset directory",
+                  where, s.file);
+    s.samples = get<int64_t>(e, "samples", where, "shards[]");
+    TESSERA_CHECK(s.samples > 0, "{}: shard {} has {} samples (empty shard)", where, s.file,
+                  s.samples);
+    s.bytes = e.contains("bytes") ? get<uint64_t>(e, "bytes", where, "shards[]") : 0;
+    s.crc32c = e.contains("crc32c") ? get<std::string>(e, "crc32c", where, "shards[]") : "";
+    s.target_max = e.contains("target_max") ? get<int>(e, "target_max", where, "shards[]") : -1;
+    m.shards.push_back(s);
+  }
+  if (j.contains("samples")) {
+    TESSERA_CHECK(get<int64_t>(j, "samples", where) == m.total_samples(),
+                  "{}: 'samples' is {} but the shards add up to {}", where,
+                  get<int64_t>(j, "samples", where), m.total_samples());
+  }
+  return m;
+}
+
+void write_manifest(const std::string& dir, const Manifest& m) {
+  fs::path final_path = fs::path(dir) / kManifestName;
+  fs::path tmp = final_path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    TESSERA_CHECK(out.good(), "cannot write {}", tmp.string());
+    out << manifest_to_json(m).dump(2) << "\n";
+    out.flush();
+    TESSERA_CHECK(out.good(), "error writing {} (disk full?)", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, final_path, ec);
+  TESSERA_CHECK(!ec, "cannot rename {} to {}: {}", tmp.string(), final_path.string(),
+                ec.message());
+}
+
+Manifest read_manifest_file(const std::string& path) {
+  std::ifstream in(path);
+  TESSERA_CHECK(in.good(), "cannot read dataset manifest {}", path);
+  json j;
+  try {
+    in >> j;
+  } catch (const json::exception& e) {
+    TESSERA_THROW("{}: not valid JSON: {}", path, e.what());
+  }
+  return manifest_from_json(j, path);
+}
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "(N";
+  for (auto d : s) out += "," + std::to_string(d);
+  return out + ")";
+}
+
+}  // namespace
+
+Manifest derive_manifest(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".h5" || ext == ".hdf5")) {
+      files.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  TESSERA_CHECK(!files.empty(),
+                "dataset directory {} holds neither manifest.json nor any *.h5 / *.hdf5 shard",
+                dir);
+  Manifest m;
+  m.derived = true;
+  std::string first;
+  ShardLayout ref;
+  for (const auto& name : files) {
+    std::string path = (fs::path(dir) / name).string();
+    ShardFile shard(path);
+    const ShardLayout& l = shard.layout();
+    if (first.empty()) {
+      first = path;
+      ref = l;
+    } else {
+      auto mismatch = [&](const char* what, const std::string& a, const std::string& b) {
+        TESSERA_THROW(
+            "{}: {} are {} but {} has {}: all shards of a dataset must have the same sample "
+            "shape and dtype (variable image sizes are not supported; resize or tile when "
+            "packing)",
+            path, what, a, first, b);
+      };
+      if (l.input_shape != ref.input_shape || l.input_dtype != ref.input_dtype) {
+        mismatch("inputs", shape_str(l.input_shape) + " " + l.input_dtype, 
+                 shape_str(ref.input_shape) + " " + ref.input_dtype);
+      }
+      if (l.target_shape != ref.target_shape || l.target_dtype != ref.target_dtype) {
+        mismatch("targets", shape_str(l.target_shape) + " " + l.target_dtype,
+                 shape_str(ref.target_shape) + " " + ref.target_dtype);
+      }
+      TESSERA_CHECK(l.has_labels == ref.has_labels,
+                    "{}: has {}a `labels` dataset but {} has {}", path, l.has_labels ? "" : "no ",
+                    first, ref.has_labels ? "one" : "none");
+      TESSERA_CHECK(l.task == ref.task && l.classes == ref.classes,
+                    "{}: attributes task/classes differ from {}", path, first);
+    }
+    ShardEntry e;
+    e.file = name;
+    e.samples = l.samples;
+    m.shards.push_back(e);
+  }
+  DatasetInfo& i = m.info;
+  i.input_height = static_cast<int>(ref.input_shape[0]);
+  i.input_width = static_cast<int>(ref.input_shape[1]);
+  i.in_channels = static_cast<int>(ref.input_shape[2]);
+  i.input_dtype = ref.input_dtype;
+  i.height = static_cast<int>(ref.target_shape[0]);
+  i.width = static_cast<int>(ref.target_shape[1]);
+  bool labels = ref.target_shape.size() == 2;
+  i.target_kind = labels ? "labels" : "image";
+  TESSERA_CHECK(!ref.target_kind || *ref.target_kind == i.target_kind,
+                "{}: attribute target_kind is '{}' but `targets` has the shape of {}", first,
+                ref.target_kind.value_or(""), labels ? "label maps (N,H,W)" : "images (N,H,W,C)");
+  i.target_channels = labels ? 0 : static_cast<int>(ref.target_shape[2]);
+  i.target_dtype = ref.target_dtype;
+  i.classes = static_cast<int>(ref.classes.value_or(1));
+  i.task = ref.task.value_or(labels ? "segmentation" : "translation");
+  i.has_labels = ref.has_labels;
+  validate_info(i, fmt::format("dataset {} (derived from shard attributes and shapes)", dir));
+  return m;
+}
+
+Manifest load_manifest(const std::string& dir) {
+  std::error_code ec;
+  TESSERA_CHECK(fs::exists(dir, ec), "dataset directory {} does not exist", dir);
+  TESSERA_CHECK(fs::is_directory(dir, ec),
+                "dataset path {} is not a directory (expected a directory of shards with "
+                "manifest.json)",
+                dir);
+  fs::path mpath = fs::path(dir) / kManifestName;
+  if (fs::exists(mpath, ec)) return read_manifest_file(mpath.string());
+  Manifest m = derive_manifest(dir);
+  spdlog::warn(
+      "dataset {} has no {}: derived it from {} shard(s) ({}); no checksums to verify. "
+      "Write one with tessera's writer, or see docs/data-format.md",
+      dir, kManifestName, m.shards.size(), describe(m.info));
+  return m;
+}
+
+}  // namespace tessera

@@ -1,0 +1,239 @@
+#include "datasets/shard_file.h"
+
+#include <zlib.h>
+
+#include <cstring>
+
+namespace tessera {
+
+namespace {
+
+std::string type_name(hid_t type) {
+  if (H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 &&
+      H5Tget_sign(type) == H5T_SGN_NONE) {
+    return "uint8";
+  }
+  if (H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4) return "float32";
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+      return fmt::format("{}int{}", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "",
+                         8 * H5Tget_size(type));
+    case H5T_FLOAT:
+      return fmt::format("float{}", 8 * H5Tget_size(type));
+    default:
+      return "a non-numeric type";
+  }
+}
+
+}  // namespace
+
+struct ShardFile::Access {
+  H5Id ds;
+  std::string name;      // "inputs" | "targets"
+  std::string dtype;     // uint8 | float32
+  size_t sample_bytes = 0;
+  int rank = 0;
+  std::vector<hsize_t> dims;  // full dims incl. N
+  bool direct = false;   // H5Dread_chunk path
+  bool deflate = false;  // chunk is zlib-compressed
+  hid_t mem_type = H5I_INVALID_HID;
+
+  void read(const std::string& path, int64_t local, std::vector<uint8_t>& dst,
+            const std::string& what) const {
+    dst.resize(sample_bytes);
+    std::vector<hsize_t> offset(rank, 0);
+    offset[0] = static_cast<hsize_t>(local);
+    if (!direct) {
+      std::vector<hsize_t> count(dims);
+      count[0] = 1;
+      H5Quiet quiet;
+      H5Id fspace(TESSERA_CHECK_HDF5(H5Dget_space(ds.get()), "{} of {}", name, path), H5Sclose);
+      TESSERA_CHECK_HDF5(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, offset.data(),
+                                             nullptr, count.data(), nullptr),
+                         "selecting {} of {}", what, path);
+      H5Id mspace(TESSERA_CHECK_HDF5(H5Screate_simple(rank, count.data(), nullptr), "{}", path),
+                  H5Sclose);
+      TESSERA_CHECK_HDF5(
+          H5Dread(ds.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, dst.data()),
+          "reading `{}` of {} from {} (truncated or corrupt file?)", name, what, path);
+      return;
+    }
+    hsize_t stored = 0;
+    uint32_t filter_mask = 0;
+    std::vector<uint8_t> raw;
+    {
+      H5Quiet quiet;
+      TESSERA_CHECK_HDF5(H5Dget_chunk_storage_size(ds.get(), offset.data(), &stored),
+                         "locating `{}` of {} in {}", name, what, path);
+      TESSERA_CHECK(stored > 0, "{}: `{}` of {} was never written (no chunk stored)", path, name,
+                    what);
+      TESSERA_CHECK(deflate || stored == sample_bytes,
+                    "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path,
+                    name, what, stored, sample_bytes);
+      std::vector<uint8_t>& target = deflate ? raw : dst;
+      target.resize(stored);
+      TESSERA_CHECK_HDF5(
+          H5Dread_chunk(ds.get(), H5P_DEFAULT, offset.data(), &filter_mask, target.data()),
+          "reading `{}` of {} from {} (truncated or corrupt file?)", name, what, path);
+    }
+    if (!deflate) return;
+    if (filter_mask & 1u) {  // the deflate filter was skipped for this chunk: stored raw
+      TESSERA_CHECK(raw.size() == sample_bytes,
+                    "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path,
+                    name, what, raw.size(), sample_bytes);
+      std::memcpy(dst.data(), raw.data(), sample_bytes);
+      return;
+    }
+    // Inflate outside HDF5's global lock.
+    uLongf out_len = static_cast<uLongf>(sample_bytes);
+    int rc = uncompress(dst.data(), &out_len, raw.data(), static_cast<uLong>(raw.size()));
+    TESSERA_CHECK(rc == Z_OK && out_len == sample_bytes,
+                  "{}: `{}` of {} is corrupt: gzip chunk does not inflate to {} bytes (zlib "
+                  "status {}, got {} bytes)",
+                  path, name, what, sample_bytes, rc, static_cast<uint64_t>(out_len));
+  }
+};
+
+namespace {
+
+std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& path,
+                                               const std::string& name, ShardLayout& layout,
+                                               std::vector<int64_t>& sample_shape,
+                                               std::string& dtype) {
+  auto a = std::make_unique<ShardFile::Access>();
+  a->name = name;
+  H5Quiet quiet;
+  TESSERA_CHECK(H5Lexists(file, name.c_str(), H5P_DEFAULT) > 0,
+                "{}: dataset `{}` is missing (a shard needs `inputs` (N,H,W,C) and `targets`; "
+                "see docs/data-format.md)",
+                path, name);
+  a->ds = H5Id(TESSERA_CHECK_HDF5(H5Dopen2(file, name.c_str(), H5P_DEFAULT),
+                                  "opening dataset `{}` in {}", name, path),
+               H5Dclose);
+  H5Id space(TESSERA_CHECK_HDF5(H5Dget_space(a->ds.get()), "`{}` of {}", name, path), H5Sclose);
+  a->rank = H5Sget_simple_extent_ndims(space.get());
+  if (name == "inputs") {
+    TESSERA_CHECK(a->rank == 4,
+                  "{}: `inputs` must be 4-D (N,H,W,C), it is {}-D (grayscale: add a channel "
+                  "axis, h5py: x[..., None])",
+                  path, a->rank);
+  } else {
+    TESSERA_CHECK(a->rank == 3 || a->rank == 4,
+                  "{}: `targets` must be (N,H,W) label maps or (N,H,W,C) images, it is {}-D", path,
+                  a->rank);
+  }
+  a->dims.resize(a->rank);
+  H5Sget_simple_extent_dims(space.get(), a->dims.data(), nullptr);
+  sample_shape.assign(a->dims.begin() + 1, a->dims.end());
+  for (auto d : sample_shape) {
+    TESSERA_CHECK(d > 0, "{}: `{}` has an empty sample dimension", path, name);
+  }
+  H5Id ftype(TESSERA_CHECK_HDF5(H5Dget_type(a->ds.get()), "`{}` of {}", name, path), H5Tclose);
+  dtype = type_name(ftype.get());
+  TESSERA_CHECK(dtype == "uint8" || dtype == "float32",
+                "{}: `{}` is {}, expected uint8 or float32 (h5py: arr.astype('uint8') or "
+                "arr.astype('float32'))",
+                path, name, dtype);
+  a->dtype = dtype;
+  a->mem_type = dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+  a->sample_bytes = static_cast<size_t>(dtype == "uint8" ? 1 : 4);
+  for (auto d : sample_shape) a->sample_bytes *= static_cast<size_t>(d);
+
+  // Direct chunk reads need: chunks of exactly one sample, native byte order, and no filter
+  // other than deflate.
+  H5Id dcpl(TESSERA_CHECK_HDF5(H5Dget_create_plist(a->ds.get()), "`{}` of {}", name, path),
+            H5Pclose);
+  bool one_chunk = false;
+  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(a->rank);
+    H5Pget_chunk(dcpl.get(), a->rank, chunk.data());
+    one_chunk = chunk[0] == 1;
+    for (int i = 1; i < a->rank; ++i) one_chunk = one_chunk && chunk[i] == a->dims[i];
+  }
+  layout.one_sample_chunks = layout.one_sample_chunks && one_chunk;
+  bool filters_ok = true;
+  int nfilters = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0;
+    size_t nelem = 0;
+    unsigned config = 0;
+    H5Z_filter_t f = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem,
+                                    nullptr, 0, nullptr, &config);
+    if (f == H5Z_FILTER_DEFLATE && nfilters == 1) {
+      a->deflate = true;
+    } else {
+      filters_ok = false;
+    }
+  }
+  a->direct = one_chunk && filters_ok && H5Tequal(ftype.get(), a->mem_type) > 0;
+  if (!a->direct) a->deflate = false;
+  return a;
+}
+
+}  // namespace
+
+ShardFile::ShardFile(const std::string& path) : path_(path) {
+  H5Quiet quiet;
+  H5Id fapl(TESSERA_CHECK_HDF5(H5Pcreate(H5P_FILE_ACCESS), "{}", path), H5Pclose);
+#if H5_VERSION_GE(1, 10, 7)
+  // Read-only access needs no lock; locks fail on some parallel file systems.
+  H5Pset_file_locking(fapl.get(), false, true);
+#endif
+  htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  TESSERA_CHECK(is_h5 > 0, "{}: not a readable HDF5 file (missing, truncated or corrupt: {})",
+                path, hdf5_error_string());
+  file_ = H5Id(TESSERA_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()),
+                                  "opening shard {} (truncated or corrupt file?)", path),
+               H5Fclose);
+  inputs_ = open_access(file_.get(), path, "inputs", layout_, layout_.input_shape,
+                        layout_.input_dtype);
+  targets_ = open_access(file_.get(), path, "targets", layout_, layout_.target_shape,
+                         layout_.target_dtype);
+  layout_.samples = static_cast<int64_t>(inputs_->dims[0]);
+  TESSERA_CHECK(inputs_->dims[0] == targets_->dims[0],
+                "{}: `inputs` holds {} samples but `targets` holds {}", path, inputs_->dims[0],
+                targets_->dims[0]);
+  TESSERA_CHECK(layout_.samples > 0, "{}: empty shard (0 samples)", path);
+  if (H5Lexists(file_.get(), "labels", H5P_DEFAULT) > 0) {
+    layout_.has_labels = true;
+    H5Id ds(TESSERA_CHECK_HDF5(H5Dopen2(file_.get(), "labels", H5P_DEFAULT),
+                               "opening dataset `labels` in {}", path),
+            H5Dclose);
+    H5Id space(TESSERA_CHECK_HDF5(H5Dget_space(ds.get()), "`labels` of {}", path), H5Sclose);
+    H5Id type(TESSERA_CHECK_HDF5(H5Dget_type(ds.get()), "`labels` of {}", path), H5Tclose);
+    TESSERA_CHECK(H5Sget_simple_extent_ndims(space.get()) == 1 &&
+                      H5Sget_simple_extent_npoints(space.get()) == layout_.samples,
+                  "{}: `labels` must be 1-D with one entry per sample ({})", path,
+                  layout_.samples);
+    TESSERA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, "{}: `labels` must be integers",
+                  path);
+    labels_.resize(static_cast<size_t>(layout_.samples));
+    TESSERA_CHECK_HDF5(
+        H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()),
+        "reading `labels` of {} (truncated or corrupt file?)", path);
+  }
+  std::string where = "shard " + path;
+  hid_t root = file_.get();
+  layout_.format_version = h5_read_int_attr(root, "format_version", where);
+  layout_.classes = h5_read_int_attr(root, "classes", where);
+  layout_.task = h5_read_string_attr(root, "task", where);
+  layout_.target_kind = h5_read_string_attr(root, "target_kind", where);
+}
+
+ShardFile::~ShardFile() = default;
+
+void ShardFile::read_input(int64_t local, std::vector<uint8_t>& dst,
+                           const std::string& what) const {
+  TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
+                path_, what, layout_.samples);
+  inputs_->read(path_, local, dst, what);
+}
+
+void ShardFile::read_target(int64_t local, std::vector<uint8_t>& dst,
+                            const std::string& what) const {
+  TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
+                path_, what, layout_.samples);
+  targets_->read(path_, local, dst, what);
+}
+
+}  // namespace tessera

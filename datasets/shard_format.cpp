@@ -1,0 +1,110 @@
+#include "datasets/shard_format.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+#include "common/error.h"
+
+namespace tessera {
+
+namespace {
+const std::array<const char*, 6> kTasks = {"segmentation", "translation", "super_resolution",
+                                           "denoising",    "inpainting",  "anomaly"};
+}
+
+bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
+  return a.task == b.task && a.height == b.height && a.width == b.width &&
+         a.input_height == b.input_height && a.input_width == b.input_width &&
+         a.in_channels == b.in_channels && a.input_dtype == b.input_dtype &&
+         a.target_kind == b.target_kind && a.target_channels == b.target_channels &&
+         a.target_dtype == b.target_dtype && a.classes == b.classes &&
+         a.has_labels == b.has_labels;
+}
+
+void validate_info(const DatasetInfo& info, const std::string& where) {
+  TESSERA_CHECK(std::find(kTasks.begin(), kTasks.end(), info.task) != kTasks.end(),
+                "{}: task '{}' is not one of segmentation, translation, super_resolution, "
+                "denoising, inpainting, anomaly",
+                where, info.task);
+  TESSERA_CHECK(info.height > 0 && info.width > 0, "{}: target size {}x{} must be positive",
+                where, info.height, info.width);
+  TESSERA_CHECK(info.input_height > 0 && info.input_width > 0,
+                "{}: input size {}x{} must be positive", where, info.input_height,
+                info.input_width);
+  TESSERA_CHECK(info.in_channels >= 1, "{}: in_channels {} must be >= 1", where,
+                info.in_channels);
+  TESSERA_CHECK(info.input_dtype == "uint8" || info.input_dtype == "float32",
+                "{}: input dtype '{}' must be uint8 or float32", where, info.input_dtype);
+  if (info.target_kind == "labels") {
+    TESSERA_CHECK(info.target_dtype == "uint8",
+                  "{}: label-map targets must be uint8, not '{}'", where, info.target_dtype);
+    TESSERA_CHECK(info.target_channels == 0,
+                  "{}: label-map targets have no channel axis: target_channels must be 0, not {}",
+                  where, info.target_channels);
+    TESSERA_CHECK(info.classes >= 1 && info.classes <= 256,
+                  "{}: classes {} must be in 1..256 (1 = binary 0/1 masks)", where, info.classes);
+  } else if (info.target_kind == "image") {
+    TESSERA_CHECK(info.target_channels >= 1, "{}: image targets need target_channels >= 1",
+                  where);
+    TESSERA_CHECK(info.target_dtype == "uint8" || info.target_dtype == "float32",
+                  "{}: target dtype '{}' must be uint8 or float32", where, info.target_dtype);
+    TESSERA_CHECK(info.classes == 1, "{}: classes must be 1 for image targets, not {}", where,
+                  info.classes);
+  } else {
+    TESSERA_THROW("{}: target_kind '{}' must be 'labels' or 'image'", where, info.target_kind);
+  }
+  if (info.task == "super_resolution") {
+    TESSERA_CHECK(info.height % info.input_height == 0 && info.width % info.input_width == 0 &&
+                      info.height / info.input_height == info.width / info.input_width,
+                  "{}: super-resolution target {}x{} must be an integer multiple (same in both "
+                  "axes) of the input {}x{}",
+                  where, info.height, info.width, info.input_height, info.input_width);
+  } else {
+    TESSERA_CHECK(info.height == info.input_height && info.width == info.input_width,
+                  "{}: task {} needs inputs and targets of the same size; inputs are {}x{}, "
+                  "targets {}x{}",
+                  where, info.task, info.input_height, info.input_width, info.height, info.width);
+  }
+}
+
+int dtype_size(const std::string& dtype) {
+  if (dtype == "uint8") return 1;
+  if (dtype == "float32") return 4;
+  TESSERA_THROW("unknown dtype '{}': expected uint8 or float32", dtype);
+}
+
+int64_t input_bytes(const DatasetInfo& info) {
+  return int64_t{info.input_height} * info.input_width * info.in_channels *
+         dtype_size(info.input_dtype);
+}
+
+int64_t target_bytes(const DatasetInfo& info) {
+  int64_t c = info.target_kind == "labels" ? 1 : info.target_channels;
+  return int64_t{info.height} * info.width * c * dtype_size(info.target_dtype);
+}
+
+std::vector<int64_t> input_sample_shape(const DatasetInfo& info) {
+  return {info.input_height, info.input_width, info.in_channels};
+}
+
+std::vector<int64_t> target_sample_shape(const DatasetInfo& info) {
+  if (info.target_kind == "labels") return {info.height, info.width};
+  return {info.height, info.width, info.target_channels};
+}
+
+std::string describe(const DatasetInfo& info) {
+  std::string target =
+      info.target_kind == "labels"
+          ? fmt::format("labels {}x{} (classes {})", info.height, info.width, info.classes)
+          : fmt::format("image {}x{}x{} {}", info.height, info.width, info.target_channels,
+                        info.target_dtype);
+  return fmt::format("{} {}x{}x{} {} -> {}{}", info.task, info.input_height, info.input_width,
+                     info.in_channels, info.input_dtype, target,
+                     info.has_labels ? " + image labels" : "");
+}
+
+std::string shard_file_name(int64_t index) { return fmt::format("shard-{:05d}.h5", index); }
+
+}  // namespace tessera
