@@ -1,0 +1,212 @@
+// SyncBatchNorm2d on 1..N ranks (uneven batch sizes: rank q has 2+q samples) against
+// torch::nn::BatchNorm2d on the concatenated batch in one process: outputs, input gradients,
+// weight/bias gradients (summed over ranks), running statistics, eval mode; model conversion;
+// and a model with BN trained with SyncBatchNorm + GradReducer against one big-batch process.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "comm/grad_reducer.h"
+#include "comm/mpi_communicator.h"
+#include "comm/sync_batchnorm.h"
+#include "common/error.h"
+#include "tests/comm/comm_test_main.h"
+#include "tests/comm/reducer_test_util.h"
+
+namespace tessera {
+namespace {
+
+using testing::make_batches;
+using testing::max_param_diff;
+using testing::test_env;
+
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+struct Layout {
+  int n, r, offset, mine, total;
+};
+Layout uneven(const Communicator& comm) {
+  Layout l{comm.size(), comm.rank(), 0, 2 + comm.rank(), 0};
+  for (int q = 0; q < l.n; ++q) {
+    if (q < l.r) l.offset += 2 + q;
+    l.total += 2 + q;
+  }
+  return l;
+}
+
+void check_against_big_batch(MpiCommunicator& comm, const torch::nn::BatchNorm2dOptions& opts) {
+  const Layout l = uneven(comm);
+  torch::manual_seed(31);
+  torch::nn::BatchNorm2d bn(opts);
+  if (opts.affine()) {
+    torch::NoGradGuard no_grad;
+    bn->weight.uniform_(0.5, 1.5);
+    bn->bias.uniform_(-0.5, 0.5);
+  }
+  SyncBatchNorm2d sbn(opts, comm);
+  sbn->load_from(*bn);
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    const auto x_all = torch::randn({l.total, opts.num_features(), 5, 4}) * 2 + 3;
+    const auto w_all = torch::randn(x_all.sizes());  // loss = sum(y * w): a sum-type loss
+    auto x_ref = x_all.clone().requires_grad_();
+    const auto y_ref = bn(x_ref);
+    (y_ref * w_all).sum().backward();
+
+    auto x = x_all.narrow(0, l.offset, l.mine).clone().requires_grad_();
+    const auto y = sbn(x);
+    (y * w_all.narrow(0, l.offset, l.mine)).sum().backward();
+
+    EXPECT_LT(max_diff(y, y_ref.narrow(0, l.offset, l.mine)), 1e-4);
+    EXPECT_LT(max_diff(x.grad(), x_ref.grad().narrow(0, l.offset, l.mine)), 1e-4);
+    if (l.n > 1) {  // the comparison is sensitive: a local batch norm differs
+      const auto y_local = torch::batch_norm(x.detach(), bn->weight, bn->bias, {}, {}, true, 0.1,
+                                             opts.eps(), false);
+      EXPECT_GT(max_diff(y_local, y_ref.narrow(0, l.offset, l.mine)), 1e-2);
+    }
+    if (opts.affine()) {
+      auto gw = sbn->weight.grad().clone();
+      auto gb = sbn->bias.grad().clone();
+      comm.allreduce(gw, ReduceOp::sum);
+      comm.allreduce(gb, ReduceOp::sum);
+      EXPECT_LT(max_diff(gw, bn->weight.grad()), 1e-3 * (1 + bn->weight.grad().abs().max().item<double>()));
+      EXPECT_LT(max_diff(gb, bn->bias.grad()), 1e-3 * (1 + bn->bias.grad().abs().max().item<double>()));
+      sbn->weight.mutable_grad().zero_();
+      sbn->bias.mutable_grad().zero_();
+      bn->weight.mutable_grad().zero_();
+      bn->bias.mutable_grad().zero_();
+    }
+  }
+  if (opts.track_running_stats()) {
+    EXPECT_LT(max_diff(sbn->running_mean, bn->running_mean), 1e-5);
+    EXPECT_LT(max_diff(sbn->running_var, bn->running_var), 1e-4);
+    EXPECT_EQ(sbn->num_batches_tracked.item<int64_t>(), 3);
+  }
+  // Eval mode: no communication, running stats (or the local batch without them).
+  sbn->eval();
+  bn->eval();
+  const auto x = torch::randn({2, opts.num_features(), 3, 3});
+  EXPECT_LT(max_diff(sbn(x), bn(x)), 1e-5);
+}
+
+TEST(SyncBatchNorm, MatchesBatchNormOnTheConcatenatedBatch) {
+  MpiCommunicator comm(test_env());
+  check_against_big_batch(comm, torch::nn::BatchNorm2dOptions(4));
+}
+
+TEST(SyncBatchNorm, CumulativeAverageWhenMomentumIsUnset) {
+  MpiCommunicator comm(test_env());
+  check_against_big_batch(comm, torch::nn::BatchNorm2dOptions(3).momentum(c10::nullopt).eps(1e-3));
+}
+
+TEST(SyncBatchNorm, WithoutAffineParameters) {
+  MpiCommunicator comm(test_env());
+  check_against_big_batch(comm, torch::nn::BatchNorm2dOptions(2).affine(false));
+}
+
+TEST(SyncBatchNorm, RejectsWrongInputShapesBeforeAnyCollective) {
+  MpiCommunicator comm(test_env());
+  SyncBatchNorm2d sbn(4, comm);
+  try {
+    sbn(torch::randn({2, 3, 5, 5}));
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected input [N, 4, H, W], got shape [2, 3, 5, 5]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(sbn(torch::randn({2, 4, 5})), Error);
+}
+
+// conv -> BN -> ReLU in a Sequential (convertible), then a 1x1 conv head.
+struct BlockNetImpl : torch::nn::Module {
+  explicit BlockNetImpl(uint64_t seed) {
+    torch::manual_seed(seed);
+    block = register_module(
+        "block", torch::nn::Sequential(
+                     torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 6, 3).padding(1)),
+                     torch::nn::BatchNorm2d(6), torch::nn::ReLU()));
+    head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 3, 1)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return head(block->forward(x)); }
+  torch::nn::Sequential block{nullptr};
+  torch::nn::Conv2d head{nullptr};
+};
+TORCH_MODULE(BlockNet);
+
+// Holds its BatchNorm2d in a member that forward() calls: not convertible in place.
+struct MemberNetImpl : torch::nn::Module {
+  MemberNetImpl() { bn = register_module("bn", torch::nn::BatchNorm2d(3)); }
+  torch::Tensor forward(const torch::Tensor& x) { return bn(x); }
+  torch::nn::BatchNorm2d bn{nullptr};
+};
+TORCH_MODULE(MemberNet);
+
+TEST(ConvertSyncBatchNorm, SwapsSequentialSlotsAndRefusesMemberHeldLayers) {
+  MpiCommunicator comm(test_env());
+  BlockNet net(1);
+  std::vector<std::string> keys_before;
+  for (const auto& item : net->named_parameters()) keys_before.push_back(item.key());
+  for (const auto& item : net->named_buffers()) keys_before.push_back(item.key());
+  const auto running_var = net->block[1]->as<torch::nn::BatchNorm2dImpl>()->running_var.clone();
+
+  EXPECT_EQ(convert_sync_batchnorm(*net, comm), std::vector<std::string>{"block.1"});
+  auto* sbn = net->block[1]->as<SyncBatchNorm2dImpl>();
+  ASSERT_NE(sbn, nullptr);
+  EXPECT_TRUE(torch::equal(sbn->running_var, running_var));
+  std::vector<std::string> keys_after;
+  for (const auto& item : net->named_parameters()) keys_after.push_back(item.key());
+  for (const auto& item : net->named_buffers()) keys_after.push_back(item.key());
+  EXPECT_EQ(keys_before, keys_after);  // checkpoints stay interchangeable
+  EXPECT_EQ(convert_sync_batchnorm(*net, comm).size(), 0u);
+
+  MemberNet member;
+  try {
+    convert_sync_batchnorm(*member, comm);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("BatchNorm2d 'bn'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("sync_batchnorm_factory"), std::string::npos);
+  }
+  EXPECT_NE(member->named_children()["bn"]->as<torch::nn::BatchNorm2dImpl>(), nullptr);
+
+  const auto factory = sync_batchnorm_factory(comm);
+  auto any = factory(torch::nn::BatchNorm2dOptions(5).eps(1e-3));
+  ASSERT_NE(any.ptr()->as<SyncBatchNorm2dImpl>(), nullptr);
+  EXPECT_DOUBLE_EQ(any.ptr()->as<SyncBatchNorm2dImpl>()->options.eps(), 1e-3);
+  EXPECT_EQ(any.forward(torch::randn({2, 5, 2, 2})).sizes(), (std::vector<int64_t>{2, 5, 2, 2}));
+}
+
+TEST(ConvertSyncBatchNorm, TrainingWithSyncBatchNormAndReducerMatchesOneBigBatch) {
+  MpiCommunicator comm(test_env());
+  const int n = comm.size();
+  const int r = comm.rank();
+  constexpr int kB = 3;
+  const auto data = make_batches(3, n * kB, 17);
+  BlockNet reference(2);
+  {
+    torch::optim::SGD sgd(reference->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    for (const auto& batch : data) {
+      sgd.zero_grad();
+      torch::mse_loss(reference->forward(batch.first), batch.second).backward();
+      sgd.step();
+    }
+  }
+  BlockNet model(2);
+  convert_sync_batchnorm(*model, comm);
+  GradReducer reducer(*model, comm);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  for (const auto& batch : data) {
+    reducer.zero_grad();
+    const auto x = batch.first.narrow(0, r * kB, kB);
+    torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
+    reducer.finish();
+    sgd.step();
+  }
+  EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
+}
+
+}  // namespace
+}  // namespace tessera
