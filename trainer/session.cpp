@@ -30,20 +30,18 @@ torch::Device select_device(const Config& cfg, const Communicator& comm) {
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm) {
   auto model = make_model(cfg.model, cfg.task);
   if (cfg.dist.sync_batchnorm && comm.size() > 1) {
-    const int n = convert_sync_batchnorm(*model, comm);
-    spdlog::info("dist.sync_batchnorm: {} BatchNorm2d layers synchronised across {} ranks", n,
-                 comm.size());
+    const auto swapped = convert_sync_batchnorm(*model, comm);
+    spdlog::info("dist.sync_batchnorm: {} BatchNorm2d layers synchronised across {} ranks",
+                 swapped.size(), comm.size());
   }
   return model;
 }
 
 std::string load_weights(const Config& cfg, const std::string& which, torch::nn::Module& model) {
-  CheckpointStore store(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
+  checkpoints::CheckpointStore store(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
                         cfg.checkpoint.mode);
-  CheckpointData data = store.load(which);
-  auto it = data.files.find("model.pt");
-  TESSERA_CHECK(it != data.files.end(), "checkpoint {} has no model.pt", data.dir);
-  load_module_state(model, it->second);
+  checkpoints::CheckpointData data = store.load(which);
+  checkpoints::module_from_bytes(model, data.file("model.pt"), data.dir + "/model.pt");
   return data.dir;
 }
 

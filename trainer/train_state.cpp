@@ -21,20 +21,20 @@ bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p,
 
 }  // namespace
 
-CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,
+checkpoints::CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,
                              torch::optim::Optimizer& optimizer, const TrainProgress& progress,
                              int world_size) {
-  CheckpointData d;
+  checkpoints::CheckpointData d;
   d.step = progress.step;
   d.epoch = progress.epoch;
   d.world_size = world_size;
-  d.files["model.pt"] = save_module_state(model);
-  d.files["optim.pt"] = save_optimizer_state(optimizer);
+  d.files["model.pt"] = checkpoints::module_to_bytes(model);
+  d.files["optim.pt"] = checkpoints::optimizer_to_bytes(optimizer);
   d.files["config.yaml"] = to_yaml(cfg);
   nlohmann::json state = {
       {"step", progress.step},
       {"epoch", progress.epoch},
-      {"sampler", progress.cursor.to_json()},
+      {"sampler", cursor_to_json(progress.cursor)},
       {"best_metric", nan_safe(progress.best_metric)},
       {"best_step", progress.best_step},
       {"smoothed_metric", nan_safe(progress.smoothed)},
@@ -52,21 +52,17 @@ CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,
   return d;
 }
 
-std::string restore_state(const CheckpointData& data, torch::nn::Module& model,
+std::string restore_state(const checkpoints::CheckpointData& data, torch::nn::Module& model,
                           torch::optim::Optimizer& optimizer, TrainProgress& progress) {
-  auto need = [&](const char* name) -> const std::string& {
-    auto it = data.files.find(name);
-    TESSERA_CHECK(it != data.files.end(), "checkpoint {}: missing {}", data.dir, name);
-    return it->second;
-  };
-  load_module_state(model, need("model.pt"));
-  load_optimizer_state(optimizer, need("optim.pt"));
+  auto need = [&](const char* name) -> const std::string& { return data.file(name); };
+  checkpoints::module_from_bytes(model, need("model.pt"), data.dir + "/model.pt");
+  checkpoints::optimizer_from_bytes(optimizer, need("optim.pt"), data.dir + "/optim.pt");
   nlohmann::json s;
   try {
     s = nlohmann::json::parse(need("state.json"));
     progress.step = s.at("step").get<int64_t>();
     progress.epoch = s.at("epoch").get<int64_t>();
-    progress.cursor = SamplerCursor::from_json(s.at("sampler"));
+    progress.cursor = cursor_from_json(s.at("sampler"));
     progress.best_metric = from_nan_safe(s.at("best_metric"));
     progress.best_step = s.at("best_step").get<int64_t>();
     progress.smoothed = from_nan_safe(s.at("smoothed_metric"));

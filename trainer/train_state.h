@@ -33,12 +33,12 @@ struct TrainProgress {
   int bad_evals = 0;  // evaluations since the last improvement (early stopping)
 };
 
-CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,
+checkpoints::CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,
                              torch::optim::Optimizer& optimizer, const TrainProgress& progress,
                              int world_size);
 
 // Loads model + optimizer + progress; returns the stored config text.
-std::string restore_state(const CheckpointData& data, torch::nn::Module& model,
+std::string restore_state(const checkpoints::CheckpointData& data, torch::nn::Module& model,
                           torch::optim::Optimizer& optimizer, TrainProgress& progress);
 
 // Throws tessera::Error listing refused differences; returns lines describing allowed ones.

@@ -7,12 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <csignal>
+#include <cstdlib>
 
 #include "checkpoints/checkpoint_store.h"
 #include "comm/grad_reducer.h"
 #include "comm/step_consensus.h"
 #include "comm/stop_signal.h"
+#include "comm/fingerprint.h"
 #include "comm/watchdog.h"
+#include "checkpoints/state_io.h"
+#include "datasets/manifest.h"
 #include "datasets/loader.h"
 #include "trainer/evaluator.h"
 #include "trainer/losses.h"
@@ -43,6 +48,15 @@ struct PhaseTimes {
             {"reduce", reduce}, {"optimizer", optimizer}};
   }
 };
+
+// Fault injection for the end-to-end tests (docs/run-dir.md, "Test hooks"):
+//   TESSERA_TEST_STOP_AT_STEP=S      the last rank requests a stop as if signalled at step S
+//   TESSERA_TEST_KILL_IN_CHECKPOINT=PHASE:S  rank 0 SIGKILLs itself at the given phase of the
+//                                    checkpoint write at step S (see kSavePhases)
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoll(v, nullptr, 10) : fallback;
+}
 
 bool improved(const Config& cfg, double value, double best) {
   if (std::isnan(best)) return true;
@@ -91,12 +105,21 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
                 cfg.data.train, train_loader.size(), world, cfg.data.batch_size);
 
   // ---- resume ----------------------------------------------------------------------------
-  CheckpointStore store(run_dir, cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
+  checkpoints::CheckpointStore store(run_dir, cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
                         cfg.checkpoint.mode);
   TrainProgress progress;
   bool resumed = false;
+  if (const char* k = std::getenv("TESSERA_TEST_KILL_IN_CHECKPOINT"); k && *k && is_root) {
+    const std::string spec = k;
+    const auto colon = spec.find(':');
+    const std::string phase = spec.substr(0, colon);
+    const int64_t at = colon == std::string::npos ? -1 : std::stoll(spec.substr(colon + 1));
+    store.set_phase_hook([phase, at, &progress](const char* p) {
+      if (phase == p && (at < 0 || progress.step == at)) std::raise(SIGKILL);
+    });
+  }
   if (!opts.resume.empty()) {
-    std::optional<CheckpointData> ckpt;
+    std::optional<checkpoints::CheckpointData> ckpt;
     if (opts.resume == "auto") {
       ckpt = store.load_auto();
       if (!ckpt) spdlog::info("--resume auto: no checkpoint in {}, starting fresh", run_dir);
@@ -127,13 +150,17 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
 
   // ---- distributed wrapping ----------------------------------------------------------------
   Watchdog watchdog(comm, cfg.dist.timeout_s);
-  ReducerOptions ropt;
-  ropt.bucket_mb = cfg.dist.bucket_mb;
-  ropt.overlap = cfg.dist.overlap;
-  GradReducer reducer(*model, comm, ropt);
-  check_fingerprint(comm, to_yaml(cfg), *model, train_loader.manifest_text());
+  GradReducer reducer(*model, comm, reducer_options(cfg.dist));
+  {
+    auto ws = watchdog.enter(Phase::collective, 0);
+    FingerprintInput fp;
+    fp.config = to_yaml(cfg);
+    fp.parameters = describe_module(*model);
+    fp.data = manifest_to_json(load_manifest(cfg.data.train)).dump();
+    verify_fingerprint(comm, fp);
+  }
   StopSignal stop_signal;
-  StepConsensus consensus(comm);
+  StepConsensus consensus(comm, parse_nonfinite_policy(cfg.dist.nonfinite), &watchdog);
 
   if (resumed) train_loader.restore(progress.cursor);
   train_loader.start_epoch(progress.epoch);
@@ -153,12 +180,16 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   bool stop = false;
 
   auto save_checkpoint = [&](std::optional<double> metric) {
-    WatchdogScope ws(watchdog, Phase::checkpoint, progress.step);
+    auto ws = watchdog.enter(Phase::checkpoint, progress.step);
     if (saved_step == progress.step && !metric) return;
     saved_step = progress.step;
     progress.cursor = train_loader.cursor();
+    // Every rank's generator state (provenance; training reseeds per step, see trainer.h).
+    const auto rng = comm.allgather_bytes(checkpoints::torch_rng_to_bytes());
     if (is_root) {
-      last_ckpt = store.save(capture_state(cfg, *model, *optimizer, progress, world), metric);
+      auto data = capture_state(cfg, *model, *optimizer, progress, world);
+      for (size_t r = 0; r < rng.size(); ++r) data.files[fmt::format("rng-rank{}.bin", r)] = rng[r];
+      last_ckpt = store.save(data, metric);
     }
     comm.barrier();  // nobody races ahead of (or exits before) a published checkpoint
   };
@@ -166,7 +197,7 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   auto run_validation = [&]() -> bool {  // returns true when early stopping triggers
     if (!val_loader) return false;
     evaluated_step = progress.step;
-    WatchdogScope ws(watchdog, Phase::eval, progress.step);
+    auto ws = watchdog.enter(Phase::eval, progress.step);
     EvalResult r = evaluate(cfg, *model, *val_loader, comm, device, /*per_image=*/false);
     summary.last_val = r.metrics;
     nlohmann::json rec = {{"step", progress.step}, {"epoch", progress.epoch}, {"split", "val"},
@@ -208,7 +239,8 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     const double lr = schedule.lr_at(progress.step);
     set_learning_rate(*optimizer, lr);
     model->train();
-    optimizer->zero_grad();
+    watchdog.set_step(progress.step);
+    reducer.zero_grad();
 
     double step_loss = 0.0;
     bool epoch_ended = false;
@@ -216,7 +248,7 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
       auto t0 = Clock::now();
       std::optional<Batch> batch;
       {
-        WatchdogScope ws(watchdog, Phase::data, progress.step);
+        auto ws = watchdog.enter(Phase::data, progress.step);
         batch = train_loader.next();
       }
       if (!batch) {
@@ -230,14 +262,14 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
       torch::Tensor y = batch->targets.to(device);
       torch::Tensor out;
       {
-        WatchdogScope ws(watchdog, Phase::forward, progress.step);
+        auto ws = watchdog.enter(Phase::forward, progress.step);
         out = model->forward(model_input(cfg, x, {y.size(-2), y.size(-1)}));
       }
       torch::Tensor loss = (*loss_fn)(out, y) / cfg.train.grad_accum;
       phases.forward += seconds_since(t1);
       auto t2 = Clock::now();
       {
-        WatchdogScope ws(watchdog, Phase::backward, progress.step);
+        auto ws = watchdog.enter(Phase::backward, progress.step);
         loss.backward();
       }
       phases.backward += seconds_since(t2);
@@ -247,8 +279,8 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     if (epoch_ended) {
       // Every rank has the same number of batches per epoch, so all ranks get here together;
       // a partial accumulation window is discarded identically everywhere.
-      optimizer->zero_grad();
-      reducer.discard();
+      reducer.set_sync(true);
+      reducer.zero_grad();
       ++progress.epoch;
       train_loader.start_epoch(progress.epoch);
       continue;
@@ -256,33 +288,37 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
 
     auto t3 = Clock::now();
     {
-      WatchdogScope ws(watchdog, Phase::allreduce, progress.step);
+      auto ws = watchdog.enter(Phase::allreduce, progress.step);
       reducer.finish();
     }
-    const bool finite = std::isfinite(step_loss) && grads_finite(params);
-    StepVerdict verdict = consensus.agree(step_loss, finite, stop_signal.requested());
+    StepReport report;
+    report.loss_sum = step_loss;
+    report.count = 1.0;
+    report.nonfinite = !std::isfinite(step_loss) || !reducer.grads_finite();
+    report.stop = stop_signal.requested() ||
+                  (rank == world - 1 && progress.step + 1 == env_int("TESSERA_TEST_STOP_AT_STEP", -1));
+    report.stop_signal = stop_signal.signal_number();
+    // Throws on every rank alike (naming ranks and step) when dist.nonfinite is 'abort'.
+    StepDecision verdict = consensus.agree(progress.step, report);
     phases.reduce += seconds_since(t3);
-    if (!verdict.all_finite) {
-      if (cfg.dist.nonfinite == "abort") {
-        TESSERA_THROW("non-finite loss or gradient at step {} on rank(s) {}; dist.nonfinite is "
-                      "'abort'",
-                      progress.step, verdict.nonfinite_ranks_text());
-      }
+    if (verdict.skip) {
       spdlog::warn("step {}: non-finite loss or gradient on rank(s) {}; skipping the step on "
                    "every rank",
-                   progress.step, verdict.nonfinite_ranks_text());
-      optimizer->zero_grad();
+                   progress.step, fmt::join(verdict.nonfinite_ranks, ","));
+      reducer.zero_grad();
     } else {
       auto t4 = Clock::now();
-      WatchdogScope ws(watchdog, Phase::optimizer, progress.step);
-      if (cfg.optim.grad_clip > 0) clip_grad_norm(params, cfg.optim.grad_clip);
+      auto ws = watchdog.enter(Phase::optimizer, progress.step);
+      if (cfg.optim.grad_clip > 0) reducer.clip_grad_norm(cfg.optim.grad_clip);
       optimizer->step();
       phases.optimizer += seconds_since(t4);
     }
     ++progress.step;
-    loss_accum += verdict.mean_loss;
-    ++loss_count;
-    stop = verdict.stop_requested;
+    if (!verdict.skip) {
+      loss_accum += verdict.loss_mean;
+      ++loss_count;
+    }
+    stop = verdict.stop;
 
     if (progress.step % cfg.train.log_every == 0 || progress.step == cfg.train.max_steps) {
       const double elapsed = seconds_since(phases.since);

@@ -1,0 +1,86 @@
+#include "trainer/jobs.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoints/file_io.h"
+#include "datasets/loader.h"
+#include "models/export.h"
+#include "trainer/session.h"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string split_dir(const Config& cfg, const std::string& split) {
+  if (split == "train") return cfg.data.train;
+  if (split == "val") return cfg.data.val;
+  if (split == "test") return cfg.data.test;
+  TESSERA_CHECK(fs::is_directory(split),
+                "--split '{}': expected train, val, test or a dataset directory", split);
+  return split;
+}
+
+}  // namespace
+
+EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& opts) {
+  const std::string dir = split_dir(cfg, opts.split);
+  TESSERA_CHECK(!dir.empty(), "--split {}: data.{} is not set in {}", opts.split, opts.split,
+                cfg.source_path);
+  torch::set_num_threads(cfg.train.threads_per_rank);
+  const torch::Device device = select_device(cfg, comm);
+  torch::manual_seed(cfg.experiment.seed);
+  auto model = build_model(cfg, comm);
+  const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
+  model->to(device);
+
+  LoaderOptions lo;
+  lo.rank = comm.rank();
+  lo.size = comm.size();
+  lo.seed = cfg.experiment.seed;
+  lo.train = false;
+  lo.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+  Loader loader(cfg.data, dir, lo);
+  EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true);
+
+  if (comm.rank() == 0) {
+    nlohmann::json summary = {{"checkpoint", ckpt},
+                              {"split", opts.split},
+                              {"data", dir},
+                              {"samples", r.samples},
+                              {"ranks", comm.size()},
+                              {"seconds", r.seconds},
+                              {"metrics", r.metrics}};
+    nlohmann::json per_class = nlohmann::json::object();
+    for (const auto& [k, v] : r.metrics) {
+      auto slash = k.find('/');
+      if (slash != std::string::npos) per_class[k.substr(slash + 1)][k.substr(0, slash)] = v;
+    }
+    summary["per_class"] = per_class;
+    if (!r.baseline.empty()) summary["bicubic"] = r.baseline;
+    summary["per_image"] = r.per_image;
+    const std::string out_dir = cfg.run_dir() + "/eval";
+    fs::create_directories(out_dir);
+    checkpoints::write_file_atomic(out_dir + "/summary.json", summary.dump(2));
+    std::printf("%s", format_eval_table(r).c_str());
+    std::fflush(stdout);
+    spdlog::info("eval: {} samples of {} with {}; summary in {}/summary.json", r.samples, dir,
+                 ckpt, out_dir);
+  }
+  return r;
+}
+
+void run_export(const Config& cfg, const std::string& checkpoint, const std::string& out) {
+  torch::manual_seed(cfg.experiment.seed);
+  auto model = make_model(cfg.model, cfg.task);
+  const std::string ckpt = load_weights(cfg, checkpoint, *model);
+  export_state_dict(*model, out);
+  spdlog::info("export: weights of {} written to {} (torch.load gives a state dict for "
+               "tools/reference/models.py)",
+               ckpt, out);
+}
+
+}  // namespace tessera
