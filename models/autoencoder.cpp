@@ -43,8 +43,9 @@ ArticleAutoencoderImpl::ArticleAutoencoderImpl(const ArticleAutoencoderOptions& 
     // applied in forward (padding 0 here); all others: stride 1 'same' = symmetric padding 1.
     const int64_t stride = (i == 1 || i == 2) ? 2 : 1;
     const int64_t padding = (i == 1 || i == 2) ? 0 : 1;
-    convs_.push_back(register_module("conv" + std::to_string(i + 1),
-                                     keras::conv2d(channels, width, 3, stride, padding, /*he=*/false)));
+    convs_.push_back(
+        register_module("conv" + std::to_string(i + 1),
+                        keras::conv2d(channels, width, 3, stride, padding, /*he=*/false)));
     channels = width;
   }
 }
@@ -64,7 +65,7 @@ void ArticleAutoencoderImpl::check_input(int64_t channels, int64_t h, int64_t w)
 torch::Tensor ArticleAutoencoderImpl::forward_net(torch::Tensor x) {
   auto* tr = trace();
   auto conv = [&](int i, torch::Tensor in) {  // conv<i> (1-based) + ReLU, except conv16
-    const std::string name = "conv" + std::to_string(i);
+    const std::string name = tr != nullptr ? "conv" + std::to_string(i) : std::string();
     torch::Tensor out = trace_layer(tr, name, "Conv2D", convs_[i - 1](in));
     if (i == kConvs) return out;
     return trace_layer(tr, name + ".relu", "Activation(relu)", torch::relu(out));
@@ -113,7 +114,8 @@ GenericAutoencoderImpl::GenericAutoencoderImpl(const GenericAutoencoderOptions& 
     encoder->push_back(encoder_.back());
     channels = o.filters << i;
   }
-  bottleneck_ = register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
+  bottleneck_ =
+      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
   channels = o.filters << o.depth;
   auto decoder = register_module("decoder", torch::nn::ModuleList());
   for (int64_t level = o.depth - 1; level >= 0; --level) {
@@ -139,15 +141,16 @@ torch::Tensor GenericAutoencoderImpl::forward_net(torch::Tensor x) {
   auto* tr = trace();
   const bool train = is_training();
   for (size_t i = 0; i < encoder_.size(); ++i) {
-    const std::string idx = std::to_string(i);
+    const std::string idx = tr != nullptr ? std::to_string(i) : std::string();
     x = encoder_[i]->forward(x, tr, "encoder." + idx);
-    x = trace_layer(tr, "pool." + idx, "MaxPooling2D", F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
+    x = trace_layer(tr, "pool." + idx, "MaxPooling2D",
+                    F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
     x = trace_layer(tr, "dropout." + idx, "Dropout",
                     F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
   }
   x = bottleneck_->forward(x, tr, "bottleneck");
   for (size_t j = 0; j < decoder_.size(); ++j) {
-    const std::string idx = std::to_string(j);
+    const std::string idx = tr != nullptr ? std::to_string(j) : std::string();
     x = trace_layer(tr, "upsample." + idx, "UpSampling2D", upsample2(x));
     x = decoder_[j]->forward(x, tr, "decoder." + idx);
   }

@@ -59,12 +59,18 @@ class TraceScope {
 // Local so models/ does not depend on the config parser's to_string (same names).
 const char* kind_name(TaskKind kind) {
   switch (kind) {
-    case TaskKind::segmentation: return "segmentation";
-    case TaskKind::translation: return "translation";
-    case TaskKind::super_resolution: return "super_resolution";
-    case TaskKind::denoising: return "denoising";
-    case TaskKind::inpainting: return "inpainting";
-    case TaskKind::anomaly: return "anomaly";
+    case TaskKind::segmentation:
+      return "segmentation";
+    case TaskKind::translation:
+      return "translation";
+    case TaskKind::super_resolution:
+      return "super_resolution";
+    case TaskKind::denoising:
+      return "denoising";
+    case TaskKind::inpainting:
+      return "inpainting";
+    case TaskKind::anomaly:
+      return "anomaly";
   }
   return "unknown";
 }
@@ -84,8 +90,9 @@ ModelSummary summarize_model(ImageModelImpl& model, int64_t height, int64_t widt
     torch::NoGradGuard no_grad;
     // Same device/dtype as the weights.
     const auto params = model.parameters();
-    auto options = params.empty() ? torch::TensorOptions().dtype(torch::kFloat32)
-                                  : torch::TensorOptions().dtype(params[0].dtype()).device(params[0].device());
+    auto options = params.empty()
+                       ? torch::TensorOptions().dtype(torch::kFloat32)
+                       : torch::TensorOptions().dtype(params[0].dtype()).device(params[0].device());
     out = model.forward(torch::zeros({1, model.in_channels(), height, width}, options));
   }
   s.output_shape = out.sizes().vec();
@@ -147,16 +154,18 @@ std::string describe_model(const Config& config, int64_t image_size) {
   const ModelConfig& m = config.model;
   std::string out =
       s.arch == "autoencoder"
-          ? fmt::format("model: autoencoder (the article's myTransformer; filters {}, residual {}; "
-                        "model.depth/dropout/batch_norm do not apply)\n",
-                        m.filters, m.residual ? "on" : "off")
-          : fmt::format("model: {} (filters {}, depth {}, dropout {}, batch_norm {}, residual {})\n",
-                        s.arch, m.filters, m.depth, m.dropout, m.batch_norm ? "on" : "off",
-                        m.residual ? "on" : "off");
-  out += fmt::format("task: {}, {} -> {} channels, output activation {} (applied outside the "
-                     "network)\n\n",
-                     kind_name(config.task.kind), model->in_channels(), model->out_channels(),
-                     m.activation);
+          ? fmt::format(
+                "model: autoencoder (the article's myTransformer; filters {}, residual {}; "
+                "model.depth/dropout/batch_norm do not apply)\n",
+                m.filters, m.residual ? "on" : "off")
+          : fmt::format(
+                "model: {} (filters {}, depth {}, dropout {}, batch_norm {}, residual {})\n",
+                s.arch, m.filters, m.depth, m.dropout, m.batch_norm ? "on" : "off",
+                m.residual ? "on" : "off");
+  out += fmt::format(
+      "task: {}, {} -> {} channels, output activation {} (applied outside the "
+      "network)\n\n",
+      kind_name(config.task.kind), model->in_channels(), model->out_channels(), m.activation);
   return out + format_summary(s);
 }
 

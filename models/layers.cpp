@@ -10,7 +10,9 @@ namespace keras {
 
 namespace {
 // Standard normal CDF.
-double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double normal_cdf(double x) {
+  return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0)));
+}
 }  // namespace
 
 void he_normal_(torch::Tensor weight, int64_t fan_in) {
@@ -39,7 +41,10 @@ void glorot_uniform_(torch::Tensor weight, int64_t fan_in, int64_t fan_out) {
 }
 
 torch::nn::BatchNorm2dOptions batch_norm_options(int64_t channels) {
-  return torch::nn::BatchNorm2dOptions(channels).momentum(0.01).eps(1e-3).affine(true)
+  return torch::nn::BatchNorm2dOptions(channels)
+      .momentum(0.01)
+      .eps(1e-3)
+      .affine(true)
       .track_running_stats(true);
 }
 
@@ -109,19 +114,25 @@ torch::Tensor KerasConvTranspose2dImpl::forward(const torch::Tensor& x) {
 
 ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, bool batch_norm) {
   conv1 = register_module("conv1", keras::conv2d(in, out, 3, 1, 1, /*he=*/true));
-  if (batch_norm) bn1 = register_module("bn1", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
+  if (batch_norm)
+    bn1 = register_module("bn1", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
   conv2 = register_module("conv2", keras::conv2d(out, out, 3, 1, 1, /*he=*/true));
-  if (batch_norm) bn2 = register_module("bn2", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
+  if (batch_norm)
+    bn2 = register_module("bn2", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
 }
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x, std::vector<TracedLayer>* trace,
                                      const std::string& prefix) {
-  x = trace_layer(trace, prefix + ".conv1", "Conv2D", conv1(x));
-  if (bn1) x = trace_layer(trace, prefix + ".bn1", "BatchNormalization", bn1(x));
-  x = trace_layer(trace, prefix + ".relu1", "Activation(relu)", torch::relu(x));
-  x = trace_layer(trace, prefix + ".conv2", "Conv2D", conv2(x));
-  if (bn2) x = trace_layer(trace, prefix + ".bn2", "BatchNormalization", bn2(x));
-  return trace_layer(trace, prefix + ".relu2", "Activation(relu)", torch::relu(x));
+  // Names are built only while tracing.
+  auto rec = [&](const char* suffix, const char* type, torch::Tensor t) {
+    return trace != nullptr ? trace_layer(trace, prefix + suffix, type, std::move(t)) : t;
+  };
+  x = rec(".conv1", "Conv2D", conv1(x));
+  if (bn1) x = rec(".bn1", "BatchNormalization", bn1(x));
+  x = rec(".relu1", "Activation(relu)", torch::relu(x));
+  x = rec(".conv2", "Conv2D", conv2(x));
+  if (bn2) x = rec(".bn2", "BatchNormalization", bn2(x));
+  return rec(".relu2", "Activation(relu)", torch::relu(x));
 }
 
 torch::Tensor trace_layer(std::vector<TracedLayer>* trace, const std::string& name,

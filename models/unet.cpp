@@ -27,7 +27,8 @@ UNetImpl::UNetImpl(const UNetOptions& options)
     encoder->push_back(encoder_.back());
     channels = width;
   }
-  bottleneck_ = register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
+  bottleneck_ =
+      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
   channels = o.filters << o.depth;
 
   auto up = register_module("up", torch::nn::ModuleList());
@@ -47,8 +48,8 @@ UNetImpl::UNetImpl(const UNetOptions& options)
 
 void UNetImpl::check_input(int64_t channels, int64_t h, int64_t w) const {
   TESSERA_CHECK(channels == options_.in_channels,
-                "U-Net expects {} input channels (task.in_channels); got {}",
-                options_.in_channels, channels);
+                "U-Net expects {} input channels (task.in_channels); got {}", options_.in_channels,
+                channels);
   const int64_t multiple = int64_t{1} << options_.depth;
   TESSERA_CHECK(h > 0 && w > 0 && h % multiple == 0 && w % multiple == 0,
                 "U-Net of depth {} needs H and W divisible by {}; got {}x{} (each of the {} 2x2 "
@@ -62,18 +63,20 @@ torch::Tensor UNetImpl::forward_net(torch::Tensor x) {
   std::vector<torch::Tensor> skips;
   skips.reserve(encoder_.size());
   for (size_t i = 0; i < encoder_.size(); ++i) {
-    const std::string idx = std::to_string(i);
+    const std::string idx = tr != nullptr ? std::to_string(i) : std::string();
     x = encoder_[i]->forward(x, tr, "encoder." + idx);
     skips.push_back(x);
-    x = trace_layer(tr, "pool." + idx, "MaxPooling2D", F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
+    x = trace_layer(tr, "pool." + idx, "MaxPooling2D",
+                    F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
     x = trace_layer(tr, "dropout." + idx, "Dropout",
                     F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
   }
   x = bottleneck_->forward(x, tr, "bottleneck");
   for (size_t j = 0; j < up_.size(); ++j) {
-    const std::string idx = std::to_string(j);
+    const std::string idx = tr != nullptr ? std::to_string(j) : std::string();
     x = trace_layer(tr, "up." + idx, "Conv2DTranspose", up_[j]->forward(x));
-    x = trace_layer(tr, "concat." + idx, "Concatenate", torch::cat({x, skips[skips.size() - 1 - j]}, 1));
+    x = trace_layer(tr, "concat." + idx, "Concatenate",
+                    torch::cat({x, skips[skips.size() - 1 - j]}, 1));
     x = trace_layer(tr, "dropout_up." + idx, "Dropout",
                     F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
     x = decoder_[j]->forward(x, tr, "decoder." + idx);

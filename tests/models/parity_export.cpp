@@ -8,11 +8,11 @@
 // random data) so that eval-mode parity covers them. Usage: models_parity_export OUT_DIR
 #include <torch/torch.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -94,15 +94,21 @@ void run_case(const Case& c, const std::string& dir, nlohmann::json& manifest, u
                       {"residual", c.model.residual},
                       {"train", c.train},
                       {"input_shape", x.sizes().vec()}});
-  std::printf("%-28s %s -> %s\n", c.name.c_str(), fmt::format("{}", fmt::join(x.sizes(), "x")).c_str(),
+  std::printf("%-28s %s -> %s\n", c.name.c_str(),
+              fmt::format("{}", fmt::join(x.sizes(), "x")).c_str(),
               fmt::format("{}", fmt::join(y.sizes(), "x")).c_str());
 }
 
 // --load-check: C++ reads a state dict saved by Python (torch.save(dict(model.state_dict())))
 // holding the unet_3to1_bn weights with every floating-point entry doubled.
 int load_check(const std::string& dir) {
-  const Case c{"unet_3to1_bn", model_config("unet", 16, 4, true, 0.1f),
-               task_config(tessera::TaskKind::segmentation, 3, 1), 2, 64, 64, false};
+  const Case c{"unet_3to1_bn",
+               model_config("unet", 16, 4, true, 0.1f),
+               task_config(tessera::TaskKind::segmentation, 3, 1),
+               2,
+               64,
+               64,
+               false};
   tessera::ImageModel from_cpp = tessera::make_model(c.model, c.task);
   tessera::ImageModel from_python = tessera::make_model(c.model, c.task);
   tessera::load_state_dict_file(*from_cpp, dir + "/" + c.name + ".weights.pt");
@@ -111,8 +117,7 @@ int load_check(const std::string& dir) {
   const auto b = tessera::collect_state_dict(*from_python);
   int bad = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    const torch::Tensor expect =
-        a[i].second.is_floating_point() ? a[i].second * 2 : a[i].second;
+    const torch::Tensor expect = a[i].second.is_floating_point() ? a[i].second * 2 : a[i].second;
     if (!torch::equal(expect, b[i].second)) {
       std::fprintf(stderr, "load-check: %s differs\n", a[i].first.c_str());
       ++bad;

@@ -120,7 +120,9 @@ GenericAutoencoderOptions generic(int64_t filters, int64_t depth, bool bn, doubl
 TEST(ModelsGenericAutoencoder, ShapesForSeveralDepthsAndWidths) {
   torch::manual_seed(0);
   for (auto [filters, depth, h, w] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{4, 1, 6, 10},
-                                      {8, 2, 12, 8}, {4, 3, 24, 40}, {2, 5, 32, 64}}) {
+                                      {8, 2, 12, 8},
+                                      {4, 3, 24, 40},
+                                      {2, 5, 32, 64}}) {
     GenericAutoencoder net(generic(filters, depth, true));
     net->eval();
     torch::NoGradGuard no_grad;

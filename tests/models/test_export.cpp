@@ -92,8 +92,9 @@ TEST_F(ModelsExport, StrictLoadListsMismatches) {
   export_state_dict(*wide, path("wide.pt"));
   const torch::Tensor before = collect_state_dict(*shallow)[0].second.clone();
   msg = test::error_message([&] { load_state_dict_file(*shallow, path("wide.pt")); });
-  EXPECT_NE(msg.find("'encoder.0.conv1.weight' has shape [8, 3, 3, 3], the model expects [4, 3, 3, 3]"),
-            std::string::npos)
+  EXPECT_NE(
+      msg.find("'encoder.0.conv1.weight' has shape [8, 3, 3, 3], the model expects [4, 3, 3, 3]"),
+      std::string::npos)
       << msg;
   EXPECT_TRUE(torch::equal(before, collect_state_dict(*shallow)[0].second));  // untouched
 
@@ -133,8 +134,9 @@ TEST_F(ModelsExport, ReplacesAnExistingFileAtomically) {
   auto entries = read_tensor_dict(path("a.pt"));
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_TRUE(torch::equal(entries[0].second, torch::arange(5)));
-  std::string msg = test::error_message(
-      [&] { save_tensor_dict({{"x", torch::ones(1)}, {"x", torch::ones(1)}}, path("b.pt")); });
+  std::string msg = test::error_message([&] {
+    save_tensor_dict({{"x", torch::ones(1)}, {"x", torch::ones(1)}}, path("b.pt"));
+  });
   EXPECT_NE(msg.find("duplicate key 'x'"), std::string::npos) << msg;
 }
 

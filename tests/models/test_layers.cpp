@@ -30,9 +30,9 @@ TEST(ModelsLayers, TfSamePadIsAsymmetricForEvenInput) {
   torch::Tensor x = torch::ones({1, 1, 4, 6});
   torch::Tensor p = keras::tf_same_pad(x, 3, 2);  // (0, 1) rows, (0, 1) cols
   ASSERT_EQ(p.sizes(), (std::vector<int64_t>{1, 1, 5, 7}));
-  EXPECT_EQ(p.index({0, 0, 0, 0}).item<float>(), 1.0f);   // nothing before
-  EXPECT_EQ(p.index({0, 0, 4, 0}).item<float>(), 0.0f);   // padded row after
-  EXPECT_EQ(p.index({0, 0, 0, 6}).item<float>(), 0.0f);   // padded column after
+  EXPECT_EQ(p.index({0, 0, 0, 0}).item<float>(), 1.0f);  // nothing before
+  EXPECT_EQ(p.index({0, 0, 4, 0}).item<float>(), 0.0f);  // padded row after
+  EXPECT_EQ(p.index({0, 0, 0, 6}).item<float>(), 0.0f);  // padded column after
   EXPECT_EQ(p.sum().item<float>(), 24.0f);
   // The TF-same stride-2 conv output size is ceil(in / 2).
   torch::Tensor w = torch::randn({2, 1, 3, 3});
@@ -47,7 +47,10 @@ TEST(ModelsLayers, ConvTransposeSameEqualsGradientOfTfSameConv) {
   torch::manual_seed(1);
   for (auto hw : {std::pair<int64_t, int64_t>{5, 6}, {4, 4}, {1, 3}}) {
     KerasConvTranspose2d ct(4, 3, 3, 2);
-    { torch::NoGradGuard g; ct->bias.zero_(); }
+    {
+      torch::NoGradGuard g;
+      ct->bias.zero_();
+    }
     torch::Tensor x = torch::randn({2, 4, hw.first, hw.second});
     torch::Tensor y = ct(x).detach();
     ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, 2 * hw.first, 2 * hw.second}));
@@ -60,8 +63,9 @@ TEST(ModelsLayers, ConvTransposeSameEqualsGradientOfTfSameConv) {
     EXPECT_LT((z.grad() - y).abs().max().item<float>(), 1e-5f) << hw.first << "x" << hw.second;
 
     // torch's ConvTranspose2d(padding=1, output_padding=1) has the right shape but is shifted.
-    torch::Tensor shifted = F::conv_transpose2d(
-        x, ct->weight.detach(), F::ConvTranspose2dFuncOptions().stride(2).padding(1).output_padding(1));
+    torch::Tensor shifted =
+        F::conv_transpose2d(x, ct->weight.detach(),
+                            F::ConvTranspose2dFuncOptions().stride(2).padding(1).output_padding(1));
     ASSERT_EQ(shifted.sizes(), y.sizes());
     EXPECT_GT((shifted - y).abs().max().item<float>(), 1e-3f);
   }

@@ -74,7 +74,8 @@ TEST(ModelsFactory, OutputChannelsFollowTheTask) {
   EXPECT_EQ(model_out_channels(t), 4);
   t.out_channels = 3;
   std::string msg = test::error_message([&] { model_out_channels(t); });
-  EXPECT_NE(msg.find("task.out_channels (3) contradicts task.classes (4)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("task.out_channels (3) contradicts task.classes (4)"), std::string::npos)
+      << msg;
   t.kind = TaskKind::super_resolution;
   EXPECT_EQ(model_out_channels(t), 3);
 }
@@ -119,7 +120,9 @@ TEST(ModelsFactory, ForwardRejectsNonFloatInput) {
   m.filters = 2;
   m.depth = 1;
   ImageModel net = make_model(m, TaskConfig{});
-  std::string msg = test::error_message([&] { net->forward(torch::zeros({1, 3, 4, 4}, torch::kUInt8)); });
+  std::string msg = test::error_message([&] {
+    net->forward(torch::zeros({1, 3, 4, 4}, torch::kUInt8));
+  });
   EXPECT_NE(msg.find("floating-point"), std::string::npos) << msg;
 }
 

@@ -143,7 +143,8 @@ TEST(ModelsUNet, InitialisationFollowsKeras) {
   UNet net(options(3, 1, 16, 4, true));
   auto p = net->named_parameters();
   for (const auto& item : p) {
-    if (item.key().find("bias") != std::string::npos && item.key().find("bn") == std::string::npos) {
+    if (item.key().find("bias") != std::string::npos &&
+        item.key().find("bn") == std::string::npos) {
       EXPECT_EQ(item.value().abs().max().item<float>(), 0.0f) << item.key();
     }
   }
