@@ -121,6 +121,36 @@ void warp_impl(const T* src, int C, int sh, int sw, const AugmentParams& p, int 
                float vs, Out* dst, bool planar) {
   int oh = p.out_h / div, ow = p.out_w / div;
   int rh = (p.rot90 % 2) ? ow : oh, rw = (p.rot90 % 2) ? oh : ow;
+  const int y0 = p.crop_y / div, x0 = p.crop_x / div;
+  if (p.window_h / div == rh && p.window_w / div == rw) {
+    // No resizing: an integer mapping. Along an output row the source offset changes by a
+    // constant step (+-C or +-src_w*C depending on rotation/flip).
+    TESSERA_CHECK(y0 >= 0 && x0 >= 0 && y0 + rh <= sh && x0 + rw <= sw,
+                  "augmentation window {}x{} at ({}, {}) exceeds the {}x{} image", rh, rw, y0, x0,
+                  sh, sw);
+    const size_t plane = static_cast<size_t>(oh) * ow;
+    for (int i = 0; i < oh; ++i) {
+      int a, b;
+      unrotate(i, 0, oh, ow, rh, rw, p, a, b);
+      const ptrdiff_t off0 = (static_cast<ptrdiff_t>(y0 + a) * sw + (x0 + b)) * C;
+      ptrdiff_t step = 0;
+      if (ow > 1) {
+        unrotate(i, 1, oh, ow, rh, rw, p, a, b);
+        step = (static_cast<ptrdiff_t>(y0 + a) * sw + (x0 + b)) * C - off0;
+      }
+      for (int c = 0; c < C; ++c) {
+        const T* s = src + off0 + c;
+        if (planar) {
+          Out* d = dst + c * plane + static_cast<size_t>(i) * ow;
+          for (int j = 0; j < ow; ++j) d[j] = static_cast<Out>(s[j * step] * vs);
+        } else {
+          Out* d = dst + static_cast<size_t>(i) * ow * C + c;
+          for (int j = 0; j < ow; ++j) d[j * C] = static_cast<Out>(s[j * step] * vs);
+        }
+      }
+    }
+    return;
+  }
   auto ty = taps(p.crop_y / div, p.window_h / div, rh, sh, nearest);
   auto tx = taps(p.crop_x / div, p.window_w / div, rw, sw, nearest);
   const size_t plane = static_cast<size_t>(oh) * ow;
