@@ -3,7 +3,7 @@
 // by data.prefetch_batches x batch bytes, so its peak RSS must stay flat from 1x to 10x.
 //
 // Usage: bench_loader [--samples N] [--size S] [--image-size C] [--batch B] [--threads T]
-//                     [--prefetch P] [--gzip G] [--dir DIR] [--keep]
+//                     [--prefetch P] [--gzip G] [--epochs E] [--dir DIR] [--keep]
 // Writes DIR/x1 (N samples) and DIR/x10 (10N samples) of S x S x 3 uint8 inputs with S x S
 // label maps (shards of 256), then runs each measurement in a fresh child process (so peak RSS
 // is per measurement, from wait4) with the page cache warm (datasets were just written):
@@ -47,6 +47,7 @@ struct Args {
   int threads = 2;
   int prefetch = 4;
   int gzip = 0;
+  int epochs = 1;
   std::string dir;
   bool keep = false;
 };
@@ -112,10 +113,12 @@ int child(const std::string& mode, const std::string& dir, const Args& a) {
     o.train = mode != "loader-eval";
     Loader l(cfg, dir, o);
     t0 = now_s();
-    l.start_epoch(0);
-    while (auto b = l.next()) {
-      samples += b->inputs.size(0);
-      bytes += static_cast<uint64_t>(b->inputs.numel() * 4 + b->targets.numel() * 8);
+    for (int e = 0; e < a.epochs; ++e) {
+      l.start_epoch(e);
+      while (auto b = l.next()) {
+        samples += b->inputs.size(0);
+        bytes += static_cast<uint64_t>(b->inputs.numel() * 4 + b->targets.numel() * 8);
+      }
     }
   }
   double dt = now_s() - t0;
@@ -135,7 +138,8 @@ Result run_child(const std::string& mode, const std::string& dir, const Args& a)
                                      "--batch", std::to_string(a.batch),
                                      "--image-size", std::to_string(a.image_size),
                                      "--threads", std::to_string(a.threads),
-                                     "--prefetch", std::to_string(a.prefetch)};
+                                     "--prefetch", std::to_string(a.prefetch),
+                                     "--epochs", std::to_string(a.epochs)};
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -186,6 +190,8 @@ int main(int argc, char** argv) {
         a.threads = std::stoi(val());
       } else if (args[i] == "--prefetch") {
         a.prefetch = std::stoi(val());
+      } else if (args[i] == "--epochs") {
+        a.epochs = std::stoi(val());
       } else if (args[i] == "--gzip") {
         a.gzip = std::stoi(val());
       } else if (args[i] == "--dir") {
