@@ -225,9 +225,10 @@ void apply_overrides(RawConfig& raw, const std::vector<std::string>& overrides) 
     const KeySpec* spec = find_config_key(path);
     if (spec == nullptr) {
       if (is_config_section(path)) {
-        TESSERA_CONFIG_FAIL(at, "`{}` is a section, not a value; set one of its keys ({}.{}=...). "
-                            "{}", path, path, config_children(path).front(),
-                            section_list_text(path));
+        TESSERA_CONFIG_FAIL(at,
+                            "`{}` is a section, not a value; set one of its keys ({}.{}=...). "
+                            "{}",
+                            path, path, config_children(path).front(), section_list_text(path));
       }
       const auto dot = path.rfind('.');
       const std::string section = dot == std::string::npos ? "" : path.substr(0, dot);
@@ -235,7 +236,9 @@ void apply_overrides(RawConfig& raw, const std::vector<std::string>& overrides) 
       std::string hint;
       if (is_config_section(section)) {
         const std::string sibling = closest_match(name, config_children(section));
-        if (!sibling.empty()) hint = fmt::format(" did you mean `{}`?", section.empty() ? sibling : section + "." + sibling);
+        if (!sibling.empty())
+          hint = fmt::format(" did you mean `{}`?",
+                             section.empty() ? sibling : section + "." + sibling);
       }
       if (hint.empty()) {
         std::vector<std::string> paths;
