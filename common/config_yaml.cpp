@@ -94,13 +94,19 @@ class Reader {
 
  private:
   static YAML::Node parse(const std::string& text, const std::string& name) {
+    std::vector<YAML::Node> docs;
     try {
-      return YAML::Load(text);
+      docs = YAML::LoadAll(text);
     } catch (const YAML::ParserException& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     } catch (const YAML::Exception& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     }
+    if (docs.size() > 1) {
+      TESSERA_CONFIG_FAIL(origin_of(name, docs[1].Mark()),
+                          "expected one YAML document, found {} (separated by `---`)", docs.size());
+    }
+    return docs.empty() ? YAML::Node() : docs.front();
   }
 
   static std::string canonical(const std::string& name) {

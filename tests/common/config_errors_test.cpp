@@ -124,6 +124,16 @@ TEST(ConfigErrors, MalformedYaml) {
                       {"t.yaml:", "malformed YAML"});
 }
 
+TEST(ConfigErrors, SeveralDocuments) {
+  expect_config_error(
+      [] {
+        load_text("experiment: {name: t}\ntask: {kind: segmentation}\n---\nmodel: {filters: 8}\n");
+      },
+      {"t.yaml:4:1: expected one YAML document, found 2"});
+  // a single document with an explicit start marker is fine
+  EXPECT_NO_THROW(load_text("---\nexperiment: {name: t}\ntask: {kind: segmentation}\n"));
+}
+
 TEST(ConfigErrors, NotAMapping) {
   expect_config_error(
       [] { load_text("- a\n- b\n"); },
