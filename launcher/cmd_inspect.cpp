@@ -10,8 +10,9 @@ namespace tessera::cli {
 void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<ConfigArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Describe a config's model (layers, parameters, output shape) or a dataset "
-                 "directory (counts, shapes, class balance, checksums)");
+      "inspect",
+      "Describe a config's model (layers, parameters, output shape) or a dataset "
+      "directory (counts, shapes, class balance, checksums)");
   cmd->add_option("TARGET", args->path, "An experiment config (YAML) or a dataset directory")
       ->required();
   cmd->add_option("--set", args->overrides, "Override a config key (repeatable)")
@@ -21,8 +22,10 @@ void add_inspect_command(CLI::App& app) {
     std::error_code ec;
     if (std::filesystem::is_directory(args->path, ec)) {
       if (!args->overrides.empty()) {
-        throw std::invalid_argument("inspect: --set applies to a config, not to a dataset "
-                                    "directory (" + args->path + ")");
+        throw std::invalid_argument(
+            "inspect: --set applies to a config, not to a dataset "
+            "directory (" +
+            args->path + ")");
       }
       not_implemented("inspect DIR", "4");
     }

@@ -30,8 +30,7 @@ void add_pack_command(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"segmentation", "translation", "super_resolution", "denoising",
                              "inpainting", "anomaly"}));
-  cmd->add_option("--inputs", a->inputs, "Directory of input images (PNG/JPEG/TIFF)")
-      ->required();
+  cmd->add_option("--inputs", a->inputs, "Directory of input images (PNG/JPEG/TIFF)")->required();
   cmd->add_option("--targets", a->targets,
                   "Directory of targets matched by file stem (masks, label maps or images); "
                   "super_resolution/denoising make them from the inputs");

@@ -24,8 +24,8 @@ void add_synth_command(CLI::App& app) {
       "synth", "Make a synthetic dataset (OUT/train, OUT/val, OUT/test shard directories)");
   cmd->add_option("--task", a->task, "Kind of data")
       ->required()
-      ->check(CLI::IsMember({"roads", "cells", "multiclass", "style", "superres", "denoise",
-                             "inpaint", "anomaly"}));
+      ->check(CLI::IsMember(
+          {"roads", "cells", "multiclass", "style", "superres", "denoise", "inpaint", "anomaly"}));
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_option("--samples", a->samples, "Samples in all splits")
       ->check(CLI::PositiveNumber)
