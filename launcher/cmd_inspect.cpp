@@ -4,6 +4,10 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include <cstdio>
+
+#include "datasets/inspect_data.h"
+#include "models/describe.h"
 
 namespace tessera::cli {
 
@@ -27,10 +31,11 @@ void add_inspect_command(CLI::App& app) {
             "directory (" +
             args->path + ")");
       }
-      not_implemented("inspect DIR", "4");
+      std::printf("%s", inspect_dataset(args->path, /*verify=*/true).c_str());
+      return;
     }
-    load(*args);
-    not_implemented("inspect CONFIG", "3");
+    const Config cfg = load(*args);
+    std::printf("%s", describe_model(cfg, cfg.data.image_size).c_str());
   });
 }
 
