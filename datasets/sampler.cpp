@@ -185,10 +185,9 @@ struct Sampler::State {
 Sampler::Sampler(const SamplerOptions& options) : s_(std::make_unique<State>()) {
   const SamplerOptions& o = options;
   TESSERA_CHECK(!o.shard_sizes.empty(), "Sampler: the dataset has no shards");
-  TESSERA_CHECK(o.size >= 1 && o.rank >= 0 && o.rank < o.size,
-                "Sampler: rank {} of {} is invalid", o.rank, o.size);
-  TESSERA_CHECK(o.batch_size >= 1, "Sampler: data.batch_size must be >= 1, not {}",
-                o.batch_size);
+  TESSERA_CHECK(o.size >= 1 && o.rank >= 0 && o.rank < o.size, "Sampler: rank {} of {} is invalid",
+                o.rank, o.size);
+  TESSERA_CHECK(o.batch_size >= 1, "Sampler: data.batch_size must be >= 1, not {}", o.batch_size);
   TESSERA_CHECK(o.shuffle_buffer >= 1, "Sampler: data.shuffle_buffer must be >= 1, not {}",
                 o.shuffle_buffer);
   s_->opt = o;
@@ -335,8 +334,14 @@ int64_t Sampler::batches_remaining() const {
   return (s.eval_hi - s.eval_cur + s.B() - 1) / s.B();
 }
 
-int64_t Sampler::epoch() const { return s_->epoch; }
-int64_t Sampler::dataset_size() const { return s_->n; }
-const SamplerOptions& Sampler::options() const { return s_->opt; }
+int64_t Sampler::epoch() const {
+  return s_->epoch;
+}
+int64_t Sampler::dataset_size() const {
+  return s_->n;
+}
+const SamplerOptions& Sampler::options() const {
+  return s_->opt;
+}
 
 }  // namespace tessera
