@@ -175,8 +175,6 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   int64_t loss_count = 0;
   const auto t_start = Clock::now();
   const int64_t start_step = progress.step;
-  const int64_t global_batch =
-      static_cast<int64_t>(cfg.data.batch_size) * world * cfg.train.grad_accum;
   std::string last_ckpt;
   int64_t saved_step = -1;
   int64_t evaluated_step = -1;
