@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# A private one-node Slurm 22.05 on this machine, for tests and for trying `tessera submit`.
+#
+#   tests/cluster/slurm.sh up DIR     installs the packages if missing, writes DIR/slurm.conf
+#                                     (this machine's real CPUs and memory, from `slurmd -C`),
+#                                     starts munged, slurmctld and slurmd in the background (output
+#                                     in DIR/log/), waits (bounded) until the node is idle, and
+#                                     prints the line to `source` for the client commands:
+#                                     export SLURM_CONF=DIR/slurm.conf
+#   tests/cluster/slurm.sh down DIR   stops every daemon it started, by PID (DIR/pids).
+#
+# Sourced (by the tests), it defines slurm_up DIR / slurm_down DIR, which also export SLURM_CONF.
+# Nothing outside DIR is touched: munged gets its own key and socket in DIR (Slurm reaches it
+# through AuthInfo=socket=...), the daemons listen on TESSERA_SLURM_PORT and the next port
+# (default 16817, 16818; Slurm's own 6817/6818 stay free), and every state, spool, log and pid
+# file is under DIR. Daemons left over by a killed earlier run (recorded in
+# /tmp/tessera-slurm-test.pids) are stopped first.
+#
+# Needs root (the daemons run as root, munged as the munge user). Slurm's client commands need
+# SLURM_CONF to find this instance.
+
+TESSERA_SLURM_GLOBAL_PIDS=/tmp/tessera-slurm-test.pids
+
+_slurm_log() { echo "slurm.sh: $*" >&2; }
+
+# _slurm_alive PID: running and not a zombie.
+_slurm_alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# _slurm_stop_pid PID NAME: TERM, then (bounded wait) KILL.
+_slurm_stop_pid() {
+  local pid=$1 name=$2 i
+  _slurm_alive "$pid" || return 0
+  # Only our daemons: the command line must name the expected program.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$name" || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 100); do
+    _slurm_alive "$pid" || return 0
+    sleep 0.1  # polling the daemon's exit, bounded
+  done
+  _slurm_log "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null
+  for i in $(seq 1 50); do
+    _slurm_alive "$pid" || return 0
+    sleep 0.1
+  done
+  _slurm_log "$name (pid $pid) is still alive after SIGKILL"
+  return 1
+}
+
+# Stops the daemons listed in a pid file (lines "PID NAME").
+_slurm_stop_listed() {
+  local file=$1 pid name rc=0
+  [ -f "$file" ] || return 0
+  # Reverse order: slurmd, slurmctld, then munged.
+  while read -r pid name; do
+    [ -n "$pid" ] && { _slurm_stop_pid "$pid" "$name" || rc=1; }
+  done < <(tac "$file")
+  return $rc
+}
+
+_slurm_install() {
+  local p missing=()
+  for p in slurm-wlm slurmctld slurmd slurm-client munge; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  _slurm_log "installing ${missing[*]}"
+  apt-get update -qq >/dev/null 2>&1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/tmp/tessera-slurm-apt.log 2>&1 || { tail -20 /tmp/tessera-slurm-apt.log >&2; return 1; }
+}
+
+_slurm_port_free() {
+  ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# _slurm_start DIR NAME cmd...: background daemon, output to DIR/log/NAME.out, pid recorded.
+_slurm_start() {
+  local dir=$1 name=$2; shift 2
+  "$@" >"$dir/log/$name.out" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid $name" >>"$dir/pids"
+  echo "$pid $name" >>"$TESSERA_SLURM_GLOBAL_PIDS"
+}
+
+slurm_up() {
+  local dir=$1
+  local port=${TESSERA_SLURM_PORT:-16817}
+  [ "$(id -u)" = 0 ] || { _slurm_log "needs root (daemons run as root)"; return 1; }
+  _slurm_install || return 1
+  _slurm_stop_listed "$TESSERA_SLURM_GLOBAL_PIDS"
+  rm -f "$TESSERA_SLURM_GLOBAL_PIDS"
+  local p
+  for p in "$port" $((port + 1)); do
+    _slurm_port_free "$p" || { _slurm_log "port $p is in use (set TESSERA_SLURM_PORT)"; return 1; }
+  done
+
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  mkdir -p "$dir/log" "$dir/state" "$dir/spool/slurmd-localhost" "$dir/run"
+  : >"$dir/pids"
+
+  # munge: own key and socket, owned by the munge user (munged refuses keys others can read).
+  install -d -o munge -g munge -m 0700 "$dir/munge"
+  mungekey --create --keyfile="$dir/munge/munge.key" >/dev/null 2>&1 || {
+    _slurm_log "mungekey failed"; return 1; }
+  chown munge:munge "$dir/munge/munge.key"
+  chmod 0400 "$dir/munge/munge.key"
+  # The socket's directory must be reachable (x) by clients.
+  chmod 0711 "$dir/munge"
+  _slurm_start "$dir" munged setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged --foreground \
+    --socket="$dir/munge/munge.socket" --key-file="$dir/munge/munge.key" \
+    --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
+    --seed-file="$dir/munge/munged.seed"
+
+  local node
+  node=$(slurmd -C 2>/dev/null | head -1 | sed -e 's/^NodeName=[^ ]* //') || true
+  [ -n "$node" ] || { _slurm_log "slurmd -C printed nothing"; return 1; }
+  cat >"$dir/slurm.conf" <<EOF
+# One-node Slurm for tessera's tests (written by tests/cluster/slurm.sh).
+ClusterName=tessera
+SlurmctldHost=localhost
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=${TESSERA_SLURM_CRED_EXPIRE:-5}
+CredType=cred/munge
+MailProg=/bin/true
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool/slurmd-%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=pmix
+ReturnToService=2
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+# Finished jobs stay visible to squeue/scontrol for 10 minutes (there is no sacct).
+MinJobAge=600
+KillWait=10
+SchedulerType=sched/backfill
+# Requeued jobs start again within seconds, not at the next 30/60 s scheduling pass.
+SchedulerParameters=sched_interval=1,bf_interval=1
+NodeName=localhost NodeAddr=127.0.0.1 $node State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+  export SLURM_CONF=$dir/slurm.conf
+
+  # Wait for munged's socket before the Slurm daemons need it.
+  local i
+  for i in $(seq 1 100); do
+    [ -S "$dir/munge/munge.socket" ] && break
+    sleep 0.1  # polling for the socket, bounded
+  done
+  [ -S "$dir/munge/munge.socket" ] || { _slurm_log "munged did not start:"; cat "$dir/log/munged.out" \
+    "$dir/munge/munged.log" >&2 2>/dev/null; return 1; }
+
+  _slurm_start "$dir" slurmctld /usr/sbin/slurmctld -D -c -f "$dir/slurm.conf"
+  _slurm_start "$dir" slurmd /usr/sbin/slurmd -D -N localhost -f "$dir/slurm.conf"
+  local state=""
+  for i in $(seq 1 300); do
+    state=$(timeout 10 sinfo -h -N -o %T 2>/dev/null | head -1)
+    [ "$state" = idle ] && break
+    sleep 0.1  # polling the node state, bounded (30 s)
+  done
+  if [ "$state" != idle ]; then
+    _slurm_log "the node did not become idle within 30 s (state '$state'); logs in $dir/log"
+    tail -20 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 2>/dev/null
+    return 1
+  fi
+  _slurm_log "up: node idle; export SLURM_CONF=$dir/slurm.conf"
+}
+
+slurm_down() {
+  local dir=$1 rc=0
+  _slurm_stop_listed "$dir/pids" || rc=1
+  # Forget them in the global list too.
+  if [ -f "$TESSERA_SLURM_GLOBAL_PIDS" ] && [ -f "$dir/pids" ]; then
+    grep -vxFf "$dir/pids" "$TESSERA_SLURM_GLOBAL_PIDS" >"$TESSERA_SLURM_GLOBAL_PIDS.tmp" || true
+    mv -f "$TESSERA_SLURM_GLOBAL_PIDS.tmp" "$TESSERA_SLURM_GLOBAL_PIDS"
+    [ -s "$TESSERA_SLURM_GLOBAL_PIDS" ] || rm -f "$TESSERA_SLURM_GLOBAL_PIDS"
+  fi
+  return $rc
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -u
+  case "${1:-}" in
+    up) [ -n "${2:-}" ] || { echo "usage: $0 up DIR" >&2; exit 2; }
+        slurm_up "$2" || { slurm_down "$2"; exit 1; }
+        echo "export SLURM_CONF=$(cd "$2" && pwd)/slurm.conf" ;;
+    down) [ -n "${2:-}" ] || { echo "usage: $0 down DIR" >&2; exit 2; }
+          slurm_down "$2" ;;
+    *) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
+  esac
+fi
