@@ -10,6 +10,7 @@
 
 #include "comm/communicator.h"
 #include "common/error.h"
+#include "trainer/losses_internal.h"
 #include "trainer/metrics_anomaly.h"
 #include "trainer/metrics_image.h"
 #include "trainer/metrics_segmentation.h"
@@ -79,9 +80,14 @@ void Metrics::update(const torch::Tensor& output, const torch::Tensor& target,
   std::vector<std::vector<double>> rows = update_batch(output.detach(), target, labels);
   TESSERA_CHECK(static_cast<int64_t>(rows.size()) == n, "internal: {} rows for {} images",
                 rows.size(), n);
+  const auto old_end = static_cast<std::ptrdiff_t>(per_image_.size());
   for (int64_t i = 0; i < n; ++i) {
     per_image_.push_back(ImageScore{ids.empty() ? -1 : ids[i], std::move(rows[i])});
   }
+  // Keep per_image_ ordered by id (stable) in O(size) per batch.
+  const auto by_id = [](const ImageScore& a, const ImageScore& b) { return a.id < b.id; };
+  std::stable_sort(per_image_.begin() + old_end, per_image_.end(), by_id);
+  std::inplace_merge(per_image_.begin(), per_image_.begin() + old_end, per_image_.end(), by_id);
 }
 
 void Metrics::merge(const Metrics& other) {
@@ -159,7 +165,7 @@ void check_metric_names(const std::vector<std::string>& names, const TaskConfig&
     }
     TESSERA_THROW("eval.metrics[{}]: '{}' is not a metric of task.kind = {}{}; expected one of "
                   "{}{}",
-                  i, names[i], to_string(task.kind),
+                  i, names[i], detail::task_kind_name(task.kind),
                   task.kind == TaskKind::segmentation
                       ? fmt::format(" (task.classes = {})", task.classes)
                       : std::string(),

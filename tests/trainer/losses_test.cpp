@@ -133,11 +133,13 @@ TEST(LossHand, OutputActivation) {
 }
 
 TEST(LossHand, GaussianWindowMatchesOpenCv) {
-  // cv2.getGaussianKernel(11, 1.5)[0] and [5].
+  // exp(-(i-5)^2 / 4.5) / sum, as NumPy prints it (OpenCV's getGaussianKernel(11, 1.5) uses this
+  // formula for ksize > 7): first tap and centre tap; symmetric.
   const auto g = gaussian_window_1d(torch::kDouble);
   EXPECT_NEAR(g.sum().item<double>(), 1.0, 1e-15);
-  EXPECT_NEAR(g[0].item<double>(), 0.0010284844, 1e-9);
-  EXPECT_NEAR(g[5].item<double>(), 0.26601172, 1e-8);
+  EXPECT_NEAR(g[0].item<double>(), 0.00102838008447911, 1e-15);
+  EXPECT_NEAR(g[5].item<double>(), 0.26601172486179436, 1e-15);
+  EXPECT_TRUE(g.equal(g.flip(0)));
 }
 
 // ---- gradients ------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+// tessera inspect TARGET: a config -> the model's layer table, parameter count and output shape
+// (issue #3); a dataset directory -> counts, shapes, class balance, checksums (issue #4).
+#include <filesystem>
+#include <memory>
+
+#include "launcher/commands.h"
+
+namespace tessera::cli {
+
+void add_inspect_command(CLI::App& app) {
+  auto args = std::make_shared<ConfigArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Describe a config's model (layers, parameters, output shape) or a dataset "
+                 "directory (counts, shapes, class balance, checksums)");
+  cmd->add_option("TARGET", args->path, "An experiment config (YAML) or a dataset directory")
+      ->required();
+  cmd->add_option("--set", args->overrides, "Override a config key (repeatable)")
+      ->allow_extra_args(false)
+      ->type_name("KEY=VALUE");
+  cmd->callback([args] {
+    std::error_code ec;
+    if (std::filesystem::is_directory(args->path, ec)) {
+      if (!args->overrides.empty()) {
+        throw std::invalid_argument("inspect: --set applies to a config, not to a dataset "
+                                    "directory (" + args->path + ")");
+      }
+      not_implemented("inspect DIR", "4");
+    }
+    load(*args);
+    not_implemented("inspect CONFIG", "3");
+  });
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,37 @@
+// tessera predict CONFIG --checkpoint ... --input FILE_OR_DIR --out DIR: PNG predictions for
+// image files of any size (tiled inference), issue #6.
+#include <memory>
+
+#include "launcher/commands.h"
+
+namespace tessera::cli {
+
+namespace {
+struct PredictArgs {
+  ConfigArgs config;
+  std::string checkpoint = "best";
+  std::string input;
+  std::string targets;
+  std::string out;
+};
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto args = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict", "Run a checkpoint on image files; writes masks, overlays and grids as PNG");
+  add_config_args(*cmd, args->config);
+  cmd->add_option("--checkpoint", args->checkpoint, "best, latest, or a checkpoint directory")
+      ->capture_default_str();
+  cmd->add_option("--input", args->input, "An image file or a directory of images")->required();
+  cmd->add_option("--targets", args->targets,
+                  "Optional ground truth (file or directory matched by file stem): overlays "
+                  "colour false positives and false negatives");
+  cmd->add_option("--out", args->out, "Output directory")->required();
+  cmd->callback([args] {
+    load(args->config);
+    not_implemented("predict", "6");
+  });
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,49 @@
+// tessera synth --task ... --out DIR: deterministic synthetic datasets (issue #4).
+#include <memory>
+
+#include "launcher/commands.h"
+
+namespace tessera::cli {
+
+namespace {
+struct SynthArgs {
+  std::string task;
+  std::string out;
+  int samples = 256;
+  int size = 128;
+  int shards = 4;
+  uint64_t seed = 42;
+  double val_fraction = 0.1;
+  double test_fraction = 0.1;
+};
+}  // namespace
+
+void add_synth_command(CLI::App& app) {
+  auto a = std::make_shared<SynthArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "synth", "Make a synthetic dataset (OUT/train, OUT/val, OUT/test shard directories)");
+  cmd->add_option("--task", a->task, "Kind of data")
+      ->required()
+      ->check(CLI::IsMember({"roads", "cells", "multiclass", "style", "superres", "denoise",
+                             "inpaint", "anomaly"}));
+  cmd->add_option("--out", a->out, "Output directory")->required();
+  cmd->add_option("--samples", a->samples, "Samples in all splits")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--size", a->size, "Image side in pixels")
+      ->check(CLI::Range(8, 16384))
+      ->capture_default_str();
+  cmd->add_option("--shards", a->shards, "HDF5 shards per split")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--val-fraction", a->val_fraction, "Fraction of samples in val/")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--test-fraction", a->test_fraction, "Fraction of samples in test/")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->callback([] { not_implemented("synth", "4"); });
+}
+
+}  // namespace tessera::cli

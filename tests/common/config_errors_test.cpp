@@ -1,0 +1,139 @@
+// Every kind of bad input gets a ConfigError naming the file, line:column, key path, what was
+// expected and what was found. (Relations between keys: config_relations_test.cpp.)
+#include "tests/common/config_test_util.h"
+
+namespace tessera {
+namespace {
+
+using testing::expect_config_error;
+using testing::kRequired;
+using testing::load_text;
+
+// kRequired takes lines 1-2, so `body` starts on line 3.
+std::string expect_error(const std::string& body, const std::vector<std::string>& fragments) {
+  return expect_config_error([&] { load_text(std::string(kRequired) + body); }, fragments);
+}
+
+TEST(ConfigErrors, UnknownKeySuggestsSibling) {
+  const std::string msg = expect_error(
+      "model:\n  filter: 16\n",
+      {"t.yaml:4:3: unknown key `model.filter`;", "did you mean `filters`?",
+       "Keys in `model`: arch, filters, depth"});
+  EXPECT_EQ(msg.find("t.yaml:4:3"), 0u) << "the location comes first";
+}
+
+TEST(ConfigErrors, UnknownKeyTypos) {
+  expect_error("model: {fitlers: 16}\n", {"unknown key `model.fitlers`", "did you mean `filters`?"});
+  expect_error("optim: {learning_rate: 0.1}\n", {"unknown key `optim.learning_rate`"});
+  expect_error("data:\n  augment: {hflips: true}\n",
+               {"t.yaml:4:13: unknown key `data.augment.hflips`", "did you mean `hflip`?"});
+}
+
+TEST(ConfigErrors, UnknownSectionSuggestsSection) {
+  expect_error("modle:\n  filters: 16\n",
+               {"t.yaml:3:1: unknown key `modle`;", "did you mean `model`?", "Top-level keys:"});
+}
+
+TEST(ConfigErrors, UnknownKeyFoundInAnotherSection) {
+  expect_error("train: {lr: 0.1}\n", {"t.yaml:3:9: unknown key `train.lr`;",
+                                      "did you mean `optim.lr`?", "Keys in `train`:"});
+}
+
+TEST(ConfigErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
+  const std::string msg = expect_error("model: {zzzzzzzzz: 1}\n",
+                                       {"unknown key `model.zzzzzzzzz`", "Keys in `model`:"});
+  EXPECT_EQ(msg.find("did you mean"), std::string::npos) << msg;
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  expect_error("model: {filters: sixteen}\n",
+               {"t.yaml:3:18: model.filters: expected an integer in [1, 1024], found `sixteen`"});
+  expect_error("model: {batch_norm: 1}\n",
+               {"t.yaml:3:21: model.batch_norm: expected true or false, found `1`"});
+  expect_error("model: {filters: [16]}\n", {"model.filters: expected an integer", "found a list"});
+  expect_error("data: {train: {dir: x}}\n", {"data.train: expected a string, found a mapping"});
+  expect_error("optim: {betas: 0.9}\n",
+               {"t.yaml:3:16: optim.betas: expected a list of 2 values, each a number in [0, 1), "
+                "found `0.9`"});
+  expect_error("optim:\n  betas: [0.9, fast]\n",
+               {"t.yaml:4:16: optim.betas[1]: expected a number in [0, 1), found `fast`"});
+  expect_error("optim: {betas: [0.9]}\n",
+               {"optim.betas: expected a list of 2 values, each a number in [0, 1), found 1 value"});
+  expect_error("eval: {metrics: dice}\n", {"eval.metrics: expected a list of values", "found `dice`"});
+}
+
+TEST(ConfigErrors, EmptyValue) {
+  expect_error("model:\n  filters:\n",
+               {"t.yaml:4:3: model.filters: expected an integer in [1, 1024], found an empty value"});
+  expect_error("data: {train: }\n", {"data.train: expected a string, found an empty value"});
+}
+
+TEST(ConfigErrors, OutOfRange) {
+  expect_error("optim: {lr: -0.001}\n", {"t.yaml:3:13: optim.lr: expected a number > 0, found -0.001"});
+  expect_error("optim: {lr: 0}\n", {"optim.lr: expected a number > 0, found 0"});
+  expect_error("data: {batch_size: 0}\n",
+               {"t.yaml:3:20: data.batch_size: expected an integer in [1, 65536], found 0"});
+  expect_error("model: {dropout: 1.0}\n", {"model.dropout: expected a number in [0, 1), found 1.0"});
+  expect_error("optim: {betas: [0.9, 1.0]}\n",
+               {"t.yaml:3:22: optim.betas[1]: expected a number in [0, 1), found 1.0"});
+  expect_error("loss: {ignore_index: -2}\n", {"loss.ignore_index: expected an integer in [-1, 255]"});
+  expect_error("train: {grad_accum: 0}\n", {"train.grad_accum: expected an integer in [1, 4096]"});
+  expect_error("dist: {timeout_s: 0}\n", {"dist.timeout_s: expected a number > 0, found 0"});
+  expect_error("schedule: {name: step, milestones: [0]}\n",
+               {"schedule.milestones[0]: expected an integer >= 1, found 0"});
+}
+
+TEST(ConfigErrors, UnknownEnumValueListsAccepted) {
+  expect_error("optim: {name: adamm}\n",
+               {"t.yaml:3:15: optim.name: unknown value `adamm`; accepted: adam, adamw, sgd",
+                "(did you mean `adam`?)"});
+  expect_config_error(
+      [] { load_text("experiment: {name: t}\ntask: {kind: segmentaton}\n"); },
+      {"t.yaml:2:14: task.kind: unknown value `segmentaton`; accepted: segmentation, translation, "
+       "super_resolution, denoising, inpainting, anomaly",
+       "did you mean `segmentation`?"});
+  expect_error("eval: {metrics: [dice, f1]}\n",
+               {"t.yaml:3:24: eval.metrics[1]: unknown value `f1`; accepted: dice, iou"});
+  expect_error("train: {device: gpu}\n", {"train.device: unknown value `gpu`; accepted: cpu, cuda"});
+}
+
+TEST(ConfigErrors, MissingRequiredKey) {
+  expect_config_error([] { load_text("task: {kind: segmentation}\n"); },
+                      {"t.yaml: missing required key `experiment.name`: expected a string, not "
+                       "set in t.yaml",
+                       "--partial"});
+  expect_config_error([] { load_text("experiment: {name: t}\n"); },
+                      {"missing required key `task.kind`", "one of: segmentation"});
+  expect_config_error([] { load_text(""); }, {"missing required key `experiment.name`"});
+}
+
+TEST(ConfigErrors, MalformedYaml) {
+  expect_config_error([] { load_text("experiment: {name: t}\ntask:\n  kind: [segmentation\n"); },
+                      {"t.yaml:4:1: malformed YAML: end of sequence flow not found"});
+  expect_config_error([] { load_text("experiment: {name: t}\ntask: kind: segmentation\n"); },
+                      {"t.yaml:2:11: malformed YAML: illegal map value"});
+  expect_config_error([] { load_text("experiment:\n  name: t\n   seed: 1\n"); },
+                      {"t.yaml:", "malformed YAML"});
+}
+
+TEST(ConfigErrors, NotAMapping) {
+  expect_config_error([] { load_text("- a\n- b\n"); },
+                      {"t.yaml:1:1: expected a mapping of sections at the top level", "found a list"});
+  expect_error("model: 5\n", {"t.yaml:3:8: `model` is a section: expected a mapping of its keys, "
+                              "found `5`", "Keys in `model`:"});
+  expect_error("data: {augment: [hflip]}\n", {"`data.augment` is a section", "found a list"});
+}
+
+TEST(ConfigErrors, DuplicateKey) {
+  expect_error("model:\n  filters: 16\n  filters: 32\n",
+               {"t.yaml:5:3: duplicate key `model.filters`"});
+  expect_config_error([] { load_text("experiment: {name: t}\nexperiment: {seed: 1}\n"); },
+                      {"t.yaml:2:1: duplicate key `experiment`"});
+}
+
+TEST(ConfigErrors, NonScalarKey) {
+  expect_error("model: {[a, b]: 1}\n", {"t.yaml:3:9: expected a key name in `model`, found a list"});
+}
+
+}  // namespace
+}  // namespace tessera
