@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "launcher/cluster_hosts.h"
 
 namespace tessera {
 
@@ -43,16 +44,6 @@ struct JobEnvironment {
 JobEnvironment detect_job_environment(const std::function<const char*(const char*)>& getenv);
 // From this process's environment.
 JobEnvironment detect_job_environment();
-
-struct HostSlots {
-  std::string host;
-  int slots = 0;  // 0 = not given (mpirun's default: one slot per core)
-};
-
-// "h1:2,h2:2,h3" -> hosts with optional slot counts. `what` names the source in errors.
-std::vector<HostSlots> parse_host_list(const std::string& list, const std::string& what);
-// An OpenMPI hostfile: "host [slots=N] [max_slots=M]" per line, '#' comments, blank lines.
-std::vector<HostSlots> parse_hostfile(const std::string& text, const std::string& path);
 
 // OpenMPI's out-of-band TCP keepalive: with these, mpirun notices a lost host ~7-10 s after its
 // link goes down (default: many minutes). Values in seconds / probes.
@@ -94,8 +85,5 @@ struct LaunchPlan {
 std::vector<std::string> train_argv(const LaunchRequest& req);
 
 LaunchPlan plan_launch(const Config& cfg, const LaunchRequest& req, const JobEnvironment& where);
-
-// Reads a whole text file; throws tessera::Error naming the path and the reason.
-std::string read_text_file(const std::string& path, const std::string& what);
 
 }  // namespace tessera

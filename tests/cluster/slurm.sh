@@ -183,9 +183,47 @@ EOF
   _slurm_log "up: node idle; export SLURM_CONF=$dir/slurm.conf"
 }
 
+# PIDs of the processes of this instance's jobs: slurmstepd and everything a job started carry
+# SLURM_CONF=<our conf> in their environment (jobs also SLURM_JOB_ID).
+_slurm_job_pids() {
+  local conf=$1 dir pid
+  for dir in /proc/[0-9]*; do
+    pid=${dir#/proc/}
+    [ "$pid" = $$ ] && continue
+    grep -qzxF "SLURM_CONF=$conf" "$dir/environ" 2>/dev/null || continue
+    if grep -qz '^SLURM_JOB_ID=' "$dir/environ" 2>/dev/null ||
+       grep -qz '^slurmstepd' "$dir/cmdline" 2>/dev/null; then
+      echo "$pid"
+    fi
+  done
+}
+
 slurm_down() {
-  local dir=$1 rc=0
+  local dir=$1 rc=0 i pid
+  dir=$(cd "$dir" 2>/dev/null && pwd) || return 0
+  local conf=$dir/slurm.conf
+  # 1. Cancel the jobs while the daemons still run, and wait (bounded) until none is active.
+  if [ -f "$conf" ] && [ -s "$dir/pids" ]; then
+    SLURM_CONF=$conf timeout 20 scancel --partition=debug >/dev/null 2>&1
+    for i in $(seq 1 150); do
+      [ -z "$(SLURM_CONF=$conf timeout 10 squeue -h -t RUNNING,COMPLETING,CONFIGURING,PENDING 2>/dev/null)" ] && break
+      sleep 0.2  # polling the queue, bounded (30 s)
+    done
+  fi
+  # 2. The daemons, by PID.
   _slurm_stop_listed "$dir/pids" || rc=1
+  # 3. Anything a job left behind (slurmstepd outlives slurmd).
+  for sig in TERM KILL; do
+    for pid in $(_slurm_job_pids "$conf"); do kill -"$sig" "$pid" 2>/dev/null; done
+    for i in $(seq 1 50); do
+      [ -z "$(_slurm_job_pids "$conf")" ] && break
+      sleep 0.1  # polling for the exit, bounded
+    done
+  done
+  if [ -n "$(_slurm_job_pids "$conf")" ]; then
+    _slurm_log "job processes survived SIGKILL: $(_slurm_job_pids "$conf" | tr '\n' ' ')"
+    rc=1
+  fi
   # Forget them in the global list too.
   if [ -f "$TESSERA_SLURM_GLOBAL_PIDS" ] && [ -f "$dir/pids" ]; then
     grep -vxFf "$dir/pids" "$TESSERA_SLURM_GLOBAL_PIDS" >"$TESSERA_SLURM_GLOBAL_PIDS.tmp" || true

@@ -210,6 +210,16 @@ TEST(PlanLaunch, MultiNodeWithoutHostsOutsideSlurmIsAnError) {
   }
 }
 
+TEST(PlanLaunch, CudaNeedsAGpuPerRank) {
+  Config cfg;
+  cfg.train.device = "cuda";
+  cfg.cluster.gpus_per_node = 2;
+  cfg.cluster.ranks_per_node = 4;
+  EXPECT_THROW(plan_launch(cfg, request(), JobEnvironment{}), Error);
+  cfg.cluster.ranks_per_node = 2;
+  EXPECT_EQ(plan_launch(cfg, request(), JobEnvironment{}).ranks, 2);
+}
+
 TEST(PlanLaunch, InsideSlurmAllocationUsesIt) {
   Config cfg;
   cfg.cluster.nodes = 4;  // fine: the allocation has the nodes
