@@ -1,5 +1,6 @@
 #include "launcher/cluster_launch.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "launcher/cluster_shell.h"
@@ -21,7 +22,7 @@ bool looks_like_cidr(const std::string& net) {
          net.find_first_not_of("0123456789.") == std::string::npos;
 }
 
-// "core" -> mpirun's and srun's names for the binding.
+// cluster.bind -> srun's --cpu-bind names.
 std::string srun_cpu_bind(const std::string& bind) {
   if (bind == "core") return "cores";
   if (bind == "socket") return "sockets";
