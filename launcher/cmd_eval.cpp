@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "launcher/distributed.h"
+#include "trainer/jobs.h"
 
 namespace tessera::cli {
 
@@ -23,11 +25,16 @@ void add_eval_command(CLI::App& app) {
                   "best, latest, or a checkpoint directory")
       ->capture_default_str();
   cmd->add_option("--split", args->split, "Data split to evaluate")
-      ->check(CLI::IsMember({"train", "val", "test"}))
+      ->type_name("train|val|test|DIR")
       ->capture_default_str();
   cmd->callback([args] {
-    load(args->config);
-    not_implemented("eval", "6");
+    const Config cfg = load(args->config);
+    run_distributed(cfg, [&](Communicator& comm) {
+      EvalOptions opts;
+      opts.checkpoint = args->checkpoint;
+      opts.split = args->split;
+      run_eval(cfg, comm, opts);
+    });
   });
 }
 

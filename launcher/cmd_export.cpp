@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "common/log.h"
+#include "trainer/jobs.h"
 
 namespace tessera::cli {
 
@@ -24,8 +26,9 @@ void add_export_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Output file (e.g. model.pt)")->required();
   cmd->callback([args] {
-    load(args->config);
-    not_implemented("export", "6");
+    const Config cfg = load(args->config);
+    init_logging(LogSetup{0, 1, cfg.logging.level, false});
+    run_export(cfg, args->checkpoint, args->out);
   });
 }
 

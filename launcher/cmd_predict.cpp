@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "common/log.h"
+#include "trainer/predictor.h"
 
 namespace tessera::cli {
 
@@ -13,6 +15,7 @@ struct PredictArgs {
   std::string input;
   std::string targets;
   std::string out;
+  int64_t limit = 0;
 };
 }  // namespace
 
@@ -28,9 +31,18 @@ void add_predict_command(CLI::App& app) {
                   "Optional ground truth (file or directory matched by file stem): overlays "
                   "colour false positives and false negatives");
   cmd->add_option("--out", args->out, "Output directory")->required();
+  cmd->add_option("--limit", args->limit,
+                  "Dataset inputs: samples to render (default eval.save_predictions)");
   cmd->callback([args] {
-    load(args->config);
-    not_implemented("predict", "6");
+    const Config cfg = load(args->config);
+    init_logging(LogSetup{0, 1, cfg.logging.level, false});
+    PredictOptions opts;
+    opts.checkpoint = args->checkpoint;
+    opts.input = args->input;
+    opts.targets = args->targets;
+    opts.out = args->out;
+    opts.limit = args->limit;
+    run_predict(cfg, opts);
   });
 }
 

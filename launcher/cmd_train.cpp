@@ -2,6 +2,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "launcher/distributed.h"
+#include "trainer/trainer.h"
 
 namespace tessera::cli {
 
@@ -21,8 +23,12 @@ void add_train_command(CLI::App& app) {
                   "Resume from a checkpoint: `auto` (newest valid one in the run dir) or a "
                   "checkpoint directory");
   cmd->callback([args] {
-    load(args->config);  // validate before anything else
-    not_implemented("train", "6");
+    const Config cfg = load(args->config);  // validate before MPI starts
+    run_distributed(cfg, [&](Communicator& comm) {
+      TrainOptions opts;
+      opts.resume = args->resume;
+      train(cfg, comm, opts);
+    });
   });
 }
 

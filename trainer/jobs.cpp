@@ -76,7 +76,8 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
 void run_export(const Config& cfg, const std::string& checkpoint, const std::string& out) {
   torch::manual_seed(cfg.experiment.seed);
   auto model = make_model(cfg.model, cfg.task);
-  const std::string ckpt = load_weights(cfg, checkpoint, *model);
+  const std::string ckpt =
+      checkpoint == "init" ? "the initial weights (experiment.seed)" : load_weights(cfg, checkpoint, *model);
   export_state_dict(*model, out);
   spdlog::info("export: weights of {} written to {} (torch.load gives a state dict for "
                "tools/reference/models.py)",

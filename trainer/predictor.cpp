@@ -106,6 +106,25 @@ void write_png(const fs::path& path, const cv::Mat& m) {
   TESSERA_CHECK(cv::imwrite(path.string(), m), "predict: cannot write {}", path.string());
 }
 
+// Ground truth for an image file: the file in `dir` with the same stem. Segmentation masks are
+// label PNGs (binary: 0/255 or 0/1); other tasks' targets are images.
+torch::Tensor read_target(const Config& cfg, const std::string& dir, const std::string& stem) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!e.is_regular_file() || e.path().stem().string() != stem || !is_image_file(e.path())) {
+      continue;
+    }
+    if (cfg.task.kind != TaskKind::segmentation) {
+      return read_image(e.path(), cfg.task.out_channels);
+    }
+    cv::Mat m = cv::imread(e.path().string(), cv::IMREAD_GRAYSCALE);
+    TESSERA_CHECK(!m.empty(), "predict: cannot read target {}", e.path().string());
+    auto t = torch::from_blob(m.data, {m.rows, m.cols}, torch::kUInt8).clone().to(torch::kInt64);
+    if (cfg.task.classes == 1) t = (t > 0).to(torch::kInt64);
+    return t;
+  }
+  TESSERA_THROW("predict: no target for '{}' in {} (targets are matched by file stem)", stem, dir);
+}
+
 void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor& prob,
                          const fs::path& out) {
   torch::Tensor pred = cfg.task.classes > 1 ? prob.argmax(0)
@@ -248,6 +267,7 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
       Item it;
       it.stem = f.stem().string();
       it.input = read_image(f, cfg.task.in_channels);
+      if (!opts.targets.empty()) it.target = read_target(cfg, opts.targets, it.stem);
       handle(it);
       ++written;
     }

@@ -25,6 +25,7 @@ namespace tessera {
 struct PredictOptions {
   std::string checkpoint = "best";  // best | latest | PATH
   std::string input;
+  std::string targets;  // optional: ground truth for image-file inputs, matched by file stem
   std::string out;
   int64_t limit = 0;  // dataset inputs: samples to render (0 = eval.save_predictions)
 };

@@ -3,11 +3,10 @@
 #include "checkpoints/checkpoint_store.h"
 #include "checkpoints/sha256.h"
 #include "common/error.h"
+#include "store_fixtures.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 #include <tessera/version.h>
 
 #include <cmath>
@@ -19,71 +18,12 @@ namespace fs = std::filesystem;
 namespace tessera::checkpoints {
 namespace {
 
+using testing::dir_entries;
+using testing::error_of;
+using testing::LogCapture;
+using testing::make_data;
+using testing::names;
 using testing::TempDir;
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-CheckpointData make_data(std::int64_t step, unsigned seed = 0) {
-  CheckpointData d;
-  d.step = step;
-  d.epoch = step / 10;
-  d.world_size = 2;
-  d.files["model.pt"] = random_bytes(10000 + static_cast<std::size_t>(step % 1000), seed + static_cast<unsigned>(step));
-  d.files["optim.pt"] = random_bytes(20000, seed + 1000 + static_cast<unsigned>(step));
-  d.files["state.json"] = "{\"cursor\": " + std::to_string(step * 8) + "}";
-  d.files["empty.bin"] = "";
-  d.meta_extra = {{"cursor", step * 8}, {"note", "x"}};
-  return d;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-std::vector<std::string> names(const std::vector<std::string>& dirs) {
-  std::vector<std::string> out;
-  for (const auto& d : dirs) out.push_back(fs::path(d).filename().string());
-  return out;
-}
-
-std::vector<std::string> dir_entries(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Captures the default logger's output while alive.
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)),
-        previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 TEST(CheckpointStore, SaveLoadRoundTrip) {
   TempDir tmp;
@@ -356,113 +296,6 @@ TEST(CheckpointStore, LeftoversOfCrashedWritersAreRemoved) {
   EXPECT_EQ(dir_entries(ck), (std::vector<std::string>{"latest", "step-0000001", "step-0000002",
                                                        "step-0000007"}));
   EXPECT_EQ(store.load(ck + "/step-0000007").files, seven.files);
-}
-
-class CheckpointCorruption : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store_ = std::make_unique<CheckpointStore>(tmp_.path(), 5, 1, "max");
-    for (int s = 1; s <= 3; ++s) store_->save(make_data(s), 0.1 * s);
-    dir_ = tmp_ / "checkpoints/step-0000003";
-  }
-  std::string load_error() {
-    return error_of([&] { (void)store_->load("latest"); });
-  }
-  TempDir tmp_;
-  std::unique_ptr<CheckpointStore> store_;
-  std::string dir_;
-};
-
-TEST_F(CheckpointCorruption, FlippedByteIsRefusedNamingTheFile) {
-  testing::flip_byte(dir_ + "/optim.pt", 12345);
-  const std::string e = load_error();
-  EXPECT_NE(e.find(dir_), std::string::npos) << e;
-  EXPECT_NE(e.find("optim.pt"), std::string::npos) << e;
-  EXPECT_NE(e.find("SHA-256"), std::string::npos) << e;
-  EXPECT_NE(e.find(sha256_file_hex(dir_ + "/optim.pt")), std::string::npos) << e;
-}
-
-TEST_F(CheckpointCorruption, TruncatedFileIsRefused) {
-  fs::resize_file(dir_ + "/model.pt", 5000);
-  const std::string e = load_error();
-  EXPECT_NE(e.find("model.pt"), std::string::npos) << e;
-  EXPECT_NE(e.find("has 5000 bytes"), std::string::npos) << e;
-  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
-}
-
-TEST_F(CheckpointCorruption, MissingFileIsRefused) {
-  fs::remove(dir_ + "/state.json");
-  const std::string e = load_error();
-  EXPECT_NE(e.find("state.json"), std::string::npos) << e;
-  EXPECT_NE(e.find("missing"), std::string::npos) << e;
-}
-
-TEST_F(CheckpointCorruption, MissingMetaIsRefused) {
-  fs::remove(dir_ + "/meta.json");
-  const std::string e = load_error();
-  EXPECT_NE(e.find(dir_), std::string::npos) << e;
-  EXPECT_NE(e.find("meta.json is missing"), std::string::npos) << e;
-}
-
-TEST_F(CheckpointCorruption, UnparseableMetaIsRefused) {
-  std::string meta = testing::slurp(dir_ + "/meta.json");
-  testing::spit(dir_ + "/meta.json", meta.substr(0, meta.size() / 2));
-  EXPECT_NE(load_error().find("meta.json is not valid JSON"), std::string::npos) << load_error();
-}
-
-TEST_F(CheckpointCorruption, MetaWithWrongSchemaIsRefused) {
-  auto meta = nlohmann::json::parse(testing::slurp(dir_ + "/meta.json"));
-  meta["step"] = 4;
-  testing::spit(dir_ + "/meta.json", meta.dump());
-  EXPECT_NE(load_error().find("the directory name says step 3"), std::string::npos)
-      << load_error();
-  meta["step"] = 3;
-  meta["files"]["model.pt"]["size"] = "big";
-  testing::spit(dir_ + "/meta.json", meta.dump());
-  EXPECT_NE(load_error().find("files.model.pt"), std::string::npos) << load_error();
-  meta.erase("files");
-  testing::spit(dir_ + "/meta.json", meta.dump());
-  EXPECT_NE(load_error().find("'files' is missing"), std::string::npos) << load_error();
-}
-
-TEST_F(CheckpointCorruption, CorruptPointerIsRefused) {
-  testing::spit(tmp_ / "checkpoints/latest", "../../etc\n");
-  EXPECT_NE(load_error().find("pointer"), std::string::npos) << load_error();
-}
-
-TEST_F(CheckpointCorruption, LoadAutoFallsBackPastInvalidNewest) {
-  testing::flip_byte(dir_ + "/model.pt", 0);
-  fs::remove(tmp_ / "checkpoints/step-0000002/meta.json");
-  LogCapture log;
-  const auto d = store_->load_auto();
-  ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->step, 1);
-  const std::string text = log.text();
-  EXPECT_NE(text.find("skipping invalid checkpoint"), std::string::npos) << text;
-  EXPECT_NE(text.find("step-0000003"), std::string::npos) << text;
-  EXPECT_NE(text.find("step-0000002"), std::string::npos) << text;
-  EXPECT_NE(text.find("2 newer invalid"), std::string::npos) << text;
-  // The explicit "latest" is still refused: only auto falls back.
-  EXPECT_NE(load_error().find("model.pt"), std::string::npos);
-}
-
-TEST_F(CheckpointCorruption, LoadAutoRefusesWhenNothingVerifies) {
-  for (int s = 1; s <= 3; ++s) {
-    testing::flip_byte(tmp_ / ("checkpoints/step-000000" + std::to_string(s) + "/model.pt"), 9);
-  }
-  LogCapture log;
-  const std::string e = error_of([&] { (void)store_->load_auto(); });
-  EXPECT_NE(e.find("none of the 3 checkpoints"), std::string::npos) << e;
-}
-
-TEST(CheckpointStore, LoadAutoOnFreshRunIsEmpty) {
-  TempDir tmp;
-  EXPECT_FALSE(CheckpointStore(tmp / "run").load_auto().has_value());
-  EXPECT_EQ(CheckpointStore(tmp.path()).load_auto().has_value(), false);
-  CheckpointStore store(tmp.path());
-  store.save(make_data(3));
-  store.save(make_data(4));
-  EXPECT_EQ(store.load_auto()->step, 4);
 }
 
 }  // namespace

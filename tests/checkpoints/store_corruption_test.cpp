@@ -1,0 +1,131 @@
+// Refusal of damaged checkpoints (flipped byte, truncation, missing file, missing or broken
+// meta.json, corrupt pointer) and the --resume auto fallback past invalid newer checkpoints.
+#include "checkpoints/checkpoint_store.h"
+#include "checkpoints/sha256.h"
+#include "common/error.h"
+#include "store_fixtures.h"
+#include "test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace tessera::checkpoints {
+namespace {
+
+using testing::error_of;
+using testing::LogCapture;
+using testing::make_data;
+using testing::TempDir;
+
+class CheckpointCorruption : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::make_unique<CheckpointStore>(tmp_.path(), 5, 1, "max");
+    for (int s = 1; s <= 3; ++s) store_->save(make_data(s), 0.1 * s);
+    dir_ = tmp_ / "checkpoints/step-0000003";
+  }
+  std::string load_error() {
+    return error_of([&] { (void)store_->load("latest"); });
+  }
+  TempDir tmp_;
+  std::unique_ptr<CheckpointStore> store_;
+  std::string dir_;
+};
+
+TEST_F(CheckpointCorruption, FlippedByteIsRefusedNamingTheFile) {
+  testing::flip_byte(dir_ + "/optim.pt", 12345);
+  const std::string e = load_error();
+  EXPECT_NE(e.find(dir_), std::string::npos) << e;
+  EXPECT_NE(e.find("optim.pt"), std::string::npos) << e;
+  EXPECT_NE(e.find("SHA-256"), std::string::npos) << e;
+  EXPECT_NE(e.find(sha256_file_hex(dir_ + "/optim.pt")), std::string::npos) << e;
+}
+
+TEST_F(CheckpointCorruption, TruncatedFileIsRefused) {
+  fs::resize_file(dir_ + "/model.pt", 5000);
+  const std::string e = load_error();
+  EXPECT_NE(e.find("model.pt"), std::string::npos) << e;
+  EXPECT_NE(e.find("has 5000 bytes"), std::string::npos) << e;
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointCorruption, MissingFileIsRefused) {
+  fs::remove(dir_ + "/state.json");
+  const std::string e = load_error();
+  EXPECT_NE(e.find("state.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointCorruption, MissingMetaIsRefused) {
+  fs::remove(dir_ + "/meta.json");
+  const std::string e = load_error();
+  EXPECT_NE(e.find(dir_), std::string::npos) << e;
+  EXPECT_NE(e.find("meta.json is missing"), std::string::npos) << e;
+}
+
+TEST_F(CheckpointCorruption, UnparseableMetaIsRefused) {
+  std::string meta = testing::slurp(dir_ + "/meta.json");
+  testing::spit(dir_ + "/meta.json", meta.substr(0, meta.size() / 2));
+  EXPECT_NE(load_error().find("meta.json is not valid JSON"), std::string::npos) << load_error();
+}
+
+TEST_F(CheckpointCorruption, MetaWithWrongSchemaIsRefused) {
+  auto meta = nlohmann::json::parse(testing::slurp(dir_ + "/meta.json"));
+  meta["step"] = 4;
+  testing::spit(dir_ + "/meta.json", meta.dump());
+  EXPECT_NE(load_error().find("the directory name says step 3"), std::string::npos)
+      << load_error();
+  meta["step"] = 3;
+  meta["files"]["model.pt"]["size"] = "big";
+  testing::spit(dir_ + "/meta.json", meta.dump());
+  EXPECT_NE(load_error().find("files.model.pt"), std::string::npos) << load_error();
+  meta.erase("files");
+  testing::spit(dir_ + "/meta.json", meta.dump());
+  EXPECT_NE(load_error().find("'files' is missing"), std::string::npos) << load_error();
+}
+
+TEST_F(CheckpointCorruption, CorruptPointerIsRefused) {
+  testing::spit(tmp_ / "checkpoints/latest", "../../etc\n");
+  EXPECT_NE(load_error().find("pointer"), std::string::npos) << load_error();
+}
+
+TEST_F(CheckpointCorruption, LoadAutoFallsBackPastInvalidNewest) {
+  testing::flip_byte(dir_ + "/model.pt", 0);
+  fs::remove(tmp_ / "checkpoints/step-0000002/meta.json");
+  LogCapture log;
+  const auto d = store_->load_auto();
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 1);
+  const std::string text = log.text();
+  EXPECT_NE(text.find("skipping invalid checkpoint"), std::string::npos) << text;
+  EXPECT_NE(text.find("step-0000003"), std::string::npos) << text;
+  EXPECT_NE(text.find("step-0000002"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 newer invalid"), std::string::npos) << text;
+  // The explicit "latest" is still refused: only auto falls back.
+  EXPECT_NE(load_error().find("model.pt"), std::string::npos);
+}
+
+TEST_F(CheckpointCorruption, LoadAutoRefusesWhenNothingVerifies) {
+  for (int s = 1; s <= 3; ++s) {
+    testing::flip_byte(tmp_ / ("checkpoints/step-000000" + std::to_string(s) + "/model.pt"), 9);
+  }
+  LogCapture log;
+  const std::string e = error_of([&] { (void)store_->load_auto(); });
+  EXPECT_NE(e.find("none of the 3 checkpoints"), std::string::npos) << e;
+}
+
+TEST(CheckpointStore, LoadAutoOnFreshRunIsEmpty) {
+  TempDir tmp;
+  EXPECT_FALSE(CheckpointStore(tmp / "run").load_auto().has_value());
+  EXPECT_EQ(CheckpointStore(tmp.path()).load_auto().has_value(), false);
+  CheckpointStore store(tmp.path());
+  store.save(make_data(3));
+  store.save(make_data(4));
+  EXPECT_EQ(store.load_auto()->step, 4);
+}
+
+}  // namespace
+}  // namespace tessera::checkpoints
