@@ -21,8 +21,9 @@ constexpr const char* kBody = R"SH(
 # Preemption: USR1 (from --signal=B:USR1@grace, or scancel --signal=USR1 [--full]) is forwarded
 # to mpirun, which forwards it to every rank; the ranks agree on a step, checkpoint and exit 0;
 # then this job requeues itself and the next run resumes with --resume auto.
-# TERM (scancel, time limit) goes from Slurm to every process; we keep waiting so the ranks can
-# finish a checkpoint they are writing. A bash trap runs only while bash waits: hence `& wait`.
+# TERM to this shell alone (scancel --batch --signal=TERM) stops the same way without a requeue.
+# A plain scancel or the time limit sends TERM to every process (mpirun then ends the ranks);
+# we keep waiting for the step either way. A bash trap runs only while bash waits: `& wait`.
 preempted=0
 step_pid=
 on_usr1() {
@@ -31,7 +32,9 @@ on_usr1() {
   if [ -n "$step_pid" ]; then kill -USR1 "$step_pid" 2>/dev/null; fi
 }
 on_term() {
-  echo "tessera job.sbatch: $(date '+%F %T') SIGTERM: waiting for the ranks to stop"
+  preempted=0
+  echo "tessera job.sbatch: $(date '+%F %T') SIGTERM: asking the ranks to checkpoint and stop (no requeue)"
+  if [ -n "$step_pid" ]; then kill -USR1 "$step_pid" 2>/dev/null; fi
 }
 trap on_usr1 USR1
 trap on_term TERM

@@ -11,8 +11,9 @@
 // to every rank); `scancel --signal=USR1 --full` reaches the shell and the ranks directly, and
 // the trainer treats repeated USR1 as one stop request. Either way every rank stops at the same
 // step and checkpoints, the step exits 0, and the shell calls `scontrol requeue` for its own job,
-// which then resumes with --resume auto. A TERM (scancel, time limit) is not forwarded: Slurm
-// sends it to every process itself; the shell only keeps waiting so the ranks can finish.
+// which then resumes with --resume auto. A TERM to the shell becomes the same clean stop without
+// the requeue (`scancel --batch --signal=TERM`); a plain scancel or the time limit also sends
+// TERM to mpirun, which then ends the ranks itself (the newest published checkpoint stays).
 //
 // Pure function of its inputs; thread-safe.
 #pragma once

@@ -168,8 +168,18 @@ std::string format_status(const StatusReport& r) {
     s += fmt::format(" (epoch {}, loss {:.6g})\n", r.progress.epoch, r.progress.loss);
   }
   if (r.progress.val_step) {
+    // The overall metrics ("val/dice", not per class "val/dice/0"), at most kShown of them.
+    constexpr int kShown = 6;
     s += fmt::format("last val:   step {}", *r.progress.val_step);
-    for (const auto& [k, v] : r.progress.val) s += fmt::format(" {} {:.4f}", k, v);
+    int shown = 0;
+    for (const auto& [k, v] : r.progress.val) {
+      if (k.find('/', 4) != std::string::npos || k == "val/images") continue;
+      if (shown++ == kShown) {
+        s += " ...";
+        break;
+      }
+      s += fmt::format(" {} {:.4f}", k.substr(4), v);
+    }
     s += "\n";
   }
   s += fmt::format("checkpoint: {}\n", r.latest_checkpoint.empty() ? "none" : r.latest_checkpoint);

@@ -80,7 +80,11 @@ job_ends() {
 }
 
 # Number of training records in a run's metrics.jsonl.
-train_records() { grep -c '"loss"' "$1/metrics.jsonl" 2>/dev/null || echo 0; }
+train_records() {
+  local n
+  n=$(grep -c '"loss"' "$1/metrics.jsonl" 2>/dev/null) || true
+  echo "${n:-0}"
+}
 has_train_records() { [ "$(train_records "$1")" -ge "$2" ]; }
 
 # The step of checkpoints/latest ("step-0000012" -> 12), empty when none.

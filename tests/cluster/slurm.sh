@@ -10,8 +10,8 @@
 #   tests/cluster/slurm.sh down DIR   stops every daemon it started, by PID (DIR/pids).
 #
 # Sourced (by the tests), it defines slurm_up DIR / slurm_down DIR, which also export SLURM_CONF.
-# Nothing outside DIR is touched: munged gets its own key and socket in DIR (Slurm reaches it
-# through AuthInfo=socket=...), the daemons listen on TESSERA_SLURM_PORT and the next port
+# Nothing outside DIR is touched but a /tmp/tessera-munge-* directory: munged gets its own key
+# and socket there (Slurm reaches it through AuthInfo=socket=...; removed by down), the daemons listen on TESSERA_SLURM_PORT and the next port
 # (default 16817, 16818; Slurm's own 6817/6818 stay free), and every state, spool, log and pid
 # file is under DIR. Daemons left over by a killed earlier run (recorded in
 # /tmp/tessera-slurm-test.pids) are stopped first.
@@ -105,17 +105,21 @@ slurm_up() {
   : >"$dir/pids"
 
   # munge: own key and socket, owned by the munge user (munged refuses keys others can read).
-  install -d -o munge -g munge -m 0700 "$dir/munge"
-  mungekey --create --keyfile="$dir/munge/munge.key" >/dev/null 2>&1 || {
+  # They live in a directory of their own under /tmp: munged (user munge) must be able to reach
+  # them, and DIR's parents (e.g. a 0700 mktemp directory) may not let it.
+  local mdir
+  mdir=$(mktemp -d /tmp/tessera-munge-XXXXXX) || return 1
+  echo "$mdir" >"$dir/munge_dir"
+  chown munge:munge "$mdir"
+  chmod 0711 "$mdir"  # clients need to reach the socket
+  mungekey --create --keyfile="$mdir/munge.key" >/dev/null 2>&1 || {
     _slurm_log "mungekey failed"; return 1; }
-  chown munge:munge "$dir/munge/munge.key"
-  chmod 0400 "$dir/munge/munge.key"
-  # The socket's directory must be reachable (x) by clients.
-  chmod 0711 "$dir/munge"
+  chown munge:munge "$mdir/munge.key"
+  chmod 0400 "$mdir/munge.key"
   _slurm_start "$dir" munged setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged --foreground \
-    --socket="$dir/munge/munge.socket" --key-file="$dir/munge/munge.key" \
-    --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
-    --seed-file="$dir/munge/munged.seed"
+    --socket="$mdir/munge.socket" --key-file="$mdir/munge.key" \
+    --pid-file="$mdir/munged.pid" --log-file="$mdir/munged.log" \
+    --seed-file="$mdir/munged.seed"
 
   local node
   node=$(slurmd -C 2>/dev/null | head -1 | sed -e 's/^NodeName=[^ ]* //') || true
@@ -129,7 +133,7 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket,cred_expire=${TESSERA_SLURM_CRED_EXPIRE:-5}
+AuthInfo=socket=$mdir/munge.socket,cred_expire=${TESSERA_SLURM_CRED_EXPIRE:-5}
 CredType=cred/munge
 MailProg=/bin/true
 StateSaveLocation=$dir/state
@@ -161,11 +165,11 @@ EOF
   # Wait for munged's socket before the Slurm daemons need it.
   local i
   for i in $(seq 1 100); do
-    [ -S "$dir/munge/munge.socket" ] && break
+    [ -S "$mdir/munge.socket" ] && break
     sleep 0.1  # polling for the socket, bounded
   done
-  [ -S "$dir/munge/munge.socket" ] || { _slurm_log "munged did not start:"; cat "$dir/log/munged.out" \
-    "$dir/munge/munged.log" >&2 2>/dev/null; return 1; }
+  [ -S "$mdir/munge.socket" ] || { _slurm_log "munged did not start:"; cat "$dir/log/munged.out" \
+    "$mdir/munged.log" >&2 2>/dev/null; return 1; }
 
   _slurm_start "$dir" slurmctld /usr/sbin/slurmctld -D -c -f "$dir/slurm.conf"
   _slurm_start "$dir" slurmd /usr/sbin/slurmd -D -N localhost -f "$dir/slurm.conf"
@@ -203,7 +207,9 @@ slurm_down() {
   dir=$(cd "$dir" 2>/dev/null && pwd) || return 0
   local conf=$dir/slurm.conf
   # 1. Cancel the jobs while the daemons still run, and wait (bounded) until none is active.
-  if [ -f "$conf" ] && [ -s "$dir/pids" ]; then
+  local ctld
+  ctld=$(awk '$2 == "slurmctld" {print $1}' "$dir/pids" 2>/dev/null | tail -1)
+  if [ -f "$conf" ] && [ -n "$ctld" ] && _slurm_alive "$ctld"; then
     SLURM_CONF=$conf timeout 20 scancel --partition=debug >/dev/null 2>&1
     for i in $(seq 1 150); do
       [ -z "$(SLURM_CONF=$conf timeout 10 squeue -h -t RUNNING,COMPLETING,CONFIGURING,PENDING 2>/dev/null)" ] && break
@@ -223,6 +229,12 @@ slurm_down() {
   if [ -n "$(_slurm_job_pids "$conf")" ]; then
     _slurm_log "job processes survived SIGKILL: $(_slurm_job_pids "$conf" | tr '\n' ' ')"
     rc=1
+  fi
+  if [ -f "$dir/munge_dir" ]; then
+    local mdir
+    mdir=$(cat "$dir/munge_dir")
+    case "$mdir" in /tmp/tessera-munge-*) rm -rf "$mdir" ;; esac
+    rm -f "$dir/munge_dir"
   fi
   # Forget them in the global list too.
   if [ -f "$TESSERA_SLURM_GLOBAL_PIDS" ] && [ -f "$dir/pids" ]; then

@@ -171,16 +171,30 @@ TEST_F(SbatchShell, Usr1IsForwardedAndTheJobRequeuesItself) {
   EXPECT_TRUE(contains(read("out.log"), "requeueing job 99"));
 }
 
-TEST_F(SbatchShell, TermIsNotForwardedAndNeverRequeues) {
-  // Slurm sends TERM to every process itself; the shell keeps waiting for the step.
+TEST_F(SbatchShell, TermStopsCleanlyWithoutRequeue) {
+  // TERM to the batch shell alone (scancel --batch --signal=TERM): the ranks get USR1 (a clean
+  // stop with a checkpoint); the job then ends instead of requeueing.
+  const auto r = run_script("kill -TERM $job");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_EQ(read("signals"), "USR1\n");
+  EXPECT_TRUE(read("scontrol").empty());
+  EXPECT_TRUE(contains(read("out.log"), "SIGTERM: asking the ranks to checkpoint"));
+}
+
+TEST_F(SbatchShell, TermAfterUsr1CancelsTheRequeue) {
+  // Preempted, then cancelled while checkpointing: the user's cancel wins.
+  write(dir_ / "bin" / "mpirun", "#!/bin/bash\ntrap 'echo USR1 >> \"$FAKE/signals\"' USR1\n"
+                                 "touch \"$FAKE/started\"\n"
+                                 "for i in $(seq 1 300); do [ -f \"$FAKE/finish\" ] && exit 0; "
+                                 "sleep 0.1; done\n");
   const auto r = run_script(
+      "kill -USR1 $job\n"
+      "for i in $(seq 1 200); do grep -q SIGUSR1 \"$FAKE/out.log\" && break; sleep 0.05; done\n"
       "kill -TERM $job\n"
       "for i in $(seq 1 200); do grep -q SIGTERM \"$FAKE/out.log\" && break; sleep 0.05; done\n"
-      "echo 0 > \"$FAKE/finish\"");
+      "touch \"$FAKE/finish\"");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
-  EXPECT_TRUE(read("signals").empty());
   EXPECT_TRUE(read("scontrol").empty());
-  EXPECT_TRUE(contains(read("out.log"), "SIGTERM: waiting for the ranks"));
 }
 
 TEST_F(SbatchShell, FailedStepAfterUsr1IsNotRequeued) {

@@ -105,7 +105,10 @@ TEST(FormatStatus, RunningJobWithProgress) {
   r.progress = parse_metrics_jsonl(R"({"step":30,"epoch":2,"loss":0.5})");
   r.max_steps = 100;
   r.latest_checkpoint = "step-0000020";
+  r.progress.val_step = 20;
+  r.progress.val = {{"val/dice", 0.5}, {"val/dice/0", 0.9}, {"val/images", 8}, {"val/iou", 0.25}};
   const std::string s = format_status(r);
+  EXPECT_NE(s.find("last val:   step 20 dice 0.5000 iou 0.2500\n"), std::string::npos) << s;
   EXPECT_NE(s.find("slurm job:  1  state RUNNING\n"), std::string::npos) << s;
   EXPECT_NE(s.find("requeued 1 time(s)"), std::string::npos) << s;
   EXPECT_NE(s.find("last step:  30 of 100 (epoch 2, loss 0.5)"), std::string::npos) << s;
