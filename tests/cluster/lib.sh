@@ -36,7 +36,7 @@ skip() {
   exit $SKIP
 }
 
-need_root() { [ "$(id -u)" = 0 ] || skip "$1 needs root"; }
+need_root() { [ "$(id -u)" = 0 ] || skip "$1 need(s) root"; }
 
 # Starts the private Slurm (exports SLURM_CONF) or fails the test.
 start_slurm() {

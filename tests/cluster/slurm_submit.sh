@@ -2,7 +2,8 @@
 # `tessera submit` against a real one-node Slurm (tests/cluster/slurm.sh): a 2-task training job
 # runs, checkpoints and finishes; squeue and scontrol agree on its state (no accounting here, so
 # no sacct); `tessera status` reports it; the run dir holds the outputs. Also: --dry-run writes
-# nothing, and a second submit while the job is active is refused.
+# nothing, a second submit while the job is active is refused, and cluster.launcher=srun (the
+# step is `srun --mpi=pmix`) runs the same 2-task job to the same parameters.
 source "$(dirname "$0")/lib.sh"
 start_slurm
 synth roads data
@@ -60,4 +61,19 @@ expect_log status "checkpoint: step-0000006"
 # Same answer through the config.
 expect_ok status-cfg run status-cfg 60 "$TESSERA_BIN" status "$CFG" "${common[@]}"
 expect_log status-cfg "state COMPLETED"
-echo "PASS: submitted job $id ran 2 tasks to step 6; squeue/scontrol/status agree"
+
+# The same job with srun as the step's launcher: same ranks, same parameters.
+expect_ok submit-srun run submit-srun 60 "$TESSERA_BIN" submit "$CFG" "${common[@]}" \
+  --set experiment.name=srun --set cluster.launcher=srun
+RUN2=$WORK/out/srun
+id2=$(cat "$RUN2/slurm_job_id")
+grep -q "^srun --mpi=pmix " "$RUN2/job.sbatch" || fail "the srun job's step is not srun --mpi=pmix"
+wait_until 300 "job $id2 to finish" job_ends "$id2"
+[ "$(job_state "$id2")" = COMPLETED ] || fail "srun job $id2 ended $(job_state "$id2"): $(tail -20 "$RUN2/slurm-$id2.err")"
+grep -qF "[0/2]" "$RUN2/slurm-$id2.err" || fail "the srun job did not run 2 ranks"
+for r in submit srun; do
+  expect_ok "export-$r" run "export-$r" 120 "$TESSERA_BIN" export "$CFG" "${common[@]}" \
+    --set experiment.name=$r --checkpoint latest --out $r.pt
+done
+same_weights submit.pt srun.pt >"$LOGS/compare.log" 2>&1 || fail "srun and mpirun jobs differ"
+echo "PASS: submitted job $id ran 2 tasks to step 6; squeue/scontrol/status agree; srun job $id2 equal"
