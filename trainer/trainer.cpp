@@ -127,11 +127,14 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
       ckpt = store.load(opts.resume);
     }
     if (ckpt) {
-      std::string stored_text = restore_state(*ckpt, *model, *optimizer, progress);
-      Config stored = load_config_from_string(stored_text, "checkpoint config.yaml");
+      // The config check comes first, so a changed model is reported as a config diff rather
+      // than as a shape mismatch while loading weights.
+      Config stored = load_config_from_string(ckpt->file("config.yaml"),
+                                              ckpt->dir + "/config.yaml");
       for (const auto& line : check_resume_config(stored, ckpt->world_size, cfg, world)) {
         spdlog::info("resume: {}", line);
       }
+      restore_state(*ckpt, *model, *optimizer, progress);
       resumed = true;
       spdlog::info("resumed from step {} (epoch {}, sampler position {})", progress.step,
                    progress.epoch, progress.cursor.position);
