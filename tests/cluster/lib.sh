@@ -38,9 +38,22 @@ skip() {
 
 need_root() { [ "$(id -u)" = 0 ] || skip "$1 need(s) root"; }
 
+# hold_lock FD FILE WHAT: takes an exclusive lock for the rest of the script. The Slurm ports and
+# the namespace names are machine-wide: cluster tests of other checkouts (another ctest run on
+# this machine) wait here instead of colliding. ctest's RESOURCE_LOCK covers one ctest run only.
+hold_lock() {
+  local fd=$1 file=$2 what=$3
+  eval "exec $fd>\"\$file\""
+  if ! flock -n "$fd"; then
+    echo "waiting for $what: another test holds $file"
+    flock -w 600 "$fd" || fail "waited 600 s for $what (lock $file)"
+  fi
+}
+
 # Starts the private Slurm (exports SLURM_CONF) or fails the test.
 start_slurm() {
   need_root "a private Slurm"
+  hold_lock 9 /tmp/tessera-slurm-test.lock "the test Slurm"
   CLUSTER_SLURM_DIR=$WORK/slurm
   slurm_up "$CLUSTER_SLURM_DIR" >"$LOGS/slurm-up.log" 2>&1 || fail "could not start Slurm"
   echo "slurm: node idle ($(sinfo -h -N -o '%N %c CPUs %m MB'))"
@@ -50,6 +63,7 @@ start_netns() {
   need_root "network namespaces"
   netns_check >"$LOGS/netns-check.log" 2>&1 ||
     skip "this machine does not allow network namespaces ($(tail -1 "$LOGS/netns-check.log"))"
+  hold_lock 8 /tmp/tessera-netns-test.lock "the test namespaces"
   CLUSTER_NETNS=1
   netns_up "$1" >"$LOGS/netns-up.log" 2>&1 || fail "could not create $1 namespace hosts"
 }

@@ -81,7 +81,8 @@ _slurm_port_free() {
 # _slurm_start DIR NAME cmd...: background daemon, output to DIR/log/NAME.out, pid recorded.
 _slurm_start() {
   local dir=$1 name=$2; shift 2
-  "$@" >"$dir/log/$name.out" 2>&1 </dev/null &
+  # Daemons must not inherit the tests' lock descriptors (tests/cluster/lib.sh: fds 8 and 9).
+  "$@" >"$dir/log/$name.out" 2>&1 </dev/null 8>&- 9>&- &
   local pid=$!
   echo "$pid $name" >>"$dir/pids"
   echo "$pid $name" >>"$TESSERA_SLURM_GLOBAL_PIDS"
