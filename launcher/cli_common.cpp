@@ -8,12 +8,6 @@
 
 namespace tessera::cli {
 
-void not_implemented(const std::string& command, const std::string& issue) {
-  std::fprintf(stderr, "tessera %s: not implemented yet (lands with issue #%s)\n", command.c_str(),
-               issue.c_str());
-  throw Exit{kNotImplementedExit};
-}
-
 void add_config_args(CLI::App& cmd, ConfigArgs& args) {
   cmd.add_option("CONFIG", args.path, "Experiment config (YAML)")->required();
   cmd.add_option("--set", args.overrides,

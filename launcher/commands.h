@@ -20,13 +20,6 @@ struct Exit {
   int code;
 };
 
-// Exit code of a subcommand whose component has not landed yet.
-constexpr int kNotImplementedExit = 2;
-
-// Prints "tessera <command>: not implemented yet (lands with issue #N)" on stderr and throws
-// Exit{kNotImplementedExit}.
-[[noreturn]] void not_implemented(const std::string& command, const std::string& issue);
-
 // The CONFIG positional plus repeated `--set key.path=value`, shared by every command that
 // reads an experiment config.
 struct ConfigArgs {

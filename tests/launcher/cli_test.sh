@@ -65,17 +65,17 @@ run config check --help
 expect_rc 0 config check --help
 for o in CONFIG --set --partial; do expect_in out "$o"; done
 
-# Subcommands whose component has not landed: options parse, the config is validated, then
-# "not implemented yet" and exit 2.
-not_implemented() {  # <issue> args...
-  run "${@:2}"
-  expect_rc 2 "${@:2}"
-  expect_in err "not implemented yet (lands with issue #$1)"
-  [ -s "$WORK/out" ] && fail "tessera ${*:2} wrote to stdout: $(cat "$WORK/out")"
-}
-not_implemented 7 launch "$CFG" --np 2 --dry-run
-not_implemented 7 submit "$CFG" --dry-run --set cluster.nodes=2
-not_implemented 7 status runs/ci/ci-roads
+# launch/submit/status (issue 7; behaviour in tests/cluster and tests/launcher/test_cluster_*):
+# dry runs print the command / script on stdout and exit 0; a missing run is an error.
+run launch "$CFG" --np 2 --dry-run
+expect_rc 0 launch --dry-run
+expect_in out "mpirun -np 2 "
+run submit "$CFG" --dry-run --set cluster.nodes=2
+expect_rc 0 submit --dry-run
+expect_in out "#SBATCH --nodes=2"
+run status "$WORK/no-such-run"
+expect_rc 1 status of a missing run
+expect_in err "expected a run directory"
 
 # Landed subcommands run for real (end-to-end coverage: tests/e2e).
 run synth --task roads --out "$WORK/roads" --samples 8 --size 32

@@ -1,0 +1,117 @@
+#include "launcher/cluster_sbatch.h"
+
+#include "launcher/cluster_launch.h"
+#include "launcher/cluster_shell.h"
+
+namespace tessera {
+
+namespace {
+
+// #SBATCH lines are read by sbatch, not by a shell: refuse what it would split or mangle.
+std::string sbatch_value(const std::string& value, const std::string& what) {
+  TESSERA_CHECK(!value.empty() && value.find_first_of(" \t\n\"'\\") == std::string::npos,
+                "{}: \"{}\" cannot go into an #SBATCH line (no whitespace, quotes or "
+                "backslashes)",
+                what, value);
+  return value;
+}
+
+// The batch shell's part: trap, background step, wait, requeue on preemption.
+constexpr const char* kBody = R"SH(
+# Preemption: USR1 (from --signal=B:USR1@grace, or scancel --signal=USR1 [--full]) is forwarded
+# to mpirun, which forwards it to every rank; the ranks agree on a step, checkpoint and exit 0;
+# then this job requeues itself and the next run resumes with --resume auto.
+# TERM to this shell alone (scancel --batch --signal=TERM) stops the same way without a requeue.
+# A plain scancel or the time limit sends TERM to every process (mpirun then ends the ranks);
+# we keep waiting for the step either way. A bash trap runs only while bash waits: `& wait`.
+preempted=0
+step_pid=
+on_usr1() {
+  preempted=1
+  echo "tessera job.sbatch: $(date '+%F %T') SIGUSR1: asking the ranks to checkpoint and stop"
+  if [ -n "$step_pid" ]; then kill -USR1 "$step_pid" 2>/dev/null; fi
+}
+on_term() {
+  preempted=0
+  echo "tessera job.sbatch: $(date '+%F %T') SIGTERM: asking the ranks to checkpoint and stop (no requeue)"
+  if [ -n "$step_pid" ]; then kill -USR1 "$step_pid" 2>/dev/null; fi
+}
+trap on_usr1 USR1
+trap on_term TERM
+
+echo "tessera job.sbatch: $(date '+%F %T') job ${SLURM_JOB_ID} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}"
+)SH";
+
+constexpr const char* kTail = R"SH( &
+step_pid=$!
+while :; do
+  wait "$step_pid"
+  rc=$?
+  # wait returns early (status > 128) when a trapped signal arrives; the step still runs then.
+  if ! kill -0 "$step_pid" 2>/dev/null; then break; fi
+done
+echo "tessera job.sbatch: $(date '+%F %T') step exited with status $rc"
+if [ "$preempted" = 1 ] && [ "$rc" = 0 ]; then
+  echo "tessera job.sbatch: checkpoint written; requeueing job ${SLURM_JOB_ID}"
+  # The requeue ends this script; nothing after it is guaranteed to run.
+  scontrol requeue "${SLURM_JOB_ID}"
+  exit 0
+fi
+exit "$rc"
+)SH";
+
+}  // namespace
+
+std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
+  const ClusterConfig& cl = cfg.cluster;
+  const int cpus = cl.cpus_per_task > 0 ? cl.cpus_per_task : cfg.train.threads_per_rank;
+  const std::string run_dir = sbatch_value(req.run_dir, "run directory");
+
+  std::string s = "#!/bin/bash\n";
+  s += "# Written by `tessera submit`";
+  if (!req.header_comment.empty()) s += " (" + req.header_comment + ")";
+  s += ".\n";
+  s += fmt::format("# Config: {}\n# Submit again with: sbatch {}/job.sbatch\n", req.config_path,
+                   run_dir);
+  s += fmt::format("#SBATCH --job-name={}\n",
+                   sbatch_value(cfg.experiment.name, "experiment.name"));
+  s += fmt::format("#SBATCH --nodes={}\n", cl.nodes);
+  s += fmt::format("#SBATCH --ntasks-per-node={}\n", cl.ranks_per_node);
+  s += fmt::format("#SBATCH --cpus-per-task={}\n", cpus);
+  if (cl.gpus_per_node > 0) s += fmt::format("#SBATCH --gpus-per-node={}\n", cl.gpus_per_node);
+  if (!cl.partition.empty()) {
+    s += fmt::format("#SBATCH --partition={}\n", sbatch_value(cl.partition, "cluster.partition"));
+  }
+  if (!cl.account.empty()) {
+    s += fmt::format("#SBATCH --account={}\n", sbatch_value(cl.account, "cluster.account"));
+  }
+  s += fmt::format("#SBATCH --time={}\n", sbatch_value(cl.time, "cluster.time"));
+  s += fmt::format("#SBATCH --chdir={}\n", sbatch_value(req.workdir, "working directory"));
+  s += fmt::format("#SBATCH --output={}/{}\n", run_dir, kSbatchOutputPattern);
+  s += fmt::format("#SBATCH --error={}/{}\n", run_dir, kSbatchErrorPattern);
+  s += "#SBATCH --open-mode=append\n";
+  s += "#SBATCH --requeue\n";
+  if (cl.preempt_grace_s > 0) {
+    s += fmt::format("#SBATCH --signal=B:USR1@{}\n", cl.preempt_grace_s);
+  }
+  s += kBody;
+
+  LaunchRequest launch;
+  launch.config_path = req.config_path;
+  launch.overrides = req.overrides;
+  launch.train_args = {"--resume", "auto"};
+  launch.tessera_exe = req.tessera_exe;
+  launch.run_as_root = req.run_as_root;
+  JobEnvironment inside;
+  inside.in_slurm = true;
+  inside.slurm_job_id = "$SLURM_JOB_ID";
+  const LaunchPlan plan = plan_launch(cfg, launch, inside);
+  s += "\n";
+  for (const auto& [k, v] : plan.env) s += fmt::format("export {}={}\n", k, shell_quote(v));
+  s += "# The step: " + std::string(to_string(plan.mode)) + " inside the allocation.\n";
+  s += shell_join(plan.argv);
+  s += kTail;
+  return s;
+}
+
+}  // namespace tessera

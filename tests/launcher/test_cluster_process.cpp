@@ -1,0 +1,78 @@
+// run_command(): output capture, exit status, time bound, missing programs; shell quoting
+// checked against a real shell.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "launcher/cluster_process.h"
+#include "launcher/cluster_shell.h"
+
+namespace tessera {
+namespace {
+
+TEST(RunCommand, CapturesStdoutStderrAndStatus) {
+  const auto r = run_command({"sh", "-c", "echo out; echo err >&2; exit 3"}, 30.0);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+}
+
+TEST(RunCommand, LargeOutputDoesNotDeadlock) {
+  const auto r = run_command({"sh", "-c", "head -c 300000 /dev/zero; head -c 200000 /dev/zero >&2"},
+                             30.0);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.out.size(), 300000u);
+  EXPECT_EQ(r.err.size(), 200000u);
+}
+
+TEST(RunCommand, StdinIsDevNull) {
+  const auto r = run_command({"cat"}, 30.0);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(RunCommand, TimeBoundKillsTheChild) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run_command({"sleep", "30"}, 0.5);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.exit_code, -1);
+  EXPECT_EQ(r.signal, 9);
+  EXPECT_LT(took, 10.0);
+}
+
+TEST(RunCommand, MissingProgramNamesIt) {
+  try {
+    run_command({"tessera-no-such-program-xyz", "--version"}, 5.0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("tessera-no-such-program-xyz"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("PATH"), std::string::npos) << e.message();
+  }
+}
+
+TEST(ShellQuote, ShReadsBackEveryWord) {
+  const std::vector<std::string> words = {"plain",  "two words", "it's", "$HOME", "a\"b",
+                                          "back\\slash", "",       "*",     "new\nline", "-x"};
+  const auto r = run_command({"sh", "-c", "for w in " + shell_join(words) +
+                                              "; do printf '[%s]' \"$w\"; done"},
+                             30.0);
+  ASSERT_TRUE(r.ok()) << r.err;
+  std::string expected;
+  for (const auto& w : words) expected += "[" + w + "]";
+  EXPECT_EQ(r.out, expected);
+}
+
+TEST(CurrentExecutable, IsAnAbsolutePath) {
+  const std::string exe = current_executable();
+  ASSERT_FALSE(exe.empty());
+  EXPECT_EQ(exe.front(), '/');
+}
+
+}  // namespace
+}  // namespace tessera

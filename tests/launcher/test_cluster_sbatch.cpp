@@ -1,0 +1,210 @@
+// render_sbatch(): the #SBATCH header, the step, and the batch shell's signal handling, run for
+// real by bash against a fake `mpirun` and `scontrol` (no Slurm needed; tests/cluster runs the
+// script under a real Slurm).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "launcher/cluster_launch.h"
+#include "launcher/cluster_process.h"
+#include "launcher/cluster_sbatch.h"
+#include "launcher/cluster_shell.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+SbatchRequest request() {
+  SbatchRequest r;
+  r.config_path = "/work/configs/roads.yaml";
+  r.overrides = {"train.max_steps=50"};
+  r.tessera_exe = "/opt/tessera/bin/tessera";
+  r.workdir = "/work";
+  r.run_dir = "/work/runs/roads";
+  r.run_as_root = true;
+  r.header_comment = "tessera test";
+  return r;
+}
+
+Config config() {
+  Config cfg;
+  cfg.experiment.name = "roads";
+  cfg.cluster.nodes = 2;
+  cfg.cluster.ranks_per_node = 4;
+  cfg.train.threads_per_rank = 3;
+  cfg.cluster.time = "02:30:00";
+  cfg.cluster.preempt_grace_s = 90;
+  return cfg;
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(RenderSbatch, Header) {
+  Config cfg = config();
+  std::string s = render_sbatch(cfg, request());
+  EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
+  for (const char* line :
+       {"#SBATCH --job-name=roads\n", "#SBATCH --nodes=2\n", "#SBATCH --ntasks-per-node=4\n",
+        "#SBATCH --cpus-per-task=3\n", "#SBATCH --time=02:30:00\n", "#SBATCH --chdir=/work\n",
+        "#SBATCH --output=/work/runs/roads/slurm-%j.out\n",
+        "#SBATCH --error=/work/runs/roads/slurm-%j.err\n", "#SBATCH --open-mode=append\n",
+        "#SBATCH --requeue\n", "#SBATCH --signal=B:USR1@90\n"}) {
+    EXPECT_TRUE(contains(s, line)) << line << "\n" << s;
+  }
+  EXPECT_FALSE(contains(s, "--gpus-per-node"));
+  EXPECT_FALSE(contains(s, "--partition"));
+  EXPECT_FALSE(contains(s, "--account"));
+
+  cfg.cluster.gpus_per_node = 8;
+  cfg.cluster.partition = "gpu";
+  cfg.cluster.account = "proj1";
+  cfg.cluster.cpus_per_task = 6;
+  cfg.cluster.preempt_grace_s = 0;
+  s = render_sbatch(cfg, request());
+  EXPECT_TRUE(contains(s, "#SBATCH --gpus-per-node=8\n"));
+  EXPECT_TRUE(contains(s, "#SBATCH --partition=gpu\n"));
+  EXPECT_TRUE(contains(s, "#SBATCH --account=proj1\n"));
+  EXPECT_TRUE(contains(s, "#SBATCH --cpus-per-task=6\n"));
+  EXPECT_FALSE(contains(s, "#SBATCH --signal"));
+}
+
+TEST(RenderSbatch, StepIsTheInsideAllocationPlanWithResumeAuto) {
+  const Config cfg = config();
+  const std::string s = render_sbatch(cfg, request());
+  LaunchRequest launch;
+  launch.config_path = "/work/configs/roads.yaml";
+  launch.overrides = {"train.max_steps=50"};
+  launch.train_args = {"--resume", "auto"};
+  launch.tessera_exe = "/opt/tessera/bin/tessera";
+  launch.run_as_root = true;
+  JobEnvironment inside;
+  inside.in_slurm = true;
+  const LaunchPlan plan = plan_launch(cfg, launch, inside);
+  EXPECT_TRUE(contains(s, "\n" + shell_join(plan.argv) + " &\nstep_pid=$!\n")) << s;
+  EXPECT_TRUE(contains(s, "train /work/configs/roads.yaml --set train.max_steps=50 --resume auto"));
+  EXPECT_FALSE(contains(s, "-np "));  // the allocation decides
+}
+
+TEST(RenderSbatch, RefusesValuesSbatchWouldSplit) {
+  Config cfg = config();
+  auto req = request();
+  req.run_dir = "/work/my runs/roads";
+  EXPECT_THROW(render_sbatch(cfg, req), Error);
+  cfg.experiment.name = "a'b";
+  EXPECT_THROW(render_sbatch(cfg, request()), Error);
+}
+
+// Runs the rendered script with bash, fake mpirun/scontrol first in PATH.
+class SbatchShell : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tessera-sbatch-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "bin");
+    write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
+# Fake mpirun: records argv, exits 0 on USR1 (as the ranks do after checkpointing), otherwise
+# exits with the status written into $FAKE/finish.
+echo "$@" > "$FAKE/argv"
+trap 'echo USR1 >> "$FAKE/signals"; exit 0' USR1
+trap 'echo TERM >> "$FAKE/signals"; exit 0' TERM
+touch "$FAKE/started"
+for i in $(seq 1 300); do
+  if [ -f "$FAKE/finish" ]; then exit "$(cat "$FAKE/finish")"; fi
+  sleep 0.1
+done
+exit 99
+)SH");
+    write(dir_ / "bin" / "scontrol", "#!/bin/bash\necho \"$@\" >> \"$FAKE/scontrol\"\n");
+    write(dir_ / "job.sbatch", render_sbatch(config(), request()));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static void write(const fs::path& p, const std::string& text) {
+    std::ofstream(p) << text;
+    fs::permissions(p, fs::perms::owner_all);
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir_ / name);
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return s;
+  }
+
+  // Starts the script, waits (bounded) for the fake step, then runs `action` (shell code with
+  // $job = the batch shell's pid) and returns the script's exit status.
+  CommandResult run_script(const std::string& action) const {
+    const std::string driver =
+        "export FAKE=" + shell_quote(dir_.string()) + " PATH=" + shell_quote((dir_ / "bin").string()) +
+        ":$PATH SLURM_JOB_ID=99\n"
+        "bash \"$FAKE/job.sbatch\" > \"$FAKE/out.log\" 2>&1 &\n"
+        "job=$!\n"
+        "for i in $(seq 1 200); do [ -f \"$FAKE/started\" ] && break; sleep 0.05; done\n"
+        "[ -f \"$FAKE/started\" ] || { echo 'fake mpirun never started'; exit 200; }\n" +
+        action +
+        "\nwait $job\n";
+    return run_command({"bash", "-c", driver}, 60.0);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(SbatchShell, NormalEndPassesTheStepStatusThrough) {
+  const auto r = run_script("echo 3 > \"$FAKE/finish\"");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(contains(read("argv"), "train /work/configs/roads.yaml --set train.max_steps=50 "
+                                     "--resume auto"));
+  EXPECT_TRUE(read("scontrol").empty());
+}
+
+TEST_F(SbatchShell, Usr1IsForwardedAndTheJobRequeuesItself) {
+  const auto r = run_script("kill -USR1 $job");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_EQ(read("signals"), "USR1\n");
+  EXPECT_EQ(read("scontrol"), "requeue 99\n");
+  EXPECT_TRUE(contains(read("out.log"), "requeueing job 99"));
+}
+
+TEST_F(SbatchShell, TermStopsCleanlyWithoutRequeue) {
+  // TERM to the batch shell alone (scancel --batch --signal=TERM): the ranks get USR1 (a clean
+  // stop with a checkpoint); the job then ends instead of requeueing.
+  const auto r = run_script("kill -TERM $job");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_EQ(read("signals"), "USR1\n");
+  EXPECT_TRUE(read("scontrol").empty());
+  EXPECT_TRUE(contains(read("out.log"), "SIGTERM: asking the ranks to checkpoint"));
+}
+
+TEST_F(SbatchShell, TermAfterUsr1CancelsTheRequeue) {
+  // Preempted, then cancelled while checkpointing: the user's cancel wins.
+  write(dir_ / "bin" / "mpirun", "#!/bin/bash\ntrap 'echo USR1 >> \"$FAKE/signals\"' USR1\n"
+                                 "touch \"$FAKE/started\"\n"
+                                 "for i in $(seq 1 300); do [ -f \"$FAKE/finish\" ] && exit 0; "
+                                 "sleep 0.1; done\n");
+  const auto r = run_script(
+      "kill -USR1 $job\n"
+      "for i in $(seq 1 200); do grep -q SIGUSR1 \"$FAKE/out.log\" && break; sleep 0.05; done\n"
+      "kill -TERM $job\n"
+      "for i in $(seq 1 200); do grep -q SIGTERM \"$FAKE/out.log\" && break; sleep 0.05; done\n"
+      "touch \"$FAKE/finish\"");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(read("scontrol").empty());
+}
+
+TEST_F(SbatchShell, FailedStepAfterUsr1IsNotRequeued) {
+  // The ranks could not checkpoint (non-zero exit): requeueing would loop on the failure.
+  write(dir_ / "bin" / "mpirun", "#!/bin/bash\ntrap 'exit 1' USR1\ntouch \"$FAKE/started\"\n"
+                                 "for i in $(seq 1 300); do sleep 0.1; done\n");
+  const auto r = run_script("kill -USR1 $job");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(read("scontrol").empty());
+}
+
+}  // namespace
+}  // namespace tessera
