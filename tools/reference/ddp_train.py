@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
 from models import build_model  # noqa: E402
 
 
@@ -127,6 +128,37 @@ def color_jitter(img, rng, j):
     return ((img - mean) * contrast + mean + brightness).clamp_(0.0, 1.0)
 
 
+# ---- optional: tessera's polyphase Conv2DTranspose (models/conv_transpose.h) ------------------
+
+def _axis_plan(k, s, top):
+    taps, offsets = [], []
+    for r in range(s):
+        c = r + top
+        for u in range(c % s, k, s):
+            off = c // s - (u - c % s) // s
+            taps.append((r, off, u))
+            offsets.append(off)
+    lo, hi = min(offsets), max(offsets)
+    d = hi - lo + 1
+    table = [k] * (s * d)
+    for r, off, u in taps:
+        table[r * d + off - lo] = u
+    return torch.tensor(table), d, -lo, hi
+
+
+def polyphase_forward(self, x):
+    """KerasConvTranspose2d.forward as one conv2d + pixel_shuffle (same result, faster on CPU)."""
+    k, s = self.kernel, self.stride
+    cin, cout = self.weight.shape[:2]
+    ty, dy, pby, pay = _axis_plan(k, s, models.tf_same_padding(x.shape[2] * s, k, s)[0])
+    tx, dx, pbx, pax = _axis_plan(k, s, models.tf_same_padding(x.shape[3] * s, k, s)[0])
+    sub = (F.pad(self.weight, (0, 1, 0, 1)).index_select(2, ty).index_select(3, tx)
+           .view(cin, cout, s, dy, s, dx).permute(1, 2, 4, 0, 3, 5)
+           .reshape(cout * s * s, cin, dy, dx))
+    y = F.conv2d(F.pad(x, (pbx, pax, pby, pay)), sub, self.bias.repeat_interleave(s * s))
+    return F.pixel_shuffle(y, s)
+
+
 # ---- losses (trainer/losses*.cpp) -----------------------------------------------------------------
 
 def bce_dice(logits, labels, smooth=1.0):
@@ -167,6 +199,10 @@ def parse_args():
                     help="default: 0.1 for segmentation data, 0 for image targets")
     ap.add_argument("--no-broadcast-buffers", action="store_true")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--polyphase-upsample", action="store_true",
+                    help="compute the U-Net's Conv2DTranspose as tessera does (one conv2d + "
+                         "pixel_shuffle) instead of F.conv_transpose2d: isolates the framework "
+                         "difference from this layer's kernel choice")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", help="also write the result object to this file (rank 0)")
     args = ap.parse_args()
@@ -206,6 +242,8 @@ def main():
     dropout = args.dropout if args.dropout is not None else (0.1 if args.arch == "unet" else 0.0)
     activation = args.activation or ("sigmoid" if args.arch == "unet" else "relu")
 
+    if args.polyphase_upsample:
+        models.KerasConvTranspose2d.forward = polyphase_forward
     torch.manual_seed(args.seed)
     model = build_model(args.arch, in_ch, out_ch, args.filters, args.depth, dropout,
                         batch_norm=args.arch == "unet")
@@ -278,7 +316,8 @@ def main():
         result = dict(
             framework="pytorch-ddp", torch=torch.__version__, backend="gloo", ranks=world,
             threads_per_rank=torch.get_num_threads(), workers_per_rank=args.workers,
-            arch=args.arch, image_size=args.image_size, batch_per_rank=args.batch,
+            arch=args.arch, polyphase_upsample=args.polyphase_upsample,
+            channels_last=args.channels_last, image_size=args.image_size, batch_per_rank=args.batch,
             steps=args.steps, warmup_steps=args.warmup_steps,
             images_per_s=total_img / total_s, seconds=total_s,
             data_wait_fraction=phase_sum["data"] / total_s,
