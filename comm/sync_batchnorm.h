@@ -19,6 +19,19 @@
 // collective on `comm`: all ranks must run the same layers in the same order. The module keeps a
 // non-owning pointer to `comm`, which must outlive it (and its clones).
 //
+// Give SyncBatchNorm its OWN communicator (e.g. a second MpiCommunicator), not GradReducer's:
+//   - GradReducer starts bucket allreduces from autograd hooks during backward; if some rank
+//     leaves a parameter unused, its buckets start later there, so the interleaving of bucket
+//     allreduces and SyncBatchNorm's backward allreduces differs between ranks. On one
+//     communicator that mismatches collectives (MPI_ERR_TRUNCATE, then a hang: reproduced);
+//     on two communicators each sees its own consistent order
+//     (test RankDependentUnusedParameterWithSyncBatchNormOnItsOwnCommunicator).
+//   - On a shared MPI communicator SyncBatchNorm's blocking allreduce also waits behind every
+//     queued bucket allreduce, which serialises backward.
+// Sharing is correct when every rank uses every parameter each step (tested too), just slower.
+// NCCL: two communicators whose collectives interleave differently across ranks can deadlock
+// on the GPU, so with NCCL keep every parameter used on every rank when SyncBatchNorm is on.
+//
 // Putting it into a model:
 //   - models that take a norm factory: sync_batchnorm_factory(comm);
 //   - any model: convert_sync_batchnorm(model, comm) swaps every registered BatchNorm2d in

@@ -79,6 +79,28 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
 // "<where>: <message>"
 std::string config_message(const Origin& origin, const std::string& message);
 
+// Building blocks of the schema table (config_schema.cpp, config_schema_run.cpp).
+namespace schema_table {
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+
+inline Range gt(double lo) { return Range{lo, kInf, true, false}; }
+inline Range ge(double lo) { return Range{lo, kInf, false, false}; }
+inline Range closed(double lo, double hi) { return Range{lo, hi, false, false}; }
+inline Range half_open(double lo, double hi) { return Range{lo, hi, false, true}; }
+inline Range open(double lo, double hi) { return Range{lo, hi, true, true}; }
+
+inline KeySpec key(std::string path, ConfigField field, std::string doc) {
+  KeySpec k;
+  k.path = std::move(path);
+  k.field = field;
+  k.doc = std::move(doc);
+  return k;
+}
+
+std::vector<std::string> all_metrics();  // every accepted eval.metrics value
+void add_run_keys(std::vector<KeySpec>& s);
+}  // namespace schema_table
+
 }  // namespace tessera
 
 // Throws ConfigError located at `origin` (an Origin), message formatted with {fmt}.

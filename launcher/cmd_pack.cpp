@@ -55,7 +55,9 @@ void add_pack_command(CLI::App& app) {
   cmd->add_option("--test-fraction", a->test_fraction, "Fraction of samples in test/")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->callback([] { not_implemented("pack", "4"); });
+  cmd->callback([a] {  // capturing `a` keeps the option storage alive
+    not_implemented("pack", "4");
+  });
 }
 
 }  // namespace tessera::cli

@@ -10,7 +10,9 @@ void add_status_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("status", "Show a run's Slurm job state and its last logged step");
   cmd->add_option("RUN", *run, "Run directory (<output_dir>/<name>)")->required();
-  cmd->callback([] { not_implemented("status", "7"); });
+  cmd->callback([run] {  // capturing `run` keeps the option storage alive
+    not_implemented("status", "7");
+  });
 }
 
 }  // namespace tessera::cli

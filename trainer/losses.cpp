@@ -22,7 +22,9 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-std::string joined(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
+std::string joined(const std::vector<std::string>& v) {
+  return fmt::format("{}", fmt::join(v, ", "));
+}
 
 void check_activation_name(const std::string& activation) {
   TESSERA_CHECK(activation == "sigmoid" || activation == "softmax" || activation == "relu" ||
@@ -58,8 +60,8 @@ void check_options(const LossConfig& loss, const TaskConfig& task, bool segmenta
                 "(none) or a label >= {} that marks pixels to ignore",
                 loss.ignore_index, task.classes, label_values);
   if (!loss.class_weights.empty()) {
-    const bool uses = task.classes > 1 && (loss.name == "ce" || loss.name == "ce_dice" ||
-                                           loss.name == "focal");
+    const bool uses =
+        task.classes > 1 && (loss.name == "ce" || loss.name == "ce_dice" || loss.name == "focal");
     TESSERA_CHECK(uses,
                   "loss.class_weights is set but loss '{}' with task.classes = {} does not use "
                   "it (only ce, ce_dice and focal with task.classes > 1 do)",
@@ -81,9 +83,9 @@ void check_options(const LossConfig& loss, const TaskConfig& task, bool segmenta
 }  // namespace
 
 const std::vector<std::string>& loss_names() {
-  static const std::vector<std::string> names = {"bce", "dice", "bce_dice", "ce",
-                                                 "multiclass_dice", "ce_dice", "focal", "mse",
-                                                 "l1", "ssim", "ssim_l1"};
+  static const std::vector<std::string> names = {
+      "bce",   "dice", "bce_dice", "ce",   "multiclass_dice", "ce_dice",
+      "focal", "mse",  "l1",       "ssim", "ssim_l1"};
   return names;
 }
 
@@ -95,8 +97,10 @@ std::vector<std::string> loss_names_for(const TaskConfig& task) {
 torch::Tensor output_activation(const torch::Tensor& logits, const std::string& activation) {
   if (activation == "sigmoid") return torch::sigmoid(logits);
   if (activation == "softmax") {
-    TESSERA_CHECK(logits.dim() >= 2, "output_activation: softmax needs a channel dimension (got "
-                  "a {}-D tensor)", logits.dim());
+    TESSERA_CHECK(logits.dim() >= 2,
+                  "output_activation: softmax needs a channel dimension (got "
+                  "a {}-D tensor)",
+                  logits.dim());
     return torch::softmax(logits, 1);
   }
   if (activation == "relu") return torch::relu(logits);
@@ -107,25 +111,27 @@ torch::Tensor output_activation(const torch::Tensor& logits, const std::string& 
 
 std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
                                 const ModelConfig& model) {
-  TESSERA_CHECK(contains(loss_names(), loss.name), "loss.name: unknown loss '{}'; expected one of {}",
-                loss.name, joined(loss_names()));
+  TESSERA_CHECK(contains(loss_names(), loss.name),
+                "loss.name: unknown loss '{}'; expected one of {}", loss.name,
+                joined(loss_names()));
   check_activation_name(model.activation);
   const bool segmentation = task.kind == TaskKind::segmentation;
   if (segmentation) {
-    TESSERA_CHECK(task.classes >= 1, "task.classes = {}: expected >= 1 (1 = binary)",
-                  task.classes);
+    TESSERA_CHECK(task.classes >= 1, "task.classes = {}: expected >= 1 (1 = binary)", task.classes);
     const bool binary = task.classes == 1;
     const auto& fits = binary ? kBinaryLosses : kMulticlassLosses;
     if (!contains(fits, loss.name)) {
       if (contains(kImageLosses, loss.name)) {
-        TESSERA_THROW("loss.name: '{}' is an image loss but task.kind = segmentation; expected "
-                      "one of {} (task.classes = {})",
-                      loss.name, joined(fits), task.classes);
+        TESSERA_THROW(
+            "loss.name: '{}' is an image loss but task.kind = segmentation; expected "
+            "one of {} (task.classes = {})",
+            loss.name, joined(fits), task.classes);
       }
-      TESSERA_THROW("loss.name: '{}' needs task.classes {} but task.classes = {}; expected one of "
-                    "{}",
-                    loss.name, binary ? "> 1 (multi-class, softmax)" : "== 1 (binary, sigmoid)",
-                    task.classes, joined(fits));
+      TESSERA_THROW(
+          "loss.name: '{}' needs task.classes {} but task.classes = {}; expected one of "
+          "{}",
+          loss.name, binary ? "> 1 (multi-class, softmax)" : "== 1 (binary, sigmoid)", task.classes,
+          joined(fits));
     }
     const std::string want = binary ? "sigmoid" : "softmax";
     TESSERA_CHECK(model.activation == want,
@@ -150,8 +156,8 @@ std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
   if (n == "focal" && task.classes == 1)
     return std::make_unique<BinaryFocalLoss>(loss.focal_alpha, loss.focal_gamma, ig);
   if (n == "focal")
-    return std::make_unique<MulticlassFocalLoss>(task.classes, loss.class_weights,
-                                                 loss.focal_gamma, ig);
+    return std::make_unique<MulticlassFocalLoss>(task.classes, loss.class_weights, loss.focal_gamma,
+                                                 ig);
   if (n == "ce") return std::make_unique<CrossEntropyLoss>(task.classes, loss.class_weights, ig);
   if (n == "multiclass_dice")
     return std::make_unique<MulticlassDiceLoss>(task.classes, loss.smooth, ig);
@@ -160,8 +166,7 @@ std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
                                         loss.dice_weight, loss.smooth);
   if (n == "mse") return std::make_unique<ImageLoss>(ImageLossKind::mse, model.activation, 0.0f);
   if (n == "l1") return std::make_unique<ImageLoss>(ImageLossKind::l1, model.activation, 0.0f);
-  if (n == "ssim")
-    return std::make_unique<ImageLoss>(ImageLossKind::ssim, model.activation, 1.0f);
+  if (n == "ssim") return std::make_unique<ImageLoss>(ImageLossKind::ssim, model.activation, 1.0f);
   return std::make_unique<ImageLoss>(ImageLossKind::ssim_l1, model.activation, loss.ssim_weight);
 }
 

@@ -45,9 +45,8 @@ torch::Tensor ssim_map(const torch::Tensor& x, const torch::Tensor& y, double da
   const torch::Tensor stacked = torch::cat({x, y, x * x, y * y, x * y}, 1);
   const torch::Tensor none;
   const std::vector<int64_t> ones = {1, 1}, zeros = {0, 0};
-  const torch::Tensor f =
-      torch::conv2d(torch::conv2d(stacked, h, none, ones, zeros, ones, 5 * c), v, none, ones,
-                    zeros, ones, 5 * c);
+  const torch::Tensor f = torch::conv2d(torch::conv2d(stacked, h, none, ones, zeros, ones, 5 * c),
+                                        v, none, ones, zeros, ones, 5 * c);
   const auto parts = f.split(c, 1);
   const torch::Tensor& mu_x = parts[0];
   const torch::Tensor& mu_y = parts[1];
@@ -68,15 +67,20 @@ namespace detail {
 
 std::string ImageLoss::name() const {
   switch (kind_) {
-    case ImageLossKind::mse: return "mse";
-    case ImageLossKind::l1: return "l1";
-    case ImageLossKind::ssim: return "ssim";
-    case ImageLossKind::ssim_l1: return "ssim_l1";
+    case ImageLossKind::mse:
+      return "mse";
+    case ImageLossKind::l1:
+      return "l1";
+    case ImageLossKind::ssim:
+      return "ssim";
+    case ImageLossKind::ssim_l1:
+      return "ssim_l1";
   }
   return "?";
 }
 
-torch::Tensor ImageLoss::operator()(const torch::Tensor& logits, const torch::Tensor& target) {
+torch::Tensor ImageLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   check_logits(logits, name().c_str());
   TESSERA_CHECK(target.defined() && target.sizes() == logits.sizes() && target.is_floating_point(),
                 "loss '{}': target must be a float N,C,H,W image of the model output's shape {} "
@@ -86,9 +90,12 @@ torch::Tensor ImageLoss::operator()(const torch::Tensor& logits, const torch::Te
   const torch::Tensor out = output_activation(logits, activation_);
   const torch::Tensor y = target.to(out.device(), out.scalar_type());
   switch (kind_) {
-    case ImageLossKind::mse: return torch::mse_loss(out, y);
-    case ImageLossKind::l1: return torch::l1_loss(out, y);
-    case ImageLossKind::ssim: return 1.0 - ssim_index(out, y);
+    case ImageLossKind::mse:
+      return torch::mse_loss(out, y);
+    case ImageLossKind::l1:
+      return torch::l1_loss(out, y);
+    case ImageLossKind::ssim:
+      return 1.0 - ssim_index(out, y);
     case ImageLossKind::ssim_l1:
       return ssim_weight_ * (1.0 - ssim_index(out, y)) +
              (1.0f - ssim_weight_) * torch::l1_loss(out, y);

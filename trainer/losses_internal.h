@@ -31,9 +31,8 @@ struct MulticlassTarget {
   torch::Tensor valid;
 };
 // logits N,K,H,W with K == classes; target integer N,H,W (or N,1,H,W).
-MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits,
-                                           const torch::Tensor& target, int classes,
-                                           int ignore_index);
+MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits, const torch::Tensor& target,
+                                           int classes, int ignore_index);
 
 // The config spelling of a task kind ("super_resolution", ...). Local so the losses and metrics
 // do not depend on the config parser's to_string(TaskKind).
@@ -41,6 +40,10 @@ const char* task_kind_name(TaskKind kind);
 
 // "[2,3,16,16]" for messages.
 std::string shape_str(const torch::Tensor& t);
+
+// Logits in the precision losses are computed in: float16/bfloat16 (mixed precision) -> float32,
+// float32/float64 unchanged.
+torch::Tensor upcast(const torch::Tensor& logits);
 
 // Checks logits are a 4-D floating tensor; `what` names the caller in the message.
 void check_logits(const torch::Tensor& logits, const char* what);
@@ -81,7 +84,9 @@ class DiceLoss : public Loss {
 class BceDiceLoss : public Loss {
  public:
   BceDiceLoss(float bce_weight, float dice_weight, float smooth, int ignore_index)
-      : bce_weight_(bce_weight), dice_weight_(dice_weight), smooth_(smooth),
+      : bce_weight_(bce_weight),
+        dice_weight_(dice_weight),
+        smooth_(smooth),
         ignore_index_(ignore_index) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "bce_dice"; }
@@ -136,8 +141,11 @@ class CeDiceLoss : public Loss {
  public:
   CeDiceLoss(int classes, std::vector<float> class_weights, int ignore_index, float ce_weight,
              float dice_weight, float smooth)
-      : ce_(classes, std::move(class_weights), ignore_index), dice_(classes, smooth, ignore_index),
-        classes_(classes), ignore_index_(ignore_index), ce_weight_(ce_weight),
+      : ce_(classes, std::move(class_weights), ignore_index),
+        dice_(classes, smooth, ignore_index),
+        classes_(classes),
+        ignore_index_(ignore_index),
+        ce_weight_(ce_weight),
         dice_weight_(dice_weight) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "ce_dice"; }
@@ -152,7 +160,9 @@ class CeDiceLoss : public Loss {
 class MulticlassFocalLoss : public Loss {
  public:
   MulticlassFocalLoss(int classes, std::vector<float> class_weights, float gamma, int ignore_index)
-      : classes_(classes), class_weights_(std::move(class_weights)), gamma_(gamma),
+      : classes_(classes),
+        class_weights_(std::move(class_weights)),
+        gamma_(gamma),
         ignore_index_(ignore_index) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "focal"; }

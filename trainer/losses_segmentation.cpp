@@ -44,12 +44,12 @@ torch::Tensor BceLoss::compute(const torch::Tensor& logits, const BinaryTarget& 
   return weighted_mean(per_pixel, t.mask);
 }
 
-torch::Tensor BceLoss::operator()(const torch::Tensor& logits, const torch::Tensor& target) {
+torch::Tensor BceLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   return compute(logits, prepare_binary_target(logits, target, ignore_index_));
 }
 
-torch::Tensor DiceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t,
-                                float smooth) {
+torch::Tensor DiceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t, float smooth) {
   torch::Tensor p = torch::sigmoid(logits);
   torch::Tensor y = t.y;
   if (t.mask.defined()) {
@@ -61,18 +61,22 @@ torch::Tensor DiceLoss::compute(const torch::Tensor& logits, const BinaryTarget&
   return 1.0 - (2.0 * intersection + smooth) / (total + smooth);
 }
 
-torch::Tensor DiceLoss::operator()(const torch::Tensor& logits, const torch::Tensor& target) {
+torch::Tensor DiceLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   return compute(logits, prepare_binary_target(logits, target, ignore_index_), smooth_);
 }
 
-torch::Tensor BceDiceLoss::operator()(const torch::Tensor& logits, const torch::Tensor& target) {
+torch::Tensor BceDiceLoss::operator()(const torch::Tensor& raw_logits,
+                                      const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   const BinaryTarget t = prepare_binary_target(logits, target, ignore_index_);
   return bce_weight_ * BceLoss::compute(logits, t) +
          dice_weight_ * DiceLoss::compute(logits, t, smooth_);
 }
 
-torch::Tensor BinaryFocalLoss::operator()(const torch::Tensor& logits,
+torch::Tensor BinaryFocalLoss::operator()(const torch::Tensor& raw_logits,
                                           const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   const BinaryTarget t = prepare_binary_target(logits, target, ignore_index_);
   const torch::Tensor ce = torch::binary_cross_entropy_with_logits(
       logits, t.y, /*weight=*/{}, /*pos_weight=*/{}, at::Reduction::None);
@@ -91,8 +95,9 @@ torch::Tensor CrossEntropyLoss::compute(const torch::Tensor& logits,
   return weighted_mean(nll, pixel_weights(logits, t, class_weights_));
 }
 
-torch::Tensor CrossEntropyLoss::operator()(const torch::Tensor& logits,
+torch::Tensor CrossEntropyLoss::operator()(const torch::Tensor& raw_logits,
                                            const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   return compute(logits, prepare_multiclass_target(logits, target, classes_, ignore_index_));
 }
 
@@ -112,18 +117,21 @@ torch::Tensor MulticlassDiceLoss::compute(const torch::Tensor& logits,
   return 1.0 - dice.mean();
 }
 
-torch::Tensor MulticlassDiceLoss::operator()(const torch::Tensor& logits,
+torch::Tensor MulticlassDiceLoss::operator()(const torch::Tensor& raw_logits,
                                              const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   return compute(logits, prepare_multiclass_target(logits, target, classes_, ignore_index_));
 }
 
-torch::Tensor CeDiceLoss::operator()(const torch::Tensor& logits, const torch::Tensor& target) {
+torch::Tensor CeDiceLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   const MulticlassTarget t = prepare_multiclass_target(logits, target, classes_, ignore_index_);
   return ce_weight_ * ce_.compute(logits, t) + dice_weight_ * dice_.compute(logits, t);
 }
 
-torch::Tensor MulticlassFocalLoss::operator()(const torch::Tensor& logits,
+torch::Tensor MulticlassFocalLoss::operator()(const torch::Tensor& raw_logits,
                                               const torch::Tensor& target) {
+  const torch::Tensor logits = upcast(raw_logits);
   const MulticlassTarget t = prepare_multiclass_target(logits, target, classes_, ignore_index_);
   const torch::Tensor log_p_true =
       torch::log_softmax(logits, 1).gather(1, t.labels.unsqueeze(1)).squeeze(1);

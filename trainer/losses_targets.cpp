@@ -8,12 +8,18 @@ namespace tessera::detail {
 
 const char* task_kind_name(TaskKind kind) {
   switch (kind) {
-    case TaskKind::segmentation: return "segmentation";
-    case TaskKind::translation: return "translation";
-    case TaskKind::super_resolution: return "super_resolution";
-    case TaskKind::denoising: return "denoising";
-    case TaskKind::inpainting: return "inpainting";
-    case TaskKind::anomaly: return "anomaly";
+    case TaskKind::segmentation:
+      return "segmentation";
+    case TaskKind::translation:
+      return "translation";
+    case TaskKind::super_resolution:
+      return "super_resolution";
+    case TaskKind::denoising:
+      return "denoising";
+    case TaskKind::inpainting:
+      return "inpainting";
+    case TaskKind::anomaly:
+      return "anomaly";
   }
   return "?";
 }
@@ -41,6 +47,14 @@ torch::Tensor label_map(const torch::Tensor& logits, const torch::Tensor& target
 
 }  // namespace
 
+torch::Tensor upcast(const torch::Tensor& logits) {
+  if (logits.defined() &&
+      (logits.scalar_type() == torch::kHalf || logits.scalar_type() == torch::kBFloat16)) {
+    return logits.to(torch::kFloat);
+  }
+  return logits;
+}
+
 void check_logits(const torch::Tensor& logits, const char* what) {
   TESSERA_CHECK(logits.defined() && logits.dim() == 4 && logits.is_floating_point(),
                 "{}: model output must be a floating N,C,H,W tensor (got {} {})", what,
@@ -61,12 +75,12 @@ torch::Tensor checked_labels(const torch::Tensor& logits, const torch::Tensor& t
     const auto flat = bad.reshape({-1}).nonzero().index({0, 0}).item<int64_t>();
     const int64_t hw = t.size(1) * t.size(2);
     const int64_t n = flat / hw, y = (flat % hw) / t.size(2), x = flat % t.size(2);
-    TESSERA_THROW("segmentation target label {} at (sample {}, y {}, x {}) is outside 0..{} "
-                  "(task.classes = {}{})",
-                  t.reshape({-1})[flat].item<int64_t>(), n, y, x, num_values - 1,
-                  classes_for_message,
-                  ignore_index >= 0 ? fmt::format(", loss.ignore_index = {}", ignore_index)
-                                    : std::string(", no loss.ignore_index set"));
+    TESSERA_THROW(
+        "segmentation target label {} at (sample {}, y {}, x {}) is outside 0..{} "
+        "(task.classes = {}{})",
+        t.reshape({-1})[flat].item<int64_t>(), n, y, x, num_values - 1, classes_for_message,
+        ignore_index >= 0 ? fmt::format(", loss.ignore_index = {}", ignore_index)
+                          : std::string(", no loss.ignore_index set"));
   }
   return t;
 }
@@ -82,8 +96,10 @@ BinaryTarget prepare_binary_target(const torch::Tensor& logits, const torch::Ten
   if (target.is_floating_point()) {
     torch::Tensor t = label_map(logits, target);
     const bool ok = ((t >= 0) & (t <= 1)).all().item<bool>();
-    TESSERA_CHECK(ok, "binary segmentation target (float) must be in [0, 1] (found values in "
-                  "[{}, {}])", t.min().item<double>(), t.max().item<double>());
+    TESSERA_CHECK(ok,
+                  "binary segmentation target (float) must be in [0, 1] (found values in "
+                  "[{}, {}])",
+                  t.min().item<double>(), t.max().item<double>());
     out.y = t.to(logits.scalar_type()).unsqueeze(1);
     return out;
   }
@@ -97,9 +113,8 @@ BinaryTarget prepare_binary_target(const torch::Tensor& logits, const torch::Ten
   return out;
 }
 
-MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits,
-                                           const torch::Tensor& target, int classes,
-                                           int ignore_index) {
+MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits, const torch::Tensor& target,
+                                           int classes, int ignore_index) {
   check_logits(logits, "multi-class segmentation loss");
   TESSERA_CHECK(logits.size(1) == classes,
                 "multi-class segmentation needs one model output channel per class "

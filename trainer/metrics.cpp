@@ -39,8 +39,10 @@ std::string pack_rows(const std::vector<ImageScore>& rows, size_t columns) {
 void unpack_rows(const std::string& bytes, size_t columns, int from_rank,
                  std::vector<ImageScore>& out) {
   int64_t n = 0;
-  TESSERA_CHECK(bytes.size() >= sizeof n, "metrics all_reduce: rank {} sent {} bytes of per-image "
-                "scores; expected at least {}", from_rank, bytes.size(), sizeof n);
+  TESSERA_CHECK(bytes.size() >= sizeof n,
+                "metrics all_reduce: rank {} sent {} bytes of per-image "
+                "scores; expected at least {}",
+                from_rank, bytes.size(), sizeof n);
   std::memcpy(&n, bytes.data(), sizeof n);
   const size_t want = sizeof(int64_t) * (1 + n) + sizeof(double) * columns * n;
   TESSERA_CHECK(n >= 0 && bytes.size() == want,
@@ -68,8 +70,10 @@ void sort_by_id(std::vector<ImageScore>& rows) {
 
 void Metrics::update(const torch::Tensor& output, const torch::Tensor& target,
                      const torch::Tensor& labels, const std::vector<int64_t>& ids) {
-  TESSERA_CHECK(!reduced_, "{} metrics: update() after all_reduce(); reset by building a new "
-                "accumulator", kind());
+  TESSERA_CHECK(!reduced_,
+                "{} metrics: update() after all_reduce(); reset by building a new "
+                "accumulator",
+                kind());
   TESSERA_CHECK(output.defined() && output.dim() == 4,
                 "{} metrics: model output must be N,C,H,W (got a {}-D tensor)", kind(),
                 output.defined() ? output.dim() : 0);
@@ -109,7 +113,8 @@ void Metrics::all_reduce(Communicator& comm) {
                 "metrics all_reduce: allgather_bytes returned {} parts for {} ranks", parts.size(),
                 comm.size());
   std::vector<ImageScore> all;
-  for (size_t r = 0; r < parts.size(); ++r) unpack_rows(parts[r], columns, static_cast<int>(r), all);
+  for (size_t r = 0; r < parts.size(); ++r)
+    unpack_rows(parts[r], columns, static_cast<int>(r), all);
   sort_by_id(all);
   per_image_ = std::move(all);
   reduced_ = true;
@@ -138,7 +143,7 @@ std::unique_ptr<Metrics> make_metrics(const TaskConfig& task, const ModelConfig&
 
 std::vector<std::string> metric_names_for(const TaskConfig& task) {
   if (task.kind == TaskKind::segmentation) {
-    std::vector<std::string> names = {"dice", "iou", "precision", "recall", "pixel_acc",
+    std::vector<std::string> names = {"dice", "iou",   "precision",  "recall",    "pixel_acc",
                                       "miou", "mdice", "dice_macro", "iou_macro", "images"};
     const int k = std::max(task.classes, 2);
     for (const char* m : {"dice", "iou", "precision", "recall"}) {
@@ -163,17 +168,17 @@ void check_metric_names(const std::vector<std::string>& names, const TaskConfig&
     for (const std::string& k : known) {
       if (k.find('/') == std::string::npos) list += (list.empty() ? "" : ", ") + k;
     }
-    TESSERA_THROW("eval.metrics[{}]: '{}' is not a metric of task.kind = {}{}; expected one of "
-                  "{}{}",
-                  i, names[i], detail::task_kind_name(task.kind),
-                  task.kind == TaskKind::segmentation
-                      ? fmt::format(" (task.classes = {})", task.classes)
-                      : std::string(),
-                  list,
-                  task.kind == TaskKind::segmentation
-                      ? fmt::format(", or per class 'dice/c' etc. with c in 0..{}",
-                                    std::max(task.classes, 2) - 1)
-                      : std::string());
+    TESSERA_THROW(
+        "eval.metrics[{}]: '{}' is not a metric of task.kind = {}{}; expected one of "
+        "{}{}",
+        i, names[i], detail::task_kind_name(task.kind),
+        task.kind == TaskKind::segmentation ? fmt::format(" (task.classes = {})", task.classes)
+                                            : std::string(),
+        list,
+        task.kind == TaskKind::segmentation
+            ? fmt::format(", or per class 'dice/c' etc. with c in 0..{}",
+                          std::max(task.classes, 2) - 1)
+            : std::string());
   }
 }
 
@@ -195,8 +200,7 @@ double roc_auc(const std::vector<double>& scores, const std::vector<int>& labels
                 positives, negatives);
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
   // Twice the Mann-Whitney U: 2 per (positive, lower negative) pair + 1 per tied pair. Integer.
   int64_t twice_u = 0, negatives_below = 0;
   for (size_t i = 0; i < order.size();) {
@@ -210,8 +214,8 @@ double roc_auc(const std::vector<double>& scores, const std::vector<int>& labels
     negatives_below += neg;
     i = j;
   }
-  return static_cast<double>(twice_u) / (2.0 * static_cast<double>(positives) *
-                                         static_cast<double>(negatives));
+  return static_cast<double>(twice_u) /
+         (2.0 * static_cast<double>(positives) * static_cast<double>(negatives));
 }
 
 }  // namespace tessera

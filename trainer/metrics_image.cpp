@@ -13,7 +13,9 @@ namespace tessera {
 
 namespace {
 
-bool has_y(int channels) { return channels == 1 || channels == 3; }
+bool has_y(int channels) {
+  return channels == 1 || channels == 3;
+}
 
 // [0,1] image batch -> float64 [0,255], clamped and optionally rounded to integer levels.
 torch::Tensor to_255(const torch::Tensor& x, bool quantize) {

@@ -20,7 +20,9 @@ double ratio(double num, double den, const ClassCounts& c) {
   return (c.tp + c.fp + c.fn) == 0 ? 1.0 : 0.0;
 }
 
-bool occurs(const ClassCounts& c) { return c.tp + c.fp + c.fn > 0; }
+bool occurs(const ClassCounts& c) {
+  return c.tp + c.fp + c.fn > 0;
+}
 
 }  // namespace
 
@@ -37,8 +39,7 @@ double SegmentationMetrics::recall(const ClassCounts& c) {
   return ratio(static_cast<double>(c.tp), static_cast<double>(c.tp + c.fn), c);
 }
 
-SegmentationMetrics::SegmentationMetrics(const SegmentationOptions& options)
-    : options_(options) {
+SegmentationMetrics::SegmentationMetrics(const SegmentationOptions& options) : options_(options) {
   TESSERA_CHECK(options.classes >= 1, "task.classes = {}: expected >= 1 (1 = binary)",
                 options.classes);
   TESSERA_CHECK(options.threshold >= 0.0 && options.threshold <= 1.0,

@@ -2,10 +2,11 @@
 // contract and docs/metrics.md for the formulas).
 //
 // Prediction rule: binary (classes == 1): foreground where sigmoid(logit) > threshold, decided
-// exactly as logit > log(t / (1 - t)) in float64; multi-class: argmax over channels (lowest index wins ties). Counting: per class c
-// of max(classes, 2) classes, TP/FP/FN/TN over every non-ignored pixel (int64); pixels whose
-// label equals ignore_index are left out entirely. all_reduce: one int64 allreduce of all counts
-// plus the image count, one float64 allreduce of the per-image Dice/IoU sums.
+// exactly as logit > log(t / (1 - t)) in float64; multi-class: argmax over channels (lowest
+// index wins ties). Counting: per class c of max(classes, 2) classes, TP/FP/FN/TN over every
+// non-ignored pixel (int64); pixels whose label equals ignore_index are left out entirely.
+// all_reduce: one int64 allreduce of all counts plus the image count, one float64 allreduce of the
+// per-image Dice/IoU sums.
 //
 // compute() keys: dice, iou, precision, recall (binary: the foreground class 1; multi-class:
 // mean over foreground classes 1..K-1 that occur), pixel_acc, miou, mdice (mean over all classes

@@ -4,7 +4,9 @@
 
 #include <numeric>
 
+#include "comm/make_communicator.h"
 #include "comm/mpi_communicator.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "tests/comm/comm_test_main.h"
 
@@ -203,6 +205,49 @@ TEST_F(MpiCommTest, BytesBroadcastAndVariableLengthAllgather) {
     EXPECT_EQ(all[r], std::string(static_cast<size_t>(r * 3), static_cast<char>('0' + r)));
   }
   comm.barrier();
+}
+
+TEST(MpiEnvironmentTest, ASecondEnvironmentIsRefused) {
+  try {
+    MpiEnvironment second;
+    FAIL() << "second MpiEnvironment accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already initialised"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(test_env().thread_level(), MPI_THREAD_MULTIPLE);
+  EXPECT_FALSE(test_env().hostname().empty());
+}
+
+TEST(MakeCommunicator, ResolvesBackendsAndRefusesImpossibleRequests) {
+  EXPECT_EQ(resolve_backend("auto", false), "mpi");
+  EXPECT_EQ(resolve_backend("mpi", false), "mpi");
+  auto message = [](const std::string& backend, bool cuda) {
+    try {
+      resolve_backend(backend, cuda);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message("mpi", true).find("dist.backend: mpi reduces CPU tensors only"),
+            std::string::npos);
+  EXPECT_NE(message("gloo", false).find("dist.backend: unknown value 'gloo'"), std::string::npos);
+  if (nccl_backend_built()) {
+    EXPECT_EQ(resolve_backend("auto", true), "nccl");
+    EXPECT_EQ(resolve_backend("nccl", true), "nccl");
+    EXPECT_NE(message("nccl", false).find("needs CUDA tensors"), std::string::npos);
+  } else {
+    EXPECT_NE(message("nccl", true).find("built without NCCL"), std::string::npos);
+    EXPECT_NE(message("auto", true).find("built without NCCL"), std::string::npos);
+  }
+  DistConfig dist;
+  dist.backend = "auto";
+  auto comm = make_communicator(dist, test_env(), /*cuda_tensors=*/false);
+  EXPECT_EQ(comm->backend(), "mpi");
+  EXPECT_EQ(comm->size(), test_env().size());
+  double x = 1;
+  comm->allreduce(&x, 1, ReduceOp::sum);
+  EXPECT_DOUBLE_EQ(x, test_env().size());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "comm/bucket.h"
 #include "comm/grad_reducer.h"
 #include "comm/mpi_communicator.h"
 #include "common/error.h"
@@ -47,6 +48,31 @@ std::string what_of(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+
+TEST(BucketPlan, CapsFirstBucketDtypeBoundariesAndOversizedParameters) {
+  // 4-byte floats: sizes in bytes 40, 40, 400, 8 (double), 40.
+  std::vector<torch::Tensor> p = {torch::zeros({10}), torch::zeros({10}), torch::zeros({100}),
+                                  torch::zeros({1}, torch::kFloat64), torch::zeros({10})};
+  // Order 4,3,2,1,0; first cap 40 B, then 100 B.
+  const auto layout = plan_buckets(p, {4, 3, 2, 1, 0}, 100, 40);
+  const std::vector<std::vector<size_t>> expected = {{4}, {3}, {2}, {1, 0}};
+  EXPECT_EQ(layout, expected);  // dtype change splits; 400 B > cap gets its own bucket
+  EXPECT_EQ(plan_buckets(p, {0, 1, 4}, 1000, 1000), (std::vector<std::vector<size_t>>{{0, 1, 4}}));
+  EXPECT_THROW(plan_buckets(p, {0, 0}, 100, 100), Error);
+  EXPECT_THROW(plan_buckets(p, {7}, 100, 100), Error);
+
+  // Views follow the parameter's layout (channels-last stays channels-last) inside the buffer.
+  auto w = torch::zeros({2, 3, 4, 5}).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto b = torch::zeros({3});
+  std::vector<torch::Tensor> params = {w.requires_grad_(), b.requires_grad_()};
+  auto buckets = build_buckets(params, {{0, 1}});
+  ASSERT_EQ(buckets.size(), 1u);
+  EXPECT_EQ(buckets[0].flat.numel(), 2 * 3 * 4 * 5 + 3);
+  EXPECT_EQ(params[0].grad().strides(), w.strides());
+  EXPECT_TRUE(params[0].grad().is_alias_of(buckets[0].flat));
+  EXPECT_TRUE(is_same_view(params[1].grad(), buckets[0].views[1]));
+  EXPECT_EQ(params[1].grad().data_ptr<float>(), buckets[0].flat.data_ptr<float>() + 120);
 }
 
 TEST(ReducerUnused, RankDependentAndNeverUsedParametersNeitherHangNorCorruptTheAverage) {

@@ -4,6 +4,7 @@
 // and a model with BN trained with SyncBatchNorm + GradReducer against one big-batch process.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "comm/grad_reducer.h"
@@ -194,18 +195,80 @@ TEST(ConvertSyncBatchNorm, TrainingWithSyncBatchNormAndReducerMatchesOneBigBatch
       sgd.step();
     }
   }
-  BlockNet model(2);
-  convert_sync_batchnorm(*model, comm);
-  GradReducer reducer(*model, comm);
-  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
-  for (const auto& batch : data) {
-    reducer.zero_grad();
-    const auto x = batch.first.narrow(0, r * kB, kB);
-    torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
-    reducer.finish();
-    sgd.step();
+  // SyncBatchNorm on the reducer's communicator, and on a communicator of its own.
+  for (bool own_comm : {false, true}) {
+    SCOPED_TRACE(own_comm ? "own communicator" : "shared communicator");
+    std::unique_ptr<MpiCommunicator> bn_comm;
+    if (own_comm) bn_comm = std::make_unique<MpiCommunicator>(test_env());
+    BlockNet model(2);
+    convert_sync_batchnorm(*model, own_comm ? *bn_comm : comm);
+    ReducerOptions options;
+    options.bucket_mb = 1.0 / 1024;  // several buckets, launched between SyncBN's collectives
+    GradReducer reducer(*model, comm, options);
+    torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    for (const auto& batch : data) {
+      reducer.zero_grad();
+      const auto x = batch.first.narrow(0, r * kB, kB);
+      torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
+      reducer.finish();
+      sgd.step();
+    }
+    EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
   }
-  EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
+}
+
+// A parameter only rank 0 uses delays the reducer's bucket launches on the other ranks, so the
+// order of bucket allreduces relative to SyncBatchNorm's backward collectives differs between
+// ranks. With SyncBatchNorm on its own communicator that is harmless: no hang, and the averaged
+// gradients equal (1/N) d/dtheta of sum over ranks of the local losses, computed in one process.
+TEST(ConvertSyncBatchNorm, RankDependentUnusedParameterWithSyncBatchNormOnItsOwnCommunicator) {
+  MpiCommunicator comm(test_env());
+  MpiCommunicator bn_comm(test_env());
+  const int n = comm.size();
+  const int r = comm.rank();
+  constexpr int kB = 2;
+  const auto data = make_batches(1, n * kB, 23);
+  // Registered last, so first in the reducer's (reverse) order.
+  auto gain = [](torch::nn::Module& m) { return m.named_parameters()["extra.gain"]; };
+  auto build = [](BlockNet& net) {
+    auto extra = std::make_shared<torch::nn::Module>();
+    extra->register_parameter("gain", torch::full({2}, 0.75));
+    net->register_module("extra", extra);
+  };
+  BlockNet reference(6);
+  build(reference);
+  BlockNet model(6);
+  build(model);
+  convert_sync_batchnorm(*model, bn_comm);
+  ReducerOptions options;
+  options.bucket_mb = 1.0 / 1024;
+  options.first_bucket_mb = 8.0 / (1024 * 1024);  // gain alone in the first bucket
+  GradReducer reducer(*model, comm, options);
+  ASSERT_EQ(reducer.bucket_layout().front(), std::vector<std::string>{"extra.gain"});
+
+  // Reference: batch norm over all ranks' rows; the loss of rank q's rows scaled by gain.sum()
+  // only for q == 0.
+  const auto out = reference->forward(data[0].first);
+  torch::Tensor total = torch::zeros({});
+  for (int q = 0; q < n; ++q) {
+    auto o = out.narrow(0, q * kB, kB);
+    if (q == 0) o = o * gain(*reference).sum();
+    total = total + torch::mse_loss(o, data[0].second.narrow(0, q * kB, kB));
+  }
+  (total / n).backward();
+
+  for (int step = 0; step < 2; ++step) {  // the second step runs on the rebuilt buckets
+    reducer.zero_grad();
+    auto o = model->forward(data[0].first.narrow(0, r * kB, kB));
+    if (r == 0) o = o * gain(*model).sum();
+    torch::mse_loss(o, data[0].second.narrow(0, r * kB, kB)).backward();
+    reducer.finish();
+    const auto expected = reference->named_parameters();
+    for (const auto& item : model->named_parameters()) {
+      EXPECT_LT(max_diff(item.value().grad(), expected[item.key()].grad()), 1e-5)
+          << item.key() << " step " << step;
+    }
+  }
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   const int culprit = std::atoi(argv[2]);
   const double timeout = argc > 3 ? std::atof(argv[3]) : 2.0;
   tessera::MpiCommunicator comm(env);
+  comm.barrier();  // every rank is up before the clock starts (slow starts on a loaded machine)
   std::unique_ptr<tessera::Watchdog> dog;
   if (mode == "hang") dog = std::make_unique<tessera::Watchdog>(comm, timeout);
 

@@ -98,21 +98,29 @@ class FakeCommunicator : public Communicator {
 
   template <typename T>
   void reduce(T* data, size_t n, ReduceOp op) {
-    if constexpr (std::is_same_v<T, double>) ++allreduces_double;
-    else ++allreduces_int64;
+    if constexpr (std::is_same_v<T, double>)
+      ++allreduces_double;
+    else
+      ++allreduces_int64;
     std::string mine(reinterpret_cast<const char*>(data), n * sizeof(T));
     const std::vector<std::string> all = group_.exchange(rank_, std::move(mine));
     for (size_t i = 0; i < n; ++i) {
       T acc{};
       for (size_t r = 0; r < all.size(); ++r) {
-        TESSERA_CHECK(all[r].size() == n * sizeof(T), "FakeCommunicator: rank {} reduced {} "
-                      "bytes, rank {} {}", r, all[r].size(), rank_, n * sizeof(T));
+        TESSERA_CHECK(all[r].size() == n * sizeof(T),
+                      "FakeCommunicator: rank {} reduced {} "
+                      "bytes, rank {} {}",
+                      r, all[r].size(), rank_, n * sizeof(T));
         T v;
         std::memcpy(&v, all[r].data() + i * sizeof(T), sizeof(T));
-        if (r == 0) acc = v;
-        else if (op == ReduceOp::max) acc = std::max(acc, v);
-        else if (op == ReduceOp::min) acc = std::min(acc, v);
-        else acc += v;
+        if (r == 0)
+          acc = v;
+        else if (op == ReduceOp::max)
+          acc = std::max(acc, v);
+        else if (op == ReduceOp::min)
+          acc = std::min(acc, v);
+        else
+          acc += v;
       }
       if (op == ReduceOp::avg) acc /= static_cast<T>(all.size());
       data[i] = acc;

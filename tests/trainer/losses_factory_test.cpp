@@ -57,9 +57,9 @@ TEST(LossFactory, ActivationMustMatchSegmentationLoss) {
                {"model.activation", "'none'", "expected 'sigmoid'"});
   expect_error([] { make_loss(loss_named("ce"), segmentation_task(3), model_with("sigmoid")); },
                {"model.activation", "expected 'softmax'"});
-  expect_error([] { make_loss(loss_named("mse"), image_task(TaskKind::denoising),
-                              model_with("tanh")); },
-               {"model.activation", "tanh"});
+  expect_error(
+      [] { make_loss(loss_named("mse"), image_task(TaskKind::denoising), model_with("tanh")); },
+      {"model.activation", "tanh"});
 }
 
 TEST(LossFactory, BadOptions) {
@@ -103,28 +103,49 @@ TEST(LossFactory, BadOptions) {
 TEST(LossFactory, BadTargetsAtCallTime) {
   auto bce = make_loss(loss_named("bce"), segmentation_task(1), model_with("sigmoid"));
   const auto x = torch::zeros({2, 1, 4, 5});
-  expect_error([&] { (*bce)(x, torch::zeros({2, 4, 6}, torch::kLong)); },
-               {"target has shape [2,4,6]", "expected N,H,W = [2,4,5]"});
+  expect_error(
+      [&] {
+        (*bce)(x, torch::zeros({2, 4, 6}, torch::kLong));
+      },
+      {"target has shape [2,4,6]", "expected N,H,W = [2,4,5]"});
   auto labels = torch::zeros({2, 4, 5}, torch::kLong);
   labels[1][2][3] = 2;
   expect_error([&] { (*bce)(x, labels); },
                {"label 2", "sample 1, y 2, x 3", "outside 0..1", "task.classes = 1"});
-  expect_error([&] { (*bce)(torch::zeros({2, 2, 4, 5}), torch::zeros({2, 4, 5}, torch::kLong)); },
-               {"1 channel", "got 2 channels"});
+  expect_error(
+      [&] {
+        (*bce)(torch::zeros({2, 2, 4, 5}), torch::zeros({2, 4, 5}, torch::kLong));
+      },
+      {"1 channel", "got 2 channels"});
   expect_error([&] { (*bce)(x, torch::full({2, 4, 5}, 1.5f)); }, {"[0, 1]"});
   auto ce = make_loss(loss_named("ce"), segmentation_task(3), model_with("softmax"));
-  expect_error([&] { (*ce)(torch::zeros({2, 3, 4, 5}), torch::full({2, 4, 5}, 3, torch::kLong)); },
-               {"label 3", "outside 0..2", "task.classes = 3", "no loss.ignore_index"});
-  expect_error([&] { (*ce)(torch::zeros({2, 3, 4, 5}), torch::zeros({2, 4, 5})); },
-               {"integer labels"});
-  expect_error([&] { (*ce)(torch::zeros({2, 2, 4, 5}), torch::zeros({2, 4, 5}, torch::kLong)); },
-               {"task.classes = 3", "got 2 channels"});
+  expect_error(
+      [&] {
+        (*ce)(torch::zeros({2, 3, 4, 5}), torch::full({2, 4, 5}, 3, torch::kLong));
+      },
+      {"label 3", "outside 0..2", "task.classes = 3", "no loss.ignore_index"});
+  expect_error(
+      [&] {
+        (*ce)(torch::zeros({2, 3, 4, 5}), torch::zeros({2, 4, 5}));
+      },
+      {"integer labels"});
+  expect_error(
+      [&] {
+        (*ce)(torch::zeros({2, 2, 4, 5}), torch::zeros({2, 4, 5}, torch::kLong));
+      },
+      {"task.classes = 3", "got 2 channels"});
   auto ssim = make_loss(loss_named("ssim"), image_task(TaskKind::denoising), model_with("none"));
-  expect_error([&] { (*ssim)(torch::zeros({1, 3, 10, 16}), torch::zeros({1, 3, 10, 16})); },
-               {"11x11", "10x16"});
+  expect_error(
+      [&] {
+        (*ssim)(torch::zeros({1, 3, 10, 16}), torch::zeros({1, 3, 10, 16}));
+      },
+      {"11x11", "10x16"});
   auto mse = make_loss(loss_named("mse"), image_task(TaskKind::denoising), model_with("none"));
-  expect_error([&] { (*mse)(torch::zeros({1, 3, 8, 8}), torch::zeros({1, 1, 8, 8})); },
-               {"model output's shape [1,3,8,8]", "got [1,1,8,8]"});
+  expect_error(
+      [&] {
+        (*mse)(torch::zeros({1, 3, 8, 8}), torch::zeros({1, 1, 8, 8}));
+      },
+      {"model output's shape [1,3,8,8]", "got [1,1,8,8]"});
 }
 
 }  // namespace

@@ -91,8 +91,8 @@ TEST(LossReference, BceDiceWeights) {
   c.dice_weight = 1.3f;
   // The weights are floats: the reference uses 0.7/1.3 exactly, so allow their float rounding.
   auto loss = make_loss(c, segmentation_task(1), model_with("sigmoid"));
-  const double v = (*loss)(bin_logits().to(torch::kDouble), ref_binary_labels({2, 4, 5}))
-                       .item<double>();
+  const double v =
+      (*loss)(bin_logits().to(torch::kDouble), ref_binary_labels({2, 4, 5})).item<double>();
   EXPECT_NEAR(v, kBceDice07_13, 1e-7);
   EXPECT_NEAR(v, 0.7f * kBce + 1.3f * kDice, 1e-10);
 }
@@ -108,8 +108,8 @@ TEST(LossReference, BinaryFocal) {
 }
 
 TEST(LossReference, CrossEntropy) {
-  check(loss_named("ce"), segmentation_task(3), "softmax", mc_logits(),
-        ref_mc_labels({2, 4, 5}, 3), kCe);
+  check(loss_named("ce"), segmentation_task(3), "softmax", mc_logits(), ref_mc_labels({2, 4, 5}, 3),
+        kCe);
   LossConfig c = loss_named("ce");
   c.class_weights = {0.2f, 1.0f, 2.5f};
   auto loss = make_loss(c, segmentation_task(3), model_with("softmax"));

@@ -119,8 +119,7 @@ TEST(LossHand, MseL1SsimWithActivationNone) {
   const auto noisy = ref_near_image({1, 3, 12, 12});
   EXPECT_NEAR(run("ssim_l1", t3, "none", noisy, img, c), run("l1", t3, "none", noisy, img), 1e-7);
   c.ssim_weight = 1.0f;
-  EXPECT_NEAR(run("ssim_l1", t3, "none", noisy, img, c), run("ssim", t3, "none", noisy, img),
-              1e-7);
+  EXPECT_NEAR(run("ssim_l1", t3, "none", noisy, img, c), run("ssim", t3, "none", noisy, img), 1e-7);
 }
 
 TEST(LossHand, OutputActivation) {
@@ -130,6 +129,17 @@ TEST(LossHand, OutputActivation) {
   EXPECT_TRUE(output_activation(x, "sigmoid").equal(torch::sigmoid(x)));
   EXPECT_TRUE(output_activation(x, "softmax").equal(torch::softmax(x, 1)));
   expect_error([&] { output_activation(x, "tanh"); }, {"model.activation", "tanh", "sigmoid"});
+}
+
+TEST(LossHand, ReducedPrecisionLogitsAreComputedInFloat32) {
+  const auto x = ref_logits({2, 1, 4, 5}, 37, 11);
+  const auto y = ref_binary_labels({2, 4, 5});
+  auto loss = make_loss(loss_named("bce_dice"), segmentation_task(1), model_with("sigmoid"));
+  const auto half = (*loss)(x.to(torch::kBFloat16), y);
+  EXPECT_EQ(half.scalar_type(), torch::kFloat);
+  // Same value as float32 logits holding the same (bfloat16-rounded) numbers.
+  EXPECT_NEAR(half.item<double>(),
+              (*loss)(x.to(torch::kBFloat16).to(torch::kFloat), y).item<double>(), 1e-7);
 }
 
 TEST(LossHand, GaussianWindowMatchesOpenCv) {

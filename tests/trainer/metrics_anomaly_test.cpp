@@ -81,7 +81,7 @@ TEST(AnomalyMetrics, AucOnlyWithBothClassesAndUnlabelledImages) {
   auto r = m.compute();
   EXPECT_EQ(r.count("auc"), 0u);
   EXPECT_EQ(r.count("error_anomalous"), 0u);
-  EXPECT_NEAR(r.at("error_normal"), 0.0, 1e-15);  // sigmoid(0) = 0.5
+  EXPECT_NEAR(r.at("error_normal"), 0.0, 1e-15);                         // sigmoid(0) = 0.5
   m.update(torch::ones({1, 1, 4, 4}), torch::full({1, 1, 4, 4}, 0.5f));  // unlabelled
   r = m.compute();
   EXPECT_EQ(r.at("images"), 3.0);
@@ -95,12 +95,18 @@ TEST(AnomalyMetrics, AucOnlyWithBothClassesAndUnlabelledImages) {
 TEST(AnomalyMetrics, Errors) {
   AnomalyMetrics m(AnomalyOptions{"none"});
   expect_error([&] { m.compute(); }, {"no images"});
-  expect_error([&] { m.update(torch::zeros({2, 1, 4, 4}), torch::zeros({2, 1, 4, 4}),
-                              torch::tensor({0, 2}, torch::kLong)); },
-               {"label 2", "0 (normal) or 1 (anomalous)"});
-  expect_error([&] { m.update(torch::zeros({2, 1, 4, 4}), torch::zeros({2, 1, 4, 4}),
-                              torch::tensor({0.0f, 1.0f})); },
-               {"labels must be 2 integers"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({2, 1, 4, 4}), torch::zeros({2, 1, 4, 4}),
+                 torch::tensor({0, 2}, torch::kLong));
+      },
+      {"label 2", "0 (normal) or 1 (anomalous)"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({2, 1, 4, 4}), torch::zeros({2, 1, 4, 4}),
+                 torch::tensor({0.0f, 1.0f}));
+      },
+      {"labels must be 2 integers"});
 }
 
 }  // namespace

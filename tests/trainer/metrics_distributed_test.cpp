@@ -143,9 +143,8 @@ TEST(MetricsDistributed, MulticlassSegmentation) {
   for (int64_t i = 0; i < 11; ++i) {
     s.push_back({torch::randn({1, 4, 8, 6}), torch::randint(0, 4, {1, 8, 6}, torch::kLong), {}, i});
   }
-  check_contract([] { return make_metrics(segmentation_task(4), model_with("softmax"),
-                                          EvalConfig{}); },
-                 s);
+  check_contract(
+      [] { return make_metrics(segmentation_task(4), model_with("softmax"), EvalConfig{}); }, s);
 }
 
 TEST(MetricsDistributed, ImageMetrics) {
@@ -157,9 +156,11 @@ TEST(MetricsDistributed, ImageMetrics) {
   }
   EvalConfig eval;
   eval.border_crop = 1;
-  check_contract([&] { return make_metrics(image_task(TaskKind::super_resolution),
-                                           model_with("sigmoid"), eval); },
-                 s);
+  check_contract(
+      [&] {
+        return make_metrics(image_task(TaskKind::super_resolution), model_with("sigmoid"), eval);
+      },
+      s);
 }
 
 TEST(MetricsDistributed, AnomalyAucWithTies) {
@@ -172,25 +173,28 @@ TEST(MetricsDistributed, AnomalyAucWithTies) {
     auto out = y + 0.125f * static_cast<float>(i % 3);
     s.push_back({out, y, torch::tensor({i % 2}, torch::kLong), i});
   }
-  check_contract([] { return make_metrics(image_task(TaskKind::anomaly), model_with("none"),
-                                          EvalConfig{}); },
-                 s);
+  check_contract(
+      [] { return make_metrics(image_task(TaskKind::anomaly), model_with("none"), EvalConfig{}); },
+      s);
 }
 
 TEST(MetricsDistributed, FactoryAndNames) {
   EXPECT_EQ(make_metrics(segmentation_task(1), model_with("sigmoid"), EvalConfig{})->kind(),
             "segmentation");
-  EXPECT_EQ(make_metrics(image_task(TaskKind::denoising), model_with("sigmoid"), EvalConfig{})
-                ->kind(),
-            "image");
-  EXPECT_EQ(make_metrics(image_task(TaskKind::anomaly), model_with("sigmoid"), EvalConfig{})
-                ->kind(),
-            "anomaly");
+  EXPECT_EQ(
+      make_metrics(image_task(TaskKind::denoising), model_with("sigmoid"), EvalConfig{})->kind(),
+      "image");
+  EXPECT_EQ(
+      make_metrics(image_task(TaskKind::anomaly), model_with("sigmoid"), EvalConfig{})->kind(),
+      "anomaly");
   check_metric_names({"dice", "iou", "dice/1", "miou"}, segmentation_task(1));
   check_metric_names({"psnr", "ssim_y"}, image_task(TaskKind::super_resolution));
   check_metric_names({"auc"}, image_task(TaskKind::anomaly));
-  expect_error([] { check_metric_names({"dice", "psnr"}, segmentation_task(2)); },
-               {"eval.metrics[1]", "'psnr'", "segmentation", "dice/c", "0..1"});
+  expect_error(
+      [] {
+        check_metric_names({"dice", "psnr"}, segmentation_task(2));
+      },
+      {"eval.metrics[1]", "'psnr'", "segmentation", "dice/c", "0..1"});
   expect_error([] { check_metric_names({"dice/2"}, segmentation_task(1)); },
                {"eval.metrics[0]", "dice/2"});
   expect_error([] { check_metric_names({"dice"}, image_task(TaskKind::denoising)); },

@@ -14,15 +14,32 @@ namespace {
 
 using namespace tessera::testing;
 
-// Pasted from `/usr/bin/python3 tools/reference/losses_metrics.py`: psnr ssim psnr_y ssim_y mae mse.
-constexpr double kRgbSigmoidCrop2Image0[6] = {6.667054227137216, 0.019757902940127896, 11.277120992918164, -0.025339451243407401, 0.38194035947712418, 0.21542424388055875};
-constexpr double kRgbSigmoidCrop2Image1[6] = {6.6791815251601259, -0.00022988472241858293, 11.110276232827802, -0.03041052475540711, 0.38111928104575166, 0.21482352941176469};
-constexpr double kRgbNearCrop3Image0[6] = {23.217520242656448, 0.97227149093446152, 30.780822845776331, 0.97134162257028778, 0.059124390496939516, 0.0047670309954046981};
-constexpr double kRgbNearCrop3Image1[6] = {23.217223732662291, 0.97225880871221426, 30.797460584681691, 0.97533432320680635, 0.059114015976761074, 0.0047673564705475509};
-constexpr double kRgbNearNoQuantImage0[6] = {23.222248772581967, 0.97241423573534214, 30.810279949602336, 0.97333352819204377, 0.05903049994861552, 0.004761843551644919};
-constexpr double kRgbNearNoQuantImage1[6] = {23.212344578857017, 0.97244721660080158, 30.793832319089908, 0.97407344814666252, 0.059177558800244397, 0.0047727154464544596};
-constexpr double kGrayNearImage0[6] = {23.166805050957414, 0.97171585260829318, 23.166805050957414, 0.97171585260829318, 0.05949754901960784, 0.0048230247981545559};
-constexpr double kGrayNearImage1[6] = {23.219102454073099, 0.9711336685051033, 23.219102454073099, 0.9711336685051033, 0.059206495098039214, 0.0047652945982314494};
+// Pasted from `/usr/bin/python3 tools/reference/losses_metrics.py`: psnr ssim psnr_y ssim_y mae
+// mse.
+constexpr double kRgbSigmoidCrop2Image0[6] = {6.667054227137216,   0.019757902940127896,
+                                              11.277120992918164,  -0.025339451243407401,
+                                              0.38194035947712418, 0.21542424388055875};
+constexpr double kRgbSigmoidCrop2Image1[6] = {6.6791815251601259,  -0.00022988472241858293,
+                                              11.110276232827802,  -0.03041052475540711,
+                                              0.38111928104575166, 0.21482352941176469};
+constexpr double kRgbNearCrop3Image0[6] = {23.217520242656448,   0.97227149093446152,
+                                           30.780822845776331,   0.97134162257028778,
+                                           0.059124390496939516, 0.0047670309954046981};
+constexpr double kRgbNearCrop3Image1[6] = {23.217223732662291,   0.97225880871221426,
+                                           30.797460584681691,   0.97533432320680635,
+                                           0.059114015976761074, 0.0047673564705475509};
+constexpr double kRgbNearNoQuantImage0[6] = {23.222248772581967,  0.97241423573534214,
+                                             30.810279949602336,  0.97333352819204377,
+                                             0.05903049994861552, 0.004761843551644919};
+constexpr double kRgbNearNoQuantImage1[6] = {23.212344578857017,   0.97244721660080158,
+                                             30.793832319089908,   0.97407344814666252,
+                                             0.059177558800244397, 0.0047727154464544596};
+constexpr double kGrayNearImage0[6] = {23.166805050957414,  0.97171585260829318,
+                                       23.166805050957414,  0.97171585260829318,
+                                       0.05949754901960784, 0.0048230247981545559};
+constexpr double kGrayNearImage1[6] = {23.219102454073099,   0.9711336685051033,
+                                       23.219102454073099,   0.9711336685051033,
+                                       0.059206495098039214, 0.0047652945982314494};
 
 ImageMetrics image_metrics(int channels, const std::string& act, int crop, bool quantize = true) {
   ImageOptions o;
@@ -116,15 +133,27 @@ TEST(ImageMetrics, OtherChannelCountsHaveNoY) {
 
 TEST(ImageMetrics, Errors) {
   auto m = image_metrics(3, "sigmoid", 4);
-  expect_error([&] { m.update(torch::zeros({1, 3, 16, 16}), torch::zeros({1, 3, 16, 16})); },
-               {"16x16", "eval.border_crop = 4", "8x8", "11x11"});
-  expect_error([&] { m.update(torch::zeros({1, 1, 32, 32}), torch::zeros({1, 1, 32, 32})); },
-               {"1 channels", "task.out_channels = 3"});
-  expect_error([&] { m.update(torch::zeros({1, 3, 32, 32}), torch::zeros({1, 3, 16, 16})); },
-               {"output's shape [1,3,32,32]"});
-  expect_error([&] { m.update(torch::zeros({1, 3, 32, 32}), torch::zeros({1, 3, 32, 32}),
-                              torch::zeros({1}, torch::kLong)); },
-               {"no image labels"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({1, 3, 16, 16}), torch::zeros({1, 3, 16, 16}));
+      },
+      {"16x16", "eval.border_crop = 4", "8x8", "11x11"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({1, 1, 32, 32}), torch::zeros({1, 1, 32, 32}));
+      },
+      {"1 channels", "task.out_channels = 3"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({1, 3, 32, 32}), torch::zeros({1, 3, 16, 16}));
+      },
+      {"output's shape [1,3,32,32]"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({1, 3, 32, 32}), torch::zeros({1, 3, 32, 32}),
+                 torch::zeros({1}, torch::kLong));
+      },
+      {"no image labels"});
   expect_error([] { image_metrics(3, "tanh", 0); }, {"model.activation", "tanh"});
   expect_error([] { image_metrics(3, "none", -1); }, {"eval.border_crop"});
 }

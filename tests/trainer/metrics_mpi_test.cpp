@@ -79,10 +79,11 @@ void check(const std::string& name, tessera::Communicator& comm,
   const auto got = mine->compute();
   expect(got.size() == want.size(), rank, name + ": same metric names");
   for (const auto& [k, v] : want) {
-    const bool ok = got.count(k) &&
-                    (std::isinf(v) ? got.at(k) == v : std::abs(got.at(k) - v) <= 1e-12);
-    expect(ok, rank, name + ": " + k + " = " + (got.count(k) ? std::to_string(got.at(k)) : "?") +
-                         ", single process " + std::to_string(v));
+    const bool ok =
+        got.count(k) && (std::isinf(v) ? got.at(k) == v : std::abs(got.at(k) - v) <= 1e-12);
+    expect(ok, rank,
+           name + ": " + k + " = " + (got.count(k) ? std::to_string(got.at(k)) : "?") +
+               ", single process " + std::to_string(v));
   }
   expect(mine->per_image().size() == whole->per_image().size(), rank, name + ": image count");
   for (size_t i = 0; i < std::min(mine->per_image().size(), whole->per_image().size()); ++i) {
@@ -139,12 +140,16 @@ int run(tessera::Communicator& comm) {
   eval.threshold = 0.4;
   eval.border_crop = 1;
 
-  check("binary segmentation", comm,
-        [&] { return tessera::make_metrics(seg1, sigmoid, eval, 255); }, bin);
-  check("multi-class segmentation", comm,
-        [&] { return tessera::make_metrics(seg3, softmax, eval); }, mc);
-  check("image", comm, [&] { return tessera::make_metrics(sr, sigmoid, eval); }, img);
-  check("anomaly", comm, [&] { return tessera::make_metrics(an, none, eval); }, anom);
+  check(
+      "binary segmentation", comm, [&] { return tessera::make_metrics(seg1, sigmoid, eval, 255); },
+      bin);
+  check(
+      "multi-class segmentation", comm, [&] { return tessera::make_metrics(seg3, softmax, eval); },
+      mc);
+  check(
+      "image", comm, [&] { return tessera::make_metrics(sr, sigmoid, eval); }, img);
+  check(
+      "anomaly", comm, [&] { return tessera::make_metrics(an, none, eval); }, anom);
 
   // Every rank's verdict, so a failure anywhere fails every rank's exit status.
   int64_t total_failures = failures;

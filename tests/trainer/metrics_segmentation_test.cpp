@@ -84,9 +84,18 @@ TEST(SegmentationMetrics, MulticlassHandWorked) {
   m.update(x, y);
   const auto& c = m.counts();
   ASSERT_EQ(c.size(), 3u);
-  EXPECT_EQ(c[0].tp, 1); EXPECT_EQ(c[0].fp, 0); EXPECT_EQ(c[0].fn, 0); EXPECT_EQ(c[0].tn, 3);
-  EXPECT_EQ(c[1].tp, 1); EXPECT_EQ(c[1].fp, 1); EXPECT_EQ(c[1].fn, 0); EXPECT_EQ(c[1].tn, 2);
-  EXPECT_EQ(c[2].tp, 1); EXPECT_EQ(c[2].fp, 0); EXPECT_EQ(c[2].fn, 1); EXPECT_EQ(c[2].tn, 2);
+  EXPECT_EQ(c[0].tp, 1);
+  EXPECT_EQ(c[0].fp, 0);
+  EXPECT_EQ(c[0].fn, 0);
+  EXPECT_EQ(c[0].tn, 3);
+  EXPECT_EQ(c[1].tp, 1);
+  EXPECT_EQ(c[1].fp, 1);
+  EXPECT_EQ(c[1].fn, 0);
+  EXPECT_EQ(c[1].tn, 2);
+  EXPECT_EQ(c[2].tp, 1);
+  EXPECT_EQ(c[2].fp, 0);
+  EXPECT_EQ(c[2].fn, 1);
+  EXPECT_EQ(c[2].tn, 2);
   const auto r = m.compute();
   EXPECT_DOUBLE_EQ(r.at("dice/0"), 1.0);
   EXPECT_DOUBLE_EQ(r.at("dice/1"), 2.0 / 3.0);
@@ -112,7 +121,9 @@ TEST(SegmentationMetrics, AbsentClassesAndZeroDenominators) {
   // K = 4; class 3 never appears and is never predicted: its ratios are 1 and it is left out of
   // the class means. Class 2 is in the target but never predicted: precision 0 (0/0, missed).
   auto x = torch::zeros({1, 4, 1, 3});
-  x[0][0][0][0] = 5; x[0][1][0][1] = 5; x[0][1][0][2] = 5;  // predictions {0, 1, 1}
+  x[0][0][0][0] = 5;
+  x[0][1][0][1] = 5;
+  x[0][1][0][2] = 5;  // predictions {0, 1, 1}
   const auto y = torch::tensor({0, 1, 2}, torch::kLong).reshape({1, 1, 3});
   auto m = seg(4);
   m.update(x, y);
@@ -189,14 +200,26 @@ TEST(SegmentationMetrics, SingleRankAllReduceUsesOneIntAndOneDoubleAllreduce) {
 TEST(SegmentationMetrics, Errors) {
   auto m = seg(1);
   expect_error([&] { m.compute(); }, {"no images were evaluated"});
-  expect_error([&] { m.update(binary_logits(), torch::full({1, 2, 3}, 2, torch::kLong)); },
-               {"label 2", "task.classes = 1"});
-  expect_error([&] { m.update(torch::zeros({1, 2, 2, 3}), binary_target()); },
-               {"2 channels", "expected 1"});
-  expect_error([&] { m.update(binary_logits(), binary_target(), {}, {1, 2}); },
-               {"2 sample ids for a batch of 1"});
-  expect_error([&] { m.update(binary_logits(), torch::tensor({0, 1}, torch::kLong)); },
-               {"target has shape [2]"});
+  expect_error(
+      [&] {
+        m.update(binary_logits(), torch::full({1, 2, 3}, 2, torch::kLong));
+      },
+      {"label 2", "task.classes = 1"});
+  expect_error(
+      [&] {
+        m.update(torch::zeros({1, 2, 2, 3}), binary_target());
+      },
+      {"2 channels", "expected 1"});
+  expect_error(
+      [&] {
+        m.update(binary_logits(), binary_target(), {}, {1, 2});
+      },
+      {"2 sample ids for a batch of 1"});
+  expect_error(
+      [&] {
+        m.update(binary_logits(), torch::tensor({0, 1}, torch::kLong));
+      },
+      {"target has shape [2]"});
   expect_error([] { seg(1, 1.5); }, {"eval.threshold", "[0, 1]"});
   expect_error([] { seg(3, 0.5, 2); }, {"ignore_index = 2"});
   auto three = seg(3);

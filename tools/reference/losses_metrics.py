@@ -5,6 +5,9 @@ Run with Debian's python3 (python3-torch 1.13, python3-skimage):
     /usr/bin/python3 tools/reference/losses_metrics.py > /tmp/ref.txt
 and paste the printed constants into tests/trainer/losses_reference_test.cpp and
 tests/trainer/metrics_image_test.cpp when a definition changes.
+    /usr/bin/python3 tools/reference/losses_metrics.py --check TEST.cpp...
+recomputes everything and checks that the constants pasted in the test files are the current
+ones (ctest runs this as trainer_reference_values_py).
 
 The inputs are closed-form and rebuilt bit-for-bit by tests/trainer/reference_inputs.h:
     logit(i, a, b) = float32(((i*a + b) % 101) / 100 * 8 - 4)
@@ -14,6 +17,9 @@ BCE/CE, the published formulas for Dice/focal, and scikit-image's structural_sim
 peak_signal_noise_ratio (Gaussian weights, sigma 1.5, population covariance, i.e. Wang et al.
 and BasicSR's settings) for SSIM and PSNR.
 """
+import re
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,8 +63,11 @@ def mc_labels(shape, k, ignore=None):
     return torch.tensor(v, dtype=torch.int64).reshape(shape)
 
 
+LINES = []
+
+
 def out(name, value):
-    print(f"constexpr double k{name} = {float(value):.17g};")
+    LINES.append(f"constexpr double k{name} = {float(value):.17g};")
 
 
 # ---- binary segmentation: logits [2,1,4,5], labels [2,4,5] -------------------------------------
@@ -138,7 +147,7 @@ out("McDiceIgnore", mc_dice(xm, ymi, 255))
 out("CeDice06_04", 0.6 * ce(xm, ymi, w, 255) + 0.4 * mc_dice(xm, ymi, 255))
 out("FocalMc", focal_mc(xm, ym, 2.0))
 out("FocalMcWeightedIgnore", focal_mc(xm, ymi, 2.0, w, 255))
-out("FocalMcG0EqualsCe", focal_mc(xm, ymi, 0.0, w, 255) - ce(xm, ymi, w, 255))
+assert abs(focal_mc(xm, ymi, 0.0, w, 255) - ce(xm, ymi, w, 255)) < 1e-14  # gamma 0 == ce
 
 # ---- image losses: logits [2,3,16,16], target image ---------------------------------------------
 xi = logits((2, 3, 16, 16), 41, 3)
@@ -190,8 +199,8 @@ def image_metrics(name, outputs, targets, crop, quantize):
                 structural_similarity(ty, ay, data_range=255, gaussian_weights=True, sigma=1.5,
                                       use_sample_covariance=False, channel_axis=0),
                 np.mean(np.abs(a - t)) / 255.0, np.mean((a - t) ** 2) / 255.0 ** 2]
-        print(f"constexpr double k{name}Image{i}[6] = {{" +
-              ", ".join(f"{v:.17g}" for v in vals) + "};  // psnr ssim psnr_y ssim_y mae mse")
+        LINES.append(f"constexpr double k{name}Image{i}[6] = {{" +
+                     ", ".join(f"{v:.17g}" for v in vals) + "};  // psnr ssim psnr_y ssim_y mae mse")
 
 
 image_metrics("RgbSigmoidCrop2", torch.sigmoid(logits((2, 3, 24, 20), 41, 3)),
@@ -199,3 +208,31 @@ image_metrics("RgbSigmoidCrop2", torch.sigmoid(logits((2, 3, 24, 20), 41, 3)),
 image_metrics("RgbNearCrop3", near_image((2, 3, 24, 20)), image((2, 3, 24, 20)), 3, True)
 image_metrics("RgbNearNoQuant", near_image((2, 3, 24, 20)), image((2, 3, 24, 20)), 0, False)
 image_metrics("GrayNear", near_image((2, 1, 16, 16)), image((2, 1, 16, 16)), 0, True)
+
+
+CONST = re.compile(r"constexpr double (k\w+)(?:\[\d+\])? = \{?([^;}]*)\}?;")
+
+
+def parse(text):
+    return {m.group(1): [float(v) for v in m.group(2).split(",")] for m in CONST.finditer(text)}
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--check":
+    want = parse("\n".join(LINES))
+    have = {}
+    for path in sys.argv[2:]:
+        with open(path) as f:
+            have.update(parse(f.read()))
+    bad = []
+    for name, values in want.items():
+        if name not in have:
+            bad.append(f"{name}: missing from the test files")
+        elif len(have[name]) != len(values) or any(
+                abs(a - b) > 1e-12 * max(1.0, abs(b)) for a, b in zip(have[name], values)):
+            bad.append(f"{name}: test has {have[name]}, reference gives {values}")
+    for line in bad:
+        print("MISMATCH", line)
+    print(f"{len(want) - len(bad)} of {len(want)} reference constants match")
+    sys.exit(1 if bad else 0)
+else:
+    print("\n".join(LINES))
