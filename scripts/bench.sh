@@ -121,6 +121,11 @@ if want scaling; then
   section scaling 120 $PY "$ROOT/bench/scaling_model.py" "${cpu[@]}"
 fi
 
+if [ -z "$only" ]; then
+  { $PY "$ROOT/bench/goals.py" "$OUT"; echo; echo "_(bench/goals.py on this run's results)_"; } \
+    >"$OUT/goals.md"
+fi
+
 if [ $doc -eq 1 ]; then
   $PY "$ROOT/bench/update_doc.py" docs/PERFORMANCE.md "$OUT"
 fi
