@@ -4,9 +4,11 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include <fmt/ranges.h>
 
@@ -70,8 +72,10 @@ GradReducer::GradReducer(torch::nn::Module& model, Communicator& comm,
                 options_.bucket_mb);
   TESSERA_CHECK(options_.first_bucket_mb > 0, "first_bucket_mb must be > 0 (MiB), got {}",
                 options_.first_bucket_mb);
+  std::set<const c10::TensorImpl*> seen;  // a parameter shared by two modules counts once
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-    if (item.value().defined() && item.value().requires_grad()) {
+    if (item.value().defined() && item.value().requires_grad() &&
+        seen.insert(item.value().unsafeGetTensorImpl()).second) {
       params_.push_back(item.value());
       names_.push_back(item.key());
     }

@@ -6,8 +6,8 @@
 namespace tessera {
 namespace {
 
-Config finish(RawConfig raw, const std::vector<std::string>& overrides,
-              const LoadOptions& options, const std::string& source) {
+Config finish(RawConfig raw, const std::vector<std::string>& overrides, const LoadOptions& options,
+              const std::string& source) {
   apply_overrides(raw, overrides);
   Config config;
   assign_values(raw, config);
@@ -18,7 +18,9 @@ Config finish(RawConfig raw, const std::vector<std::string>& overrides,
 
 }  // namespace
 
-std::string Config::run_dir() const { return experiment.output_dir + "/" + experiment.name; }
+std::string Config::run_dir() const {
+  return experiment.output_dir + "/" + experiment.name;
+}
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
                    const LoadOptions& options) {
@@ -63,12 +65,18 @@ std::map<std::string, std::string> flatten(const Config& config) {
 
 std::string to_string(TaskKind kind) {
   switch (kind) {
-    case TaskKind::segmentation: return "segmentation";
-    case TaskKind::translation: return "translation";
-    case TaskKind::super_resolution: return "super_resolution";
-    case TaskKind::denoising: return "denoising";
-    case TaskKind::inpainting: return "inpainting";
-    case TaskKind::anomaly: return "anomaly";
+    case TaskKind::segmentation:
+      return "segmentation";
+    case TaskKind::translation:
+      return "translation";
+    case TaskKind::super_resolution:
+      return "super_resolution";
+    case TaskKind::denoising:
+      return "denoising";
+    case TaskKind::inpainting:
+      return "inpainting";
+    case TaskKind::anomaly:
+      return "anomaly";
   }
   TESSERA_THROW("invalid TaskKind value {}", static_cast<int>(kind));
 }

@@ -33,13 +33,14 @@ struct TaskConfig {
   int classes = 1;  // 1 = binary (sigmoid); >1 = multi-class (softmax). Segmentation only.
   int in_channels = 3;
   int out_channels = 1;
-  int scale = 2;  // super_resolution only
-  float noise_std = 0.1f;     // denoising: Gaussian noise added on the fly when targets are clean
+  int scale = 2;                // super_resolution only
+  float noise_std = 0.1f;       // denoising: Gaussian noise added on the fly when targets are clean
   float mask_fraction = 0.25f;  // inpainting: fraction of the image hidden
 };
 
 struct ModelConfig {
-  std::string arch = "unet";  // unet | autoencoder (the article's myTransformer) | autoencoder_generic
+  std::string arch =
+      "unet";  // unet | autoencoder (the article's myTransformer) | autoencoder_generic
   int filters = 16;
   int depth = 4;
   float dropout = 0.1f;
@@ -110,7 +111,7 @@ struct TrainConfig {
   int64_t log_every = 10;
   int64_t eval_every = 200;
   int64_t checkpoint_every = 200;
-  int early_stop_patience = 0;  // evaluations without improvement; 0 = off
+  int early_stop_patience = 0;     // evaluations without improvement; 0 = off
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (GPU)
   std::string device = "cpu";      // cpu | cuda
   int threads_per_rank = 1;
@@ -209,8 +210,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 // paths are resolved relative to `base_dir`.
 Config load_config_from_string(const std::string& yaml, const std::string& name = "<string>",
                                const std::vector<std::string>& overrides = {},
-                               const std::string& base_dir = ".",
-                               const LoadOptions& options = {});
+                               const std::string& base_dir = ".", const LoadOptions& options = {});
 
 // The resolved config as YAML (every key, defaults filled). load_config_from_string() of this
 // text gives back an equal Config.

@@ -83,11 +83,21 @@ std::string config_message(const Origin& origin, const std::string& message);
 namespace schema_table {
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
-inline Range gt(double lo) { return Range{lo, kInf, true, false}; }
-inline Range ge(double lo) { return Range{lo, kInf, false, false}; }
-inline Range closed(double lo, double hi) { return Range{lo, hi, false, false}; }
-inline Range half_open(double lo, double hi) { return Range{lo, hi, false, true}; }
-inline Range open(double lo, double hi) { return Range{lo, hi, true, true}; }
+inline Range gt(double lo) {
+  return Range{lo, kInf, true, false};
+}
+inline Range ge(double lo) {
+  return Range{lo, kInf, false, false};
+}
+inline Range closed(double lo, double hi) {
+  return Range{lo, hi, false, false};
+}
+inline Range half_open(double lo, double hi) {
+  return Range{lo, hi, false, true};
+}
+inline Range open(double lo, double hi) {
+  return Range{lo, hi, true, true};
+}
 
 inline KeySpec key(std::string path, ConfigField field, std::string doc) {
   KeySpec k;
@@ -104,6 +114,6 @@ void add_run_keys(std::vector<KeySpec>& s);
 }  // namespace tessera
 
 // Throws ConfigError located at `origin` (an Origin), message formatted with {fmt}.
-#define TESSERA_CONFIG_FAIL(origin, ...)                                      \
-  throw ::tessera::ConfigError(__FILE__, __LINE__,                            \
+#define TESSERA_CONFIG_FAIL(origin, ...)           \
+  throw ::tessera::ConfigError(__FILE__, __LINE__, \
                                ::tessera::config_message((origin), ::fmt::format(__VA_ARGS__)))

@@ -1,8 +1,8 @@
 // The schema table, part 1 (experiment, task, model, loss, data): every config key, its field,
 // range, accepted values and meaning. Part 2 (optim ... logging) is config_schema_run.cpp.
 // Defaults are not repeated here: they are the initial values of the structs in config.h.
-#include "common/config_internal.h"
 #include "common/config_schema.h"
+#include "common/config_internal.h"
 
 #include <algorithm>
 
@@ -47,9 +47,9 @@ std::vector<KeySpec> build_schema() {
                   "Segmentation classes: 1 = binary (sigmoid), >1 = multi-class (softmax). "
                   "Must be 1 for other tasks.")
                   .in(closed(1, 256)));
-  s.push_back(key("task.in_channels", TESSERA_CFG_FIELD(task.in_channels),
-                  "Channels of the network input.")
-                  .in(closed(1, 64)));
+  s.push_back(
+      key("task.in_channels", TESSERA_CFG_FIELD(task.in_channels), "Channels of the network input.")
+          .in(closed(1, 64)));
   s.push_back(key("task.out_channels", TESSERA_CFG_FIELD(task.out_channels),
                   "Channels of the network output (segmentation: 1 or classes).")
                   .in(closed(1, 256)));
@@ -99,20 +99,20 @@ std::vector<KeySpec> build_schema() {
   s.push_back(key("loss.ignore_index", TESSERA_CFG_FIELD(loss.ignore_index),
                   "ce / ce_dice / multiclass_dice: label value to ignore (-1 = none).")
                   .in(closed(-1, 255)));
-  s.push_back(key("loss.focal_gamma", TESSERA_CFG_FIELD(loss.focal_gamma),
-                  "focal: focusing exponent.")
-                  .in(ge(0)));
+  s.push_back(
+      key("loss.focal_gamma", TESSERA_CFG_FIELD(loss.focal_gamma), "focal: focusing exponent.")
+          .in(ge(0)));
   s.push_back(key("loss.focal_alpha", TESSERA_CFG_FIELD(loss.focal_alpha),
                   "focal: weight of the positive class.")
                   .in(closed(0, 1)));
   s.push_back(key("loss.ssim_weight", TESSERA_CFG_FIELD(loss.ssim_weight),
                   "ssim_l1: w * (1 - SSIM) + (1 - w) * L1.")
                   .in(closed(0, 1)));
-  s.push_back(key("loss.smooth", TESSERA_CFG_FIELD(loss.smooth), "Dice smoothing term.")
-                  .in(ge(0)));
+  s.push_back(key("loss.smooth", TESSERA_CFG_FIELD(loss.smooth), "Dice smoothing term.").in(ge(0)));
   // data
   s.push_back(key("data.train", TESSERA_CFG_FIELD(data.train),
-                  "Training dataset directory (shards + manifest); needed by `train`."));
+                  "Training dataset directory (shards + manifest; relative paths from the working "
+                  "directory); needed by `train`."));
   s.push_back(key("data.val", TESSERA_CFG_FIELD(data.val),
                   "Validation dataset directory (\"\" = no validation)."));
   s.push_back(key("data.test", TESSERA_CFG_FIELD(data.test),
@@ -136,10 +136,10 @@ std::vector<KeySpec> build_schema() {
   s.push_back(key("data.prefetch_batches", TESSERA_CFG_FIELD(data.prefetch_batches),
                   "Ready batches queued per rank (bounds loader memory).")
                   .in(closed(1, 1024)));
-  s.push_back(key("data.augment.hflip", TESSERA_CFG_FIELD(data.augment.hflip),
-                  "Random horizontal flips."));
-  s.push_back(key("data.augment.vflip", TESSERA_CFG_FIELD(data.augment.vflip),
-                  "Random vertical flips."));
+  s.push_back(
+      key("data.augment.hflip", TESSERA_CFG_FIELD(data.augment.hflip), "Random horizontal flips."));
+  s.push_back(
+      key("data.augment.vflip", TESSERA_CFG_FIELD(data.augment.vflip), "Random vertical flips."));
   s.push_back(key("data.augment.rot90", TESSERA_CFG_FIELD(data.augment.rot90),
                   "Random 90-degree rotations."));
   s.push_back(key("data.augment.crop", TESSERA_CFG_FIELD(data.augment.crop),
@@ -162,8 +162,8 @@ const std::vector<KeySpec>& config_schema() {
 }
 
 const std::vector<std::string>& segmentation_metrics() {
-  static const std::vector<std::string> m = {"dice",  "iou",  "precision", "recall",
-                                             "accuracy", "miou", "mdice", "image_dice"};
+  static const std::vector<std::string> m = {"dice",     "iou",  "precision", "recall",
+                                             "accuracy", "miou", "mdice",     "image_dice"};
   return m;
 }
 

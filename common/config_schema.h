@@ -21,13 +21,12 @@
 namespace tessera {
 
 // Accessors: a capture-less lambda converted to a plain function pointer (see TESSERA_CFG_FIELD).
-using ConfigField = std::variant<bool& (*)(Config&), int& (*)(Config&), int64_t& (*)(Config&),
-                                 uint64_t& (*)(Config&), float& (*)(Config&),
-                                 double& (*)(Config&), std::string& (*)(Config&),
-                                 TaskKind& (*)(Config&), std::vector<float>& (*)(Config&),
-                                 std::vector<double>& (*)(Config&),
-                                 std::vector<int64_t>& (*)(Config&),
-                                 std::vector<std::string>& (*)(Config&)>;
+using ConfigField =
+    std::variant<bool& (*)(Config&), int& (*)(Config&), int64_t& (*)(Config&),
+                 uint64_t& (*)(Config&), float& (*)(Config&), double& (*)(Config&),
+                 std::string& (*)(Config&), TaskKind& (*)(Config&),
+                 std::vector<float>& (*)(Config&), std::vector<double>& (*)(Config&),
+                 std::vector<int64_t>& (*)(Config&), std::vector<std::string>& (*)(Config&)>;
 
 // A numeric interval; for list keys it applies to every element.
 struct Range {
@@ -52,10 +51,22 @@ struct KeySpec {
   bool required = false;             // must be set by the file, its bases or an override
 
   // Builder helpers used by the table.
-  KeySpec& in(Range r) { range = r; return *this; }
-  KeySpec& one_of(std::vector<std::string> c) { choices = std::move(c); return *this; }
-  KeySpec& size(int n) { list_size = n; return *this; }
-  KeySpec& must_be_set() { required = true; return *this; }
+  KeySpec& in(Range r) {
+    range = r;
+    return *this;
+  }
+  KeySpec& one_of(std::vector<std::string> c) {
+    choices = std::move(c);
+    return *this;
+  }
+  KeySpec& size(int n) {
+    list_size = n;
+    return *this;
+  }
+  KeySpec& must_be_set() {
+    required = true;
+    return *this;
+  }
 
   std::string section() const;  // "optim" for "optim.lr", "data.augment" for "data.augment.crop"
   std::string name() const;     // "lr"

@@ -8,8 +8,7 @@ void add_run_keys(std::vector<KeySpec>& s) {
   // optim
   s.push_back(key("optim.name", TESSERA_CFG_FIELD(optim.name), "Optimizer.")
                   .one_of({"adam", "adamw", "sgd"}));
-  s.push_back(key("optim.lr", TESSERA_CFG_FIELD(optim.lr), "Peak learning rate.")
-                  .in(gt(0)));
+  s.push_back(key("optim.lr", TESSERA_CFG_FIELD(optim.lr), "Peak learning rate.").in(gt(0)));
   s.push_back(key("optim.weight_decay", TESSERA_CFG_FIELD(optim.weight_decay),
                   "Weight decay (adamw: decoupled).")
                   .in(ge(0)));
@@ -21,15 +20,15 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   "adam / adamw: the two moment decay rates.")
                   .in(half_open(0, 1))
                   .size(2));
-  s.push_back(key("optim.eps", TESSERA_CFG_FIELD(optim.eps), "adam / adamw: epsilon.")
-                  .in(open(0, 1)));
+  s.push_back(
+      key("optim.eps", TESSERA_CFG_FIELD(optim.eps), "adam / adamw: epsilon.").in(open(0, 1)));
   s.push_back(key("optim.grad_clip", TESSERA_CFG_FIELD(optim.grad_clip),
                   "Clip the global gradient L2 norm to this (0 = off).")
                   .in(ge(0)));
   // schedule
-  s.push_back(key("schedule.name", TESSERA_CFG_FIELD(schedule.name),
-                  "Learning-rate schedule after warmup.")
-                  .one_of({"constant", "step", "cosine", "poly"}));
+  s.push_back(
+      key("schedule.name", TESSERA_CFG_FIELD(schedule.name), "Learning-rate schedule after warmup.")
+          .one_of({"constant", "step", "cosine", "poly"}));
   s.push_back(key("schedule.warmup_steps", TESSERA_CFG_FIELD(schedule.warmup_steps),
                   "Linear warmup from 0 to optim.lr over this many steps.")
                   .in(ge(0)));
@@ -39,11 +38,11 @@ void add_run_keys(std::vector<KeySpec>& s) {
   s.push_back(key("schedule.milestones", TESSERA_CFG_FIELD(schedule.milestones),
                   "step: steps at which lr is multiplied by gamma (increasing).")
                   .in(ge(1)));
-  s.push_back(key("schedule.gamma", TESSERA_CFG_FIELD(schedule.gamma),
-                  "step: multiplicative factor.")
-                  .in(Range{0, 1, true, false}));
-  s.push_back(key("schedule.power", TESSERA_CFG_FIELD(schedule.power), "poly: exponent.")
-                  .in(gt(0)));
+  s.push_back(
+      key("schedule.gamma", TESSERA_CFG_FIELD(schedule.gamma), "step: multiplicative factor.")
+          .in(Range{0, 1, true, false}));
+  s.push_back(
+      key("schedule.power", TESSERA_CFG_FIELD(schedule.power), "poly: exponent.").in(gt(0)));
   // train
   s.push_back(key("train.max_steps", TESSERA_CFG_FIELD(train.max_steps),
                   "Optimizer steps to run (0 = bounded by max_epochs only).")
@@ -115,9 +114,9 @@ void add_run_keys(std::vector<KeySpec>& s) {
   s.push_back(key("dist.backend", TESSERA_CFG_FIELD(dist.backend),
                   "auto = nccl for CUDA tensors when built with NCCL, else mpi.")
                   .one_of({"auto", "mpi", "nccl"}));
-  s.push_back(key("dist.bucket_mb", TESSERA_CFG_FIELD(dist.bucket_mb),
-                  "Gradient bucket size in MiB.")
-                  .in(Range{0, 4096, true, false}));
+  s.push_back(
+      key("dist.bucket_mb", TESSERA_CFG_FIELD(dist.bucket_mb), "Gradient bucket size in MiB.")
+          .in(Range{0, 4096, true, false}));
   s.push_back(key("dist.overlap", TESSERA_CFG_FIELD(dist.overlap),
                   "Start each bucket's allreduce during backward."));
   s.push_back(key("dist.sync_batchnorm", TESSERA_CFG_FIELD(dist.sync_batchnorm),
@@ -132,8 +131,8 @@ void add_run_keys(std::vector<KeySpec>& s) {
   s.push_back(key("cluster.launcher", TESSERA_CFG_FIELD(cluster.launcher),
                   "How `submit` starts the ranks inside the allocation.")
                   .one_of({"mpirun", "srun"}));
-  s.push_back(key("cluster.nodes", TESSERA_CFG_FIELD(cluster.nodes), "Nodes.")
-                  .in(closed(1, 100000)));
+  s.push_back(
+      key("cluster.nodes", TESSERA_CFG_FIELD(cluster.nodes), "Nodes.").in(closed(1, 100000)));
   s.push_back(key("cluster.ranks_per_node", TESSERA_CFG_FIELD(cluster.ranks_per_node),
                   "MPI ranks per node.")
                   .in(closed(1, 4096)));
@@ -145,8 +144,8 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   .in(closed(0, 4096)));
   s.push_back(key("cluster.partition", TESSERA_CFG_FIELD(cluster.partition),
                   "Slurm partition (\"\" = the cluster's default)."));
-  s.push_back(key("cluster.account", TESSERA_CFG_FIELD(cluster.account),
-                  "Slurm account (\"\" = none)."));
+  s.push_back(
+      key("cluster.account", TESSERA_CFG_FIELD(cluster.account), "Slurm account (\"\" = none)."));
   s.push_back(key("cluster.time", TESSERA_CFG_FIELD(cluster.time),
                   "Slurm time limit: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS."));
   s.push_back(key("cluster.hostfile", TESSERA_CFG_FIELD(cluster.hostfile),
@@ -163,9 +162,9 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   "Seconds between Slurm's preemption signal and the kill.")
                   .in(closed(0, 86400)));
   // logging
-  s.push_back(key("logging.level", TESSERA_CFG_FIELD(logging.level),
-                  "Log level (TESSERA_LOG_LEVEL wins).")
-                  .one_of({"trace", "debug", "info", "warn", "error", "off"}));
+  s.push_back(
+      key("logging.level", TESSERA_CFG_FIELD(logging.level), "Log level (TESSERA_LOG_LEVEL wins).")
+          .one_of({"trace", "debug", "info", "warn", "error", "off"}));
   s.push_back(key("logging.progress", TESSERA_CFG_FIELD(logging.progress),
                   "Progress display (auto = bar on a terminal, lines otherwise).")
                   .one_of({"auto", "bar", "lines", "off"}));

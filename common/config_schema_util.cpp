@@ -18,7 +18,9 @@ std::string number_text(double v) {
 
 }  // namespace
 
-bool Range::bounded() const { return !std::isinf(lo) || !std::isinf(hi); }
+bool Range::bounded() const {
+  return !std::isinf(lo) || !std::isinf(hi);
+}
 
 bool Range::contains(double v) const {
   if (lo_open ? !(v > lo) : !(v >= lo)) return false;
@@ -48,7 +50,9 @@ std::string KeySpec::name() const {
   return dot == std::string::npos ? path : path.substr(dot + 1);
 }
 
-bool KeySpec::is_list() const { return field.index() >= 8; }
+bool KeySpec::is_list() const {
+  return field.index() >= 8;
+}
 
 bool KeySpec::is_string() const {
   return std::holds_alternative<std::string& (*)(Config&)>(field) ||
@@ -57,13 +61,25 @@ bool KeySpec::is_string() const {
 
 std::string KeySpec::type_name() const {
   switch (field.index()) {
-    case 0: return "bool";
-    case 1: case 2: case 3: return "integer";
-    case 4: case 5: return "number";
-    case 6: case 7: return choices.empty() ? "string" : "enum";
-    case 8: case 9: return "list of numbers";
-    case 10: return "list of integers";
-    default: return choices.empty() ? "list of strings" : "list of enums";
+    case 0:
+      return "bool";
+    case 1:
+    case 2:
+    case 3:
+      return "integer";
+    case 4:
+    case 5:
+      return "number";
+    case 6:
+    case 7:
+      return choices.empty() ? "string" : "enum";
+    case 8:
+    case 9:
+      return "list of numbers";
+    case 10:
+      return "list of integers";
+    default:
+      return choices.empty() ? "list of strings" : "list of enums";
   }
 }
 
@@ -116,7 +132,9 @@ std::vector<std::string> config_children(const std::string& section) {
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   // Optimal string alignment (Levenshtein + adjacent transpositions), case-insensitive.
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
   const size_t n = a.size(), m = b.size();
   std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
   for (size_t i = 0; i <= n; ++i) d[i][0] = i;
@@ -169,8 +187,9 @@ std::string config_keys_markdown() {
     } else if (k.range.bounded()) {
       allowed = k.range.describe();
     }
-    if (k.list_size >= 0) allowed = fmt::format("{} values{}{}", k.list_size,
-                                                allowed.empty() ? "" : ", each ", allowed);
+    if (k.list_size >= 0)
+      allowed =
+          fmt::format("{} values{}{}", k.list_size, allowed.empty() ? "" : ", each ", allowed);
     std::string def = "`" + format_value(k, defaults, true) + "`";
     if (k.required) def = "required";
     std::string doc = k.doc;

@@ -26,7 +26,8 @@ class Validator {
         where += " nor in its bases " +
                  join(std::vector<std::string>(raw_.files.begin() + 1, raw_.files.end()));
       }
-      TESSERA_CONFIG_FAIL(top(), "missing required key `{}`: expected {}, not set in {}. "
+      TESSERA_CONFIG_FAIL(top(),
+                          "missing required key `{}`: expected {}, not set in {}. "
                           "({}) A file meant as a base is checked on its own with "
                           "`tessera config check --partial`.",
                           key, expected_text(*spec), where, spec->doc);
@@ -77,8 +78,10 @@ class Validator {
     static const std::regex name_re("[A-Za-z0-9._-]+");
     const std::string& n = c_.experiment.name;
     if (!std::regex_match(n, name_re) || n == "." || n == "..") {
-      fail("experiment.name", "expected a name made of letters, digits, `.`, `_` and `-` (it "
-           "names the run directory), found \"{}\"", n);
+      fail("experiment.name",
+           "expected a name made of letters, digits, `.`, `_` and `-` (it "
+           "names the run directory), found \"{}\"",
+           n);
     }
     if (c_.experiment.output_dir.empty()) {
       fail("experiment.output_dir", "expected a directory, found an empty string");
@@ -95,8 +98,10 @@ class Validator {
              t.out_channels, is("task.classes"));
       }
       if (!binary && t.out_channels != t.classes) {
-        fail("task.out_channels", "multi-class segmentation needs out_channels == classes, "
-             "found {}; {}", t.out_channels, is("task.classes"));
+        fail("task.out_channels",
+             "multi-class segmentation needs out_channels == classes, "
+             "found {}; {}",
+             t.out_channels, is("task.classes"));
       }
       const std::string act = binary ? "sigmoid" : "softmax";
       if (c_.model.activation != act) {
@@ -116,9 +121,10 @@ class Validator {
       }
       const auto& w = c_.loss.class_weights;
       if (!w.empty() && (static_cast<int>(w.size()) != t.classes || binary)) {
-        fail("loss.class_weights", "expected one weight per class ({} for multi-class "
-             "segmentation; none for binary), found {}; {}", t.classes, w.size(),
-             is("task.classes"));
+        fail("loss.class_weights",
+             "expected one weight per class ({} for multi-class "
+             "segmentation; none for binary), found {}; {}",
+             t.classes, w.size(), is("task.classes"));
       }
       return;
     }
@@ -133,8 +139,10 @@ class Validator {
            c_.loss.name, is("task.kind"));
     }
     if (c_.model.activation == "softmax") {
-      fail("model.activation", "softmax is for multi-class segmentation; task {} accepts "
-           "sigmoid, none or relu; {}", kind, is("task.kind"));
+      fail("model.activation",
+           "softmax is for multi-class segmentation; task {} accepts "
+           "sigmoid, none or relu; {}",
+           kind, is("task.kind"));
     }
     for (const auto& m : c_.eval.metrics) {
       const bool ok = contains(image_metrics(), m) && (m != "auc" || t.kind == TaskKind::anomaly);
@@ -147,20 +155,26 @@ class Validator {
     if (t.kind == TaskKind::super_resolution) {
       if (t.scale < 2) fail("task.scale", "super_resolution needs scale >= 2, found {}", t.scale);
       if (c_.data.image_size % t.scale != 0) {
-        fail("data.image_size", "must be divisible by task.scale ({}) for super_resolution, "
-             "found {}", t.scale, c_.data.image_size);
+        fail("data.image_size",
+             "must be divisible by task.scale ({}) for super_resolution, "
+             "found {}",
+             t.scale, c_.data.image_size);
       }
     }
     if (t.kind != TaskKind::translation && t.out_channels != t.in_channels) {
-      fail("task.out_channels", "task {} reconstructs the input image: out_channels must equal "
-           "in_channels, found {}; {}", kind, t.out_channels, is("task.in_channels"));
+      fail("task.out_channels",
+           "task {} reconstructs the input image: out_channels must equal "
+           "in_channels, found {}; {}",
+           kind, t.out_channels, is("task.in_channels"));
     }
   }
 
   void model_and_training() const {
     if (c_.model.residual && c_.task.out_channels != c_.task.in_channels) {
-      fail("model.residual", "adds the input to the output, so task.out_channels must equal "
-           "task.in_channels; {}, {}", is("task.in_channels"), is("task.out_channels"));
+      fail("model.residual",
+           "adds the input to the output, so task.out_channels must equal "
+           "task.in_channels; {}, {}",
+           is("task.in_channels"), is("task.out_channels"));
     }
     if (c_.model.arch == "unet") {
       const int div = 1 << c_.model.depth;
@@ -201,7 +215,8 @@ class Validator {
     }
     const TrainConfig& tr = c_.train;
     if (tr.max_steps == 0 && tr.max_epochs == 0) {
-      fail("train.max_steps", "train.max_steps and train.max_epochs are both 0: set at least "
+      fail("train.max_steps",
+           "train.max_steps and train.max_epochs are both 0: set at least "
            "one to bound the run");
     }
     if (tr.max_steps > 0 && s.warmup_steps >= tr.max_steps) {
@@ -215,8 +230,7 @@ class Validator {
       fail("dist.backend", "nccl needs device cuda; {}", is("train.device"));
     }
     if (c_.dist.sync_batchnorm && !c_.model.batch_norm) {
-      fail("dist.sync_batchnorm", "has no effect without batch norm; {}",
-           is("model.batch_norm"));
+      fail("dist.sync_batchnorm", "has no effect without batch norm; {}", is("model.batch_norm"));
     }
   }
 
@@ -228,8 +242,10 @@ class Validator {
     const bool ok = (split == "val" && (name == "loss" || contains(c_.eval.metrics, name))) ||
                     (split == "train" && name == "loss");
     if (!ok) {
-      fail("checkpoint.metric", "expected val/loss, train/loss or val/<metric> with <metric> "
-           "one of eval.metrics ({}), found \"{}\"", join(c_.eval.metrics), m);
+      fail("checkpoint.metric",
+           "expected val/loss, train/loss or val/<metric> with <metric> "
+           "one of eval.metrics ({}), found \"{}\"",
+           join(c_.eval.metrics), m);
     }
     const bool lower_better = name == "loss" || name == "mse" || name == "mae";
     const std::string mode = lower_better ? "min" : "max";
@@ -245,8 +261,10 @@ class Validator {
         "([0-9]+)|([0-9]+:[0-9]{1,2})|([0-9]+:[0-9]{1,2}:[0-9]{1,2})|([0-9]+-[0-9]+)|"
         "([0-9]+-[0-9]+:[0-9]{1,2})|([0-9]+-[0-9]+:[0-9]{1,2}:[0-9]{1,2})|UNLIMITED");
     if (!std::regex_match(cl.time, time_re)) {
-      fail("cluster.time", "expected a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, "
-           "D-HH:MM:SS or UNLIMITED), found \"{}\"", cl.time);
+      fail("cluster.time",
+           "expected a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, "
+           "D-HH:MM:SS or UNLIMITED), found \"{}\"",
+           cl.time);
     }
     if (!cl.hostfile.empty() && !cl.hosts.empty()) {
       fail("cluster.hosts", "give either cluster.hosts or cluster.hostfile, not both; {}",

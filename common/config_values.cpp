@@ -1,11 +1,11 @@
 // Stage 3 of loading: YAML values into typed Config fields (strict types, ranges, enumerations);
 // and the reverse, field values as text for to_yaml(), flatten() and the docs table.
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <type_traits>
-#include <cctype>
 
 #include "common/config_internal.h"
 
@@ -193,11 +193,19 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string text_of(const std::string& s, bool yaml) { return !yaml || plain_safe(s) ? s : quote(s); }
-std::string text_of(bool v, bool) { return v ? "true" : "false"; }
-std::string text_of(TaskKind v, bool) { return to_string(v); }
+std::string text_of(const std::string& s, bool yaml) {
+  return !yaml || plain_safe(s) ? s : quote(s);
+}
+std::string text_of(bool v, bool) {
+  return v ? "true" : "false";
+}
+std::string text_of(TaskKind v, bool) {
+  return to_string(v);
+}
 template <typename T>
-std::string text_of(T v, bool) { return fmt::format("{}", v); }  // shortest round-trip form
+std::string text_of(T v, bool) {
+  return fmt::format("{}", v);
+}  // shortest round-trip form
 template <typename T>
 std::string text_of(const std::vector<T>& v, bool yaml) {
   std::vector<std::string> items;
@@ -216,10 +224,14 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 std::string describe_node(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return "an empty value";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: break;
+    case YAML::NodeType::Undefined:
+      return "an empty value";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      break;
   }
   if (node.Tag() == "!") return fmt::format("the quoted string \"{}\"", node.Scalar());
   return fmt::format("`{}`", node.Scalar());

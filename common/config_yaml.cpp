@@ -94,13 +94,19 @@ class Reader {
 
  private:
   static YAML::Node parse(const std::string& text, const std::string& name) {
+    std::vector<YAML::Node> docs;
     try {
-      return YAML::Load(text);
+      docs = YAML::LoadAll(text);
     } catch (const YAML::ParserException& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     } catch (const YAML::Exception& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     }
+    if (docs.size() > 1) {
+      TESSERA_CONFIG_FAIL(origin_of(name, docs[1].Mark()),
+                          "expected one YAML document, found {} (separated by `---`)", docs.size());
+    }
+    return docs.empty() ? YAML::Node() : docs.front();
   }
 
   static std::string canonical(const std::string& name) {
@@ -225,9 +231,10 @@ void apply_overrides(RawConfig& raw, const std::vector<std::string>& overrides) 
     const KeySpec* spec = find_config_key(path);
     if (spec == nullptr) {
       if (is_config_section(path)) {
-        TESSERA_CONFIG_FAIL(at, "`{}` is a section, not a value; set one of its keys ({}.{}=...). "
-                            "{}", path, path, config_children(path).front(),
-                            section_list_text(path));
+        TESSERA_CONFIG_FAIL(at,
+                            "`{}` is a section, not a value; set one of its keys ({}.{}=...). "
+                            "{}",
+                            path, path, config_children(path).front(), section_list_text(path));
       }
       const auto dot = path.rfind('.');
       const std::string section = dot == std::string::npos ? "" : path.substr(0, dot);
@@ -235,7 +242,9 @@ void apply_overrides(RawConfig& raw, const std::vector<std::string>& overrides) 
       std::string hint;
       if (is_config_section(section)) {
         const std::string sibling = closest_match(name, config_children(section));
-        if (!sibling.empty()) hint = fmt::format(" did you mean `{}`?", section.empty() ? sibling : section + "." + sibling);
+        if (!sibling.empty())
+          hint = fmt::format(" did you mean `{}`?",
+                             section.empty() ? sibling : section + "." + sibling);
       }
       if (hint.empty()) {
         std::vector<std::string> paths;

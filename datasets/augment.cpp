@@ -121,6 +121,36 @@ void warp_impl(const T* src, int C, int sh, int sw, const AugmentParams& p, int 
                float vs, Out* dst, bool planar) {
   int oh = p.out_h / div, ow = p.out_w / div;
   int rh = (p.rot90 % 2) ? ow : oh, rw = (p.rot90 % 2) ? oh : ow;
+  const int y0 = p.crop_y / div, x0 = p.crop_x / div;
+  if (p.window_h / div == rh && p.window_w / div == rw) {
+    // No resizing: an integer mapping. Along an output row the source offset changes by a
+    // constant step (+-C or +-src_w*C depending on rotation/flip).
+    TESSERA_CHECK(y0 >= 0 && x0 >= 0 && y0 + rh <= sh && x0 + rw <= sw,
+                  "augmentation window {}x{} at ({}, {}) exceeds the {}x{} image", rh, rw, y0, x0,
+                  sh, sw);
+    const size_t plane = static_cast<size_t>(oh) * ow;
+    for (int i = 0; i < oh; ++i) {
+      int a, b;
+      unrotate(i, 0, oh, ow, rh, rw, p, a, b);
+      const ptrdiff_t off0 = (static_cast<ptrdiff_t>(y0 + a) * sw + (x0 + b)) * C;
+      ptrdiff_t step = 0;
+      if (ow > 1) {
+        unrotate(i, 1, oh, ow, rh, rw, p, a, b);
+        step = (static_cast<ptrdiff_t>(y0 + a) * sw + (x0 + b)) * C - off0;
+      }
+      for (int c = 0; c < C; ++c) {
+        const T* s = src + off0 + c;
+        if (planar) {
+          Out* d = dst + c * plane + static_cast<size_t>(i) * ow;
+          for (int j = 0; j < ow; ++j) d[j] = static_cast<Out>(s[j * step] * vs);
+        } else {
+          Out* d = dst + static_cast<size_t>(i) * ow * C + c;
+          for (int j = 0; j < ow; ++j) d[j * C] = static_cast<Out>(s[j * step] * vs);
+        }
+      }
+    }
+    return;
+  }
   auto ty = taps(p.crop_y / div, p.window_h / div, rh, sh, nearest);
   auto tx = taps(p.crop_x / div, p.window_w / div, rw, sw, nearest);
   const size_t plane = static_cast<size_t>(oh) * ow;
@@ -176,29 +206,46 @@ void color_jitter_chw(float* img, int channels, int h, int w, const AugmentParam
   const size_t n = plane * channels;
   double mean = 0.0;
   for (size_t k = 0; k < n; ++k) mean += img[k];
-  mean /= static_cast<double>(n);
-  const float m = static_cast<float>(mean);
+  const float m = static_cast<float>(mean / static_cast<double>(n));
+  // v' = clamp(contrast * (H v - m) + m + brightness), H = hue rotation (identity unless RGB):
+  // folded into one affine map per pixel.
+  const float c = p.contrast;
+  const float off = m * (1.0f - c) + p.brightness;
   if (channels == 3 && p.hue != 0.0f) {
-    // Rotate the chroma (I, Q) plane of YIQ by the hue angle; Y (luma) is unchanged.
+    // Rotation of the chroma (I, Q) plane of YIQ by the hue angle, Y (luma) unchanged:
+    // H = T^-1 R T with T the RGB->YIQ matrix.
+    static const float T[3][3] = {{0.299f, 0.587f, 0.114f},
+                                  {0.596f, -0.274f, -0.322f},
+                                  {0.211f, -0.523f, 0.312f}};
+    static const float Ti[3][3] = {{1.0f, 0.956f, 0.621f},
+                                   {1.0f, -0.272f, -0.647f},
+                                   {1.0f, -1.106f, 1.703f}};
     const float th = p.hue * 2.0f * 3.14159265358979f;
     const float cs = std::cos(th), sn = std::sin(th);
+    const float R[3][3] = {{1, 0, 0}, {0, cs, -sn}, {0, sn, cs}};
+    float RT[3][3], M[3][3];
+    for (int i = 0; i < 3; ++i) {
+      for (int j = 0; j < 3; ++j) {
+        RT[i][j] = R[i][0] * T[0][j] + R[i][1] * T[1][j] + R[i][2] * T[2][j];
+      }
+    }
+    for (int i = 0; i < 3; ++i) {
+      for (int j = 0; j < 3; ++j) {
+        M[i][j] = c * (Ti[i][0] * RT[0][j] + Ti[i][1] * RT[1][j] + Ti[i][2] * RT[2][j]);
+      }
+    }
     float* r = img;
     float* g = img + plane;
     float* b = img + 2 * plane;
     for (size_t k = 0; k < plane; ++k) {
-      float y = 0.299f * r[k] + 0.587f * g[k] + 0.114f * b[k];
-      float i = 0.596f * r[k] - 0.274f * g[k] - 0.322f * b[k];
-      float q = 0.211f * r[k] - 0.523f * g[k] + 0.312f * b[k];
-      float i2 = i * cs - q * sn, q2 = i * sn + q * cs;
-      r[k] = y + 0.956f * i2 + 0.621f * q2;
-      g[k] = y - 0.272f * i2 - 0.647f * q2;
-      b[k] = y - 1.106f * i2 + 1.703f * q2;
+      const float r0 = r[k], g0 = g[k], b0 = b[k];
+      r[k] = std::clamp(M[0][0] * r0 + M[0][1] * g0 + M[0][2] * b0 + off, 0.0f, 1.0f);
+      g[k] = std::clamp(M[1][0] * r0 + M[1][1] * g0 + M[1][2] * b0 + off, 0.0f, 1.0f);
+      b[k] = std::clamp(M[2][0] * r0 + M[2][1] * g0 + M[2][2] * b0 + off, 0.0f, 1.0f);
     }
+    return;
   }
-  for (size_t k = 0; k < n; ++k) {
-    float v = (img[k] - m) * p.contrast + m + p.brightness;
-    img[k] = std::clamp(v, 0.0f, 1.0f);
-  }
+  for (size_t k = 0; k < n; ++k) img[k] = std::clamp(img[k] * c + off, 0.0f, 1.0f);
 }
 
 }  // namespace tessera

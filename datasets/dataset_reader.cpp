@@ -26,7 +26,9 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& options)
     : dir_(dir), options_(options), manifest_(load_manifest(dir)) {
-  TESSERA_CHECK(options_.max_open_shards >= 1, "ReaderOptions.max_open_shards must be >= 1");
+  TESSERA_CHECK(options_.max_open_shards >= 1 && options_.max_open_files >= 1,
+                "ReaderOptions.max_open_shards and max_open_files must be >= 1");
+  shards_.resize(manifest_.shards.size());
   offsets_.push_back(0);
   uint64_t total_bytes = 0;
   for (const auto& s : manifest_.shards) {
@@ -109,21 +111,43 @@ void DatasetReader::check_shard(int index, const ShardFile& f) const {
 
 std::shared_ptr<const ShardFile> DatasetReader::shard(int index) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = open_.find(index);
-  if (it != open_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second.second);
-    return it->second.first;
+  auto& slot = shards_[static_cast<size_t>(index)];
+  if (slot) {
+    auto it = hdf5_pos_.find(index);
+    if (it != hdf5_pos_.end()) hdf5_lru_.splice(hdf5_lru_.begin(), hdf5_lru_, it->second);
+    return slot;
   }
   auto f = std::make_shared<const ShardFile>(shard_path(index));
   check_shard(index, *f);
-  lru_.push_front(index);
-  open_[index] = {f, lru_.begin()};
-  while (static_cast<int>(open_.size()) > options_.max_open_shards) {
-    int victim = lru_.back();
-    lru_.pop_back();
-    open_.erase(victim);  // closed when the last reader using it lets go
+  slot = f;
+  if (!f->direct_io()) {
+    hdf5_lru_.push_front(index);
+    hdf5_pos_[index] = hdf5_lru_.begin();
+    while (static_cast<int>(hdf5_lru_.size()) > options_.max_open_shards) {
+      int victim = hdf5_lru_.back();
+      hdf5_lru_.pop_back();
+      hdf5_pos_.erase(victim);
+      shards_[static_cast<size_t>(victim)].reset();  // closed when the last reader lets go
+    }
   }
   return f;
+}
+
+std::shared_ptr<const FileDescriptor> DatasetReader::descriptor(int index) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = fds_.find(index);
+  if (it != fds_.end()) {
+    fd_lru_.splice(fd_lru_.begin(), fd_lru_, it->second.second);
+    return it->second.first;
+  }
+  auto fd = std::make_shared<const FileDescriptor>(shard_path(index));
+  fd_lru_.push_front(index);
+  fds_[index] = {fd, fd_lru_.begin()};
+  while (static_cast<int>(fd_lru_.size()) > options_.max_open_files) {
+    fds_.erase(fd_lru_.back());  // closed when the last reader lets go
+    fd_lru_.pop_back();
+  }
+  return fd;
 }
 
 DatasetReader::Location DatasetReader::locate(int64_t index) const {
@@ -145,8 +169,10 @@ void DatasetReader::read(int64_t index, RawSample& out) const {
   auto f = shard(loc.shard);
   std::string what = fmt::format("sample {} (global index {})", loc.local, index);
   out.index = index;
-  f->read_input(loc.local, out.input, what);
-  f->read_target(loc.local, out.target, what);
+  std::shared_ptr<const FileDescriptor> fd;
+  if (f->direct_io()) fd = descriptor(loc.shard);
+  f->read_input(loc.local, out.input, what, fd.get());
+  f->read_target(loc.local, out.target, what, fd.get());
   out.label = f->labels().empty() ? 0 : f->labels()[static_cast<size_t>(loc.local)];
 
   // Validation outside HDF5.

@@ -10,9 +10,12 @@
 // range, NaN inputs, corrupt compressed chunks) are reported lazily by read(), naming the sample.
 // Every error names the directory/file and sample, and what was expected.
 //
-// read() copies a sample's stored bytes; the HDF5 part is one or two short calls under HDF5's
-// global lock, decompression and validation run outside it. Open shard files are cached (at
-// most max_open_shards, least recently used closed first).
+// read() copies a sample's stored bytes. Shards in tessera's layout are read by direct I/O
+// (pread + zlib, no HDF5 call; see shard_file.h): their small chunk index stays in memory and at
+// most max_open_files descriptors are kept open (least recently used closed first). Other
+// layouts go through HDF5 (one short H5Dread under its global lock); at most max_open_shards of
+// those HDF5 files stay open (~0.5 MiB of HDF5 state each). Decompression and validation always
+// run outside HDF5.
 // Thread safety: read() and all const methods may be called from many threads at once.
 #pragma once
 
@@ -29,12 +32,14 @@
 namespace tessera {
 
 class ShardFile;
+class FileDescriptor;
 
 enum class VerifyMode { none, size, full };
 
 struct ReaderOptions {
   VerifyMode verify = VerifyMode::size;  // size: file sizes vs manifest; full: + CRC32C
-  int max_open_shards = 32;
+  int max_open_shards = 32;  // HDF5-backed (non-direct) shards kept open
+  int max_open_files = 64;   // file descriptors kept open for direct I/O
   // VerifyMode::full only for datasets of at most this many bytes (larger: size check, and an
   // info line pointing at inspect_dataset); < 0 = no limit.
   int64_t full_verify_limit = -1;
@@ -78,6 +83,7 @@ class DatasetReader {
 
  private:
   std::shared_ptr<const ShardFile> shard(int index) const;
+  std::shared_ptr<const FileDescriptor> descriptor(int index) const;
   void check_shard(int index, const ShardFile& f) const;
 
   std::string dir_;
@@ -85,11 +91,14 @@ class DatasetReader {
   Manifest manifest_;
   std::vector<int64_t> offsets_;  // offsets_[s] = first global index of shard s; back() = size
 
-  mutable std::mutex mutex_;  // guards the open-shard cache
-  mutable std::list<int> lru_;
-  mutable std::unordered_map<int, std::pair<std::shared_ptr<const ShardFile>,
+  mutable std::mutex mutex_;  // guards the caches below
+  mutable std::vector<std::shared_ptr<const ShardFile>> shards_;  // opened shards
+  mutable std::list<int> hdf5_lru_;  // HDF5-backed shards in shards_, most recent first
+  mutable std::unordered_map<int, std::list<int>::iterator> hdf5_pos_;
+  mutable std::list<int> fd_lru_;
+  mutable std::unordered_map<int, std::pair<std::shared_ptr<const FileDescriptor>,
                                             std::list<int>::iterator>>
-      open_;
+      fds_;
 };
 
 }  // namespace tessera

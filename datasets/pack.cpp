@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <vector>
 
 #include "common/error.h"
@@ -23,9 +22,13 @@ namespace fs = std::filesystem;
 const char* const kKinds[] = {"segmentation", "translation", "super_resolution",
                               "denoising",    "inpainting",  "anomaly"};
 
-bool paired(const PackOptions& o) { return !o.targets.empty(); }
+bool paired(const PackOptions& o) {
+  return !o.targets.empty();
+}
 // Target / input size ratio of a pair.
-int ratio(const PackOptions& o) { return o.task == "super_resolution" ? o.scale : 1; }
+int ratio(const PackOptions& o) {
+  return o.task == "super_resolution" ? o.scale : 1;
+}
 
 struct Item {
   std::string input, target;
@@ -60,8 +63,10 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Item&
   if (paired(o)) {
     const bool labels = o.task == "segmentation";
     const cv::Mat input = read_image(item.input, o.channels);
-    const cv::Mat target = labels ? read_label_map(item.target, o.classes) : read_image(item.target, o.channels);
-    for (auto& [in, tg] : fit_pair(input, target, in_size, ratio(o), mode, labels, item.input, item.target)) {
+    const cv::Mat target =
+        labels ? read_label_map(item.target, o.classes) : read_image(item.target, o.channels);
+    for (auto& [in, tg] :
+         fit_pair(input, target, in_size, ratio(o), mode, labels, item.input, item.target)) {
       Sample s;
       s.input = in;
       s.target = tg;
@@ -104,7 +109,8 @@ std::vector<Item> collect_items(const PackOptions& o) {
   } else {
     for (const auto& f : inputs) items.push_back({f, "", 0, Split::train, 0});
   }
-  const auto splits = assign_splits(static_cast<int64_t>(items.size()), o.val_fraction, o.test_fraction, o.seed);
+  const auto splits =
+      assign_splits(static_cast<int64_t>(items.size()), o.val_fraction, o.test_fraction, o.seed);
   for (size_t i = 0; i < items.size(); ++i) items[i].split = splits[i];
   if (!o.anomalies.empty()) {
     // Defective images go to val and test only, in proportion to their fractions.
@@ -114,7 +120,8 @@ std::vector<Item> collect_items(const PackOptions& o) {
       std::swap(defects[static_cast<size_t>(i)], defects[static_cast<size_t>(rng.integer(0, i))]);
     }
     const double share = o.val_fraction / (o.val_fraction + o.test_fraction);
-    const auto n_val = static_cast<size_t>(std::llround(share * static_cast<double>(defects.size())));
+    const auto n_val =
+        static_cast<size_t>(std::llround(share * static_cast<double>(defects.size())));
     for (size_t i = 0; i < defects.size(); ++i) {
       items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0});
     }
@@ -127,30 +134,39 @@ std::vector<Item> collect_items(const PackOptions& o) {
 void validate_pack_options(const PackOptions& o) {
   TESSERA_CHECK(std::find(std::begin(kKinds), std::end(kKinds), o.task) != std::end(kKinds),
                 "pack: unknown --task '{}'; accepted (config task.kind): segmentation, "
-                "translation, super_resolution, denoising, inpainting, anomaly", o.task);
+                "translation, super_resolution, denoising, inpainting, anomaly",
+                o.task);
   TESSERA_CHECK(!o.inputs.empty(), "pack: --inputs DIR is required");
   TESSERA_CHECK(!o.out.empty(), "pack: --out DIR is required");
   TESSERA_CHECK(o.size >= 8 && o.size <= 8192, "pack: --size must be in 8..8192, got {}", o.size);
-  TESSERA_CHECK(o.channels == 1 || o.channels == 3, "pack: --channels must be 1 or 3, got {}", o.channels);
+  TESSERA_CHECK(o.channels == 1 || o.channels == 3, "pack: --channels must be 1 or 3, got {}",
+                o.channels);
   TESSERA_CHECK(o.shards >= 1, "pack: --shards must be >= 1, got {}", o.shards);
   TESSERA_CHECK(o.gzip >= 0 && o.gzip <= 9, "pack: --gzip must be a level in 0..9, got {}", o.gzip);
   fit_mode_from_string(o.fit);
-  TESSERA_CHECK(o.val_fraction >= 0 && o.val_fraction < 1 && o.test_fraction >= 0 &&
-                    o.test_fraction < 1 && o.val_fraction + o.test_fraction < 1,
-                "pack: --val-fraction {} and --test-fraction {} must each be in [0, 1) with a sum < 1",
-                o.val_fraction, o.test_fraction);
+  TESSERA_CHECK(
+      o.val_fraction >= 0 && o.val_fraction < 1 && o.test_fraction >= 0 && o.test_fraction < 1 &&
+          o.val_fraction + o.test_fraction < 1,
+      "pack: --val-fraction {} and --test-fraction {} must each be in [0, 1) with a sum < 1",
+      o.val_fraction, o.test_fraction);
   const bool needs_targets = o.task == "segmentation" || o.task == "translation";
   const bool may_pair = needs_targets || o.task == "super_resolution" || o.task == "denoising";
-  TESSERA_CHECK(!needs_targets || !o.targets.empty(), "pack: --task {} needs --targets DIR", o.task);
-  TESSERA_CHECK(may_pair || o.targets.empty(),
-                "pack: --task {} makes its targets from the images in --inputs; --targets is not used", o.task);
-  TESSERA_CHECK(o.anomalies.empty() || o.task == "anomaly", "pack: --anomalies is only for --task anomaly");
+  TESSERA_CHECK(!needs_targets || !o.targets.empty(), "pack: --task {} needs --targets DIR",
+                o.task);
+  TESSERA_CHECK(
+      may_pair || o.targets.empty(),
+      "pack: --task {} makes its targets from the images in --inputs; --targets is not used",
+      o.task);
+  TESSERA_CHECK(o.anomalies.empty() || o.task == "anomaly",
+                "pack: --anomalies is only for --task anomaly");
   if (o.task == "segmentation") {
-    TESSERA_CHECK(o.classes >= 1 && o.classes <= 256, "pack: --classes must be in 1..256, got {}", o.classes);
+    TESSERA_CHECK(o.classes >= 1 && o.classes <= 256, "pack: --classes must be in 1..256, got {}",
+                  o.classes);
   }
   if (o.task == "super_resolution") {
     TESSERA_CHECK(o.scale >= 2 && o.scale <= 8, "pack: --scale must be in 2..8, got {}", o.scale);
-    TESSERA_CHECK(o.size % o.scale == 0, "pack: --size {} is not divisible by --scale {}", o.size, o.scale);
+    TESSERA_CHECK(o.size % o.scale == 0, "pack: --size {} is not divisible by --scale {}", o.size,
+                  o.scale);
   }
   if (o.task == "denoising" && o.targets.empty()) {
     TESSERA_CHECK(o.noise > 0 && o.noise <= 1, "pack: --noise must be in (0, 1], got {}", o.noise);
@@ -160,8 +176,9 @@ void validate_pack_options(const PackOptions& o) {
                   "pack: mask fraction must be in (0, 0.9), got {}", o.mask_fraction);
   }
   if (!o.anomalies.empty()) {
-    TESSERA_CHECK(o.val_fraction + o.test_fraction > 0,
-                  "pack: --anomalies go to val/test only, but --val-fraction and --test-fraction are 0");
+    TESSERA_CHECK(
+        o.val_fraction + o.test_fraction > 0,
+        "pack: --anomalies go to val/test only, but --val-fraction and --test-fraction are 0");
   }
 }
 

@@ -8,8 +8,8 @@
 //                     inputs are the LR images and targets the HR images (input = target/scale).
 //   denoising         --inputs clean images; input = clip(clean + N(0, noise^2)) seeded per sample.
 //                     With --targets, inputs are the noisy and targets the clean images.
-//   inpainting        --inputs clean images; holes (rectangles, strokes) seeded per sample, value 0.
-//   anomaly           --inputs normal images (label 0, split by the fractions); --anomalies
+//   inpainting        --inputs clean images; holes (rectangles, strokes) seeded per sample, value
+//   0. anomaly           --inputs normal images (label 0, split by the fractions); --anomalies
 //                     defective images (label 1, val/test only). input = target = image.
 // Splits are drawn per source image (all tiles of an image land in the same split), with a
 // permutation seeded by --seed. Conversions and fit modes: datasets/pack_images.h.
@@ -28,22 +28,22 @@
 namespace tessera {
 
 struct PackOptions {
-  std::string task;           // config task.kind
-  std::string inputs;         // folder of input images
-  std::string targets;        // folder of targets (segmentation, translation; optional for SR/denoising)
+  std::string task;     // config task.kind
+  std::string inputs;   // folder of input images
+  std::string targets;  // folder of targets (segmentation, translation; optional for SR/denoising)
   std::string anomalies;      // anomaly: folder of defective images
   std::string target_suffix;  // stripped from target stems before matching (e.g. "_mask")
   std::string out;
-  int size = 128;             // target patch size S
-  int scale = 2;              // super_resolution
-  double noise = 0.1;         // denoising sigma in [0, 1] units
+  int size = 128;               // target patch size S
+  int scale = 2;                // super_resolution
+  double noise = 0.1;           // denoising sigma in [0, 1] units
   double mask_fraction = 0.25;  // inpainting
-  int classes = 1;            // segmentation: 1 = binary, > 1 = label values 0..classes-1
-  int channels = 3;           // image channels: 3 (RGB) or 1 (grey)
-  std::string fit = "resize";  // resize | tile | center-crop
+  int classes = 1;              // segmentation: 1 = binary, > 1 = label values 0..classes-1
+  int channels = 3;             // image channels: 3 (RGB) or 1 (grey)
+  std::string fit = "resize";   // resize | tile | center-crop
   double val_fraction = 0.1;
   double test_fraction = 0.1;
-  int shards = 1;             // per split
+  int shards = 1;  // per split
   uint64_t seed = 42;
   int gzip = 0;
   bool overwrite = false;

@@ -24,25 +24,34 @@ FitMode fit_mode_from_string(const std::string& s) {
 
 const char* to_string(FitMode mode) {
   switch (mode) {
-    case FitMode::resize: return "resize";
-    case FitMode::tile: return "tile";
-    case FitMode::center_crop: return "center-crop";
+    case FitMode::resize:
+      return "resize";
+    case FitMode::tile:
+      return "tile";
+    case FitMode::center_crop:
+      return "center-crop";
   }
   return "?";
 }
 
-std::string file_stem(const std::string& path) { return fs::path(path).stem().string(); }
+std::string file_stem(const std::string& path) {
+  return fs::path(path).stem().string();
+}
 
 std::vector<std::string> list_images(const std::string& dir) {
   std::error_code ec;
-  TESSERA_CHECK(fs::is_directory(dir, ec), "image folder {} does not exist or is not a directory", dir);
+  TESSERA_CHECK(fs::is_directory(dir, ec), "image folder {} does not exist or is not a directory",
+                dir);
   static const char* kExt[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (!entry.is_regular_file()) continue;
     std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (std::find_if(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; }) == std::end(kExt)) continue;
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (std::find_if(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; }) ==
+        std::end(kExt))
+      continue;
     if (entry.path().filename().string().front() == '.') continue;
     files.push_back(entry.path().string());
   }
@@ -52,8 +61,10 @@ std::vector<std::string> list_images(const std::string& dir) {
   std::map<std::string, std::string> seen;
   for (const auto& f : files) {
     auto [it, inserted] = seen.emplace(file_stem(f), f);
-    TESSERA_CHECK(inserted, "{} and {} have the same stem '{}'; images are matched by stem, so "
-                  "stems must be unique in a folder", it->second, f, it->first);
+    TESSERA_CHECK(inserted,
+                  "{} and {} have the same stem '{}'; images are matched by stem, so "
+                  "stems must be unique in a folder",
+                  it->second, f, it->first);
   }
   return files;
 }
@@ -62,7 +73,8 @@ namespace {
 std::string name_list(const std::vector<std::string>& paths) {
   std::string out;
   const size_t shown = std::min<size_t>(paths.size(), 10);
-  for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + fs::path(paths[i]).filename().string();
+  for (size_t i = 0; i < shown; ++i)
+    out += (i ? ", " : "") + fs::path(paths[i]).filename().string();
   if (paths.size() > shown) out += fmt::format(" ... and {} more", paths.size() - shown);
   return out;
 }
@@ -75,7 +87,8 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
   for (const auto& t : targets) {
     std::string stem = file_stem(t);
     if (!target_suffix.empty() && stem.size() > target_suffix.size() &&
-        stem.compare(stem.size() - target_suffix.size(), target_suffix.size(), target_suffix) == 0) {
+        stem.compare(stem.size() - target_suffix.size(), target_suffix.size(), target_suffix) ==
+            0) {
       stem.resize(stem.size() - target_suffix.size());
     }
     auto [it, inserted] = by_stem.emplace(stem, t);
@@ -99,15 +112,19 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
   }
   if (!lonely_inputs.empty() || !lonely_targets.empty()) {
     std::string msg = "inputs and targets are matched by file stem";
-    if (!target_suffix.empty()) msg += fmt::format(" (target stems minus suffix '{}')", target_suffix);
+    if (!target_suffix.empty())
+      msg += fmt::format(" (target stems minus suffix '{}')", target_suffix);
     msg += ", and some have no partner:";
     if (!lonely_inputs.empty()) {
-      msg += fmt::format(" {} input(s) without a target: {};", lonely_inputs.size(), name_list(lonely_inputs));
+      msg += fmt::format(" {} input(s) without a target: {};", lonely_inputs.size(),
+                         name_list(lonely_inputs));
     }
     if (!lonely_targets.empty()) {
-      msg += fmt::format(" {} target(s) without an input: {};", lonely_targets.size(), name_list(lonely_targets));
+      msg += fmt::format(" {} target(s) without an input: {};", lonely_targets.size(),
+                         name_list(lonely_targets));
     }
-    if (target_suffix.empty() && !lonely_targets.empty()) msg += " (masks named like img_mask.png need --target-suffix _mask)";
+    if (target_suffix.empty() && !lonely_targets.empty())
+      msg += " (masks named like img_mask.png need --target-suffix _mask)";
     TESSERA_THROW("{}", msg);
   }
   return pairs;
@@ -116,8 +133,10 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
 namespace {
 cv::Mat decode(const std::string& path) {
   cv::Mat img = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
-  TESSERA_CHECK(!img.empty(), "cannot decode image {} (not a PNG/JPEG/TIFF/BMP OpenCV can read, "
-                "or a truncated file)", path);
+  TESSERA_CHECK(!img.empty(),
+                "cannot decode image {} (not a PNG/JPEG/TIFF/BMP OpenCV can read, "
+                "or a truncated file)",
+                path);
   return img;
 }
 }  // namespace
@@ -126,27 +145,45 @@ cv::Mat read_image(const std::string& path, int channels) {
   TESSERA_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3, got {}", channels);
   cv::Mat img = decode(path);
   switch (img.depth()) {
-    case CV_8U: break;
-    case CV_16U: img.convertTo(img, CV_8U, 1.0 / 257.0); break;
-    case CV_32F: img.convertTo(img, CV_8U, 255.0); break;
+    case CV_8U:
+      break;
+    case CV_16U:
+      img.convertTo(img, CV_8U, 1.0 / 257.0);
+      break;
+    case CV_32F:
+      img.convertTo(img, CV_8U, 255.0);
+      break;
     default:
-      TESSERA_THROW("image {} has pixel depth {} (OpenCV depth code); supported: 8-bit, 16-bit "
-                    "unsigned, 32-bit float in [0,1]", path, img.depth());
+      TESSERA_THROW(
+          "image {} has pixel depth {} (OpenCV depth code); supported: 8-bit, 16-bit "
+          "unsigned, 32-bit float in [0,1]",
+          path, img.depth());
   }
   cv::Mat out;
   switch (img.channels()) {
     case 1:
-      if (channels == 3) cv::cvtColor(img, out, cv::COLOR_GRAY2RGB); else out = img;
+      if (channels == 3)
+        cv::cvtColor(img, out, cv::COLOR_GRAY2RGB);
+      else
+        out = img;
       break;
     case 2: {  // grey + alpha
       cv::Mat grey;
       cv::extractChannel(img, grey, 0);
-      if (channels == 3) cv::cvtColor(grey, out, cv::COLOR_GRAY2RGB); else out = grey;
+      if (channels == 3)
+        cv::cvtColor(grey, out, cv::COLOR_GRAY2RGB);
+      else
+        out = grey;
       break;
     }
-    case 3: cv::cvtColor(img, out, channels == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGR2GRAY); break;
-    case 4: cv::cvtColor(img, out, channels == 3 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGRA2GRAY); break;
-    default: TESSERA_THROW("image {} has {} channels; supported: 1 to 4", path, img.channels());
+    case 3:
+      cv::cvtColor(img, out, channels == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_BGR2GRAY);
+      break;
+    case 4:
+      cv::cvtColor(img, out, channels == 3 ? cv::COLOR_BGRA2RGB : cv::COLOR_BGRA2GRAY);
+      break;
+    default:
+      TESSERA_THROW("image {} has {} channels; supported: 1 to 4", path, img.channels());
   }
   return out;
 }
@@ -154,7 +191,8 @@ cv::Mat read_image(const std::string& path, int channels) {
 cv::Mat read_label_map(const std::string& path, int classes) {
   cv::Mat img = decode(path);
   TESSERA_CHECK(img.depth() == CV_8U || img.depth() == CV_16U,
-                "label map {} must be an 8- or 16-bit integer image, got OpenCV depth {}", path, img.depth());
+                "label map {} must be an 8- or 16-bit integer image, got OpenCV depth {}", path,
+                img.depth());
   if (img.channels() > 1) {
     std::vector<cv::Mat> ch;
     cv::split(img, ch);
@@ -162,7 +200,8 @@ cv::Mat read_label_map(const std::string& path, int classes) {
       TESSERA_CHECK(cv::countNonZero(ch[c] != ch[0]) == 0,
                     "label map {} is a colour image with differing channels; expected a "
                     "single-channel PNG whose values are class indices (palette or RGB-coded "
-                    "masks must be converted first)", path);
+                    "masks must be converted first)",
+                    path);
     }
     img = ch[0];
   }
@@ -182,9 +221,11 @@ cv::Mat read_label_map(const std::string& path, int classes) {
   }
   if (hi > classes - 1) {
     const int bad = cv::countNonZero(img > classes - 1);
-    TESSERA_THROW("label map {} has value {} at (x={}, y={}) ({} pixels above {}), but classes = {} "
-                  "allows 0..{}{}", path, hi, hi_at.x, hi_at.y, bad, classes - 1, classes,
-                  classes - 1, hi == 255 ? " (for 0/255 binary masks use classes 1)" : "");
+    TESSERA_THROW(
+        "label map {} has value {} at (x={}, y={}) ({} pixels above {}), but classes = {} "
+        "allows 0..{}{}",
+        path, hi, hi_at.x, hi_at.y, bad, classes - 1, classes, classes - 1,
+        hi == 255 ? " (for 0/255 binary masks use classes 1)" : "");
   }
   img.convertTo(out, CV_8U);
   return out;
@@ -194,7 +235,8 @@ namespace {
 cv::Mat resize_to(const cv::Mat& img, cv::Size size, bool labels) {
   if (img.size() == size) return img.clone();
   int interp = cv::INTER_NEAREST;
-  if (!labels) interp = (size.width <= img.cols && size.height <= img.rows) ? cv::INTER_AREA : cv::INTER_CUBIC;
+  if (!labels)
+    interp = (size.width <= img.cols && size.height <= img.rows) ? cv::INTER_AREA : cv::INTER_CUBIC;
   cv::Mat out;
   cv::resize(img, out, size, 0, 0, interp);
   return out;
@@ -217,15 +259,19 @@ int64_t patch_count(int rows, int cols, int size, FitMode mode) {
 std::vector<cv::Mat> fit_image(const cv::Mat& img, int size, FitMode mode, bool labels,
                                const std::string& what) {
   switch (mode) {
-    case FitMode::resize: return {resize_to(img, cv::Size(size, size), labels)};
-    case FitMode::center_crop: return {centre_crop(img, size, labels)};
+    case FitMode::resize:
+      return {resize_to(img, cv::Size(size, size), labels)};
+    case FitMode::center_crop:
+      return {centre_crop(img, size, labels)};
     case FitMode::tile: {
       TESSERA_CHECK(img.rows >= size && img.cols >= size,
                     "{} is {}x{} (w x h), smaller than the {}x{} tile; use --fit resize or "
-                    "center-crop, or a smaller --size", what, img.cols, img.rows, size, size);
+                    "center-crop, or a smaller --size",
+                    what, img.cols, img.rows, size, size);
       std::vector<cv::Mat> tiles;
       for (int y = 0; y + size <= img.rows; y += size) {
-        for (int x = 0; x + size <= img.cols; x += size) tiles.push_back(img(cv::Rect(x, y, size, size)).clone());
+        for (int x = 0; x + size <= img.cols; x += size)
+          tiles.push_back(img(cv::Rect(x, y, size, size)).clone());
       }
       return tiles;
     }
@@ -240,8 +286,9 @@ std::vector<std::pair<cv::Mat, cv::Mat>> fit_pair(const cv::Mat& input, const cv
   TESSERA_CHECK(input.cols == target.cols / ratio && input.rows == target.rows / ratio,
                 "{} is {}x{} but its target {} is {}x{}: {}", input_what, input.cols, input.rows,
                 target_what, target.cols, target.rows,
-                ratio == 1 ? "paired images must have the same size"
-                           : fmt::format("the input must be the target size / {} (rounded down)", ratio));
+                ratio == 1
+                    ? "paired images must have the same size"
+                    : fmt::format("the input must be the target size / {} (rounded down)", ratio));
   std::vector<std::pair<cv::Mat, cv::Mat>> out;
   const int t_size = in_size * ratio;
   if (mode != FitMode::tile) {
@@ -252,7 +299,8 @@ std::vector<std::pair<cv::Mat, cv::Mat>> fit_pair(const cv::Mat& input, const cv
   }
   TESSERA_CHECK(input.rows >= in_size && input.cols >= in_size,
                 "{} is {}x{} (w x h), smaller than the {}x{} tile; use --fit resize or "
-                "center-crop, or a smaller --size", input_what, input.cols, input.rows, in_size, in_size);
+                "center-crop, or a smaller --size",
+                input_what, input.cols, input.rows, in_size, in_size);
   for (int y = 0; y + in_size <= input.rows; y += in_size) {
     for (int x = 0; x + in_size <= input.cols; x += in_size) {
       out.emplace_back(input(cv::Rect(x, y, in_size, in_size)).clone(),

@@ -1,8 +1,15 @@
 #include "datasets/shard_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstring>
+
+#if !H5_VERSION_GE(1, 10, 5)
+#error "tessera needs HDF5 >= 1.10.5 (H5Dget_chunk_info_by_coord)"
+#endif
 
 namespace tessera {
 
@@ -34,17 +41,42 @@ struct ShardFile::Access {
   size_t sample_bytes = 0;
   int rank = 0;
   std::vector<hsize_t> dims;  // full dims incl. N
-  bool direct = false;   // H5Dread_chunk path
+  bool direct = false;   // pread of the raw chunk (index below)
   bool deflate = false;  // chunk is zlib-compressed
   hid_t mem_type = H5I_INVALID_HID;
+  struct Chunk {
+    uint64_t addr = 0;  // absolute file offset
+    uint32_t size = 0;  // stored bytes
+    uint32_t mask = 0;  // filters skipped for this chunk
+  };
+  std::vector<Chunk> chunks;  // one per sample (direct only)
+
+  // Records every sample's chunk location; `base` is the user-block size (chunk addresses are
+  // relative to it).
+  void build_index(const std::string& path, uint64_t base) {
+    chunks.resize(dims[0]);
+    std::vector<hsize_t> offset(rank, 0);
+    H5Quiet quiet;
+    for (hsize_t k = 0; k < dims[0]; ++k) {
+      offset[0] = k;
+      unsigned mask = 0;
+      haddr_t addr = HADDR_UNDEF;
+      hsize_t size = 0;
+      TESSERA_CHECK_HDF5(H5Dget_chunk_info_by_coord(ds.get(), offset.data(), &mask, &addr, &size),
+                         "locating `{}` of sample {} in {}", name, k, path);
+      TESSERA_CHECK(addr != HADDR_UNDEF && size > 0,
+                    "{}: `{}` of sample {} was never written (no chunk stored)", path, name, k);
+      TESSERA_CHECK(size < (uint64_t{1} << 32), "{}: chunk of sample {} is too large", path, k);
+      chunks[k] = {base + addr, static_cast<uint32_t>(size), mask};
+    }
+  }
 
   void read(const std::string& path, int64_t local, std::vector<uint8_t>& dst,
-            const std::string& what) const {
+            const std::string& what, const FileDescriptor* fd) const {
     dst.resize(sample_bytes);
-    std::vector<hsize_t> offset(rank, 0);
-    offset[0] = static_cast<hsize_t>(local);
     if (!direct) {
-      std::vector<hsize_t> count(dims);
+      std::vector<hsize_t> offset(rank, 0), count(dims);
+      offset[0] = static_cast<hsize_t>(local);
       count[0] = 1;
       H5Quiet quiet;
       H5Id fspace(TESSERA_CHECK_HDF5(H5Dget_space(ds.get()), "{} of {}", name, path), H5Sclose);
@@ -58,33 +90,27 @@ struct ShardFile::Access {
           "reading `{}` of {} from {} (truncated or corrupt file?)", name, what, path);
       return;
     }
-    hsize_t stored = 0;
-    uint32_t filter_mask = 0;
-    std::vector<uint8_t> raw;
-    {
-      H5Quiet quiet;
-      TESSERA_CHECK_HDF5(H5Dget_chunk_storage_size(ds.get(), offset.data(), &stored),
-                         "locating `{}` of {} in {}", name, what, path);
-      TESSERA_CHECK(stored > 0, "{}: `{}` of {} was never written (no chunk stored)", path, name,
-                    what);
-      TESSERA_CHECK(deflate || stored == sample_bytes,
-                    "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path,
-                    name, what, stored, sample_bytes);
-      std::vector<uint8_t>& target = deflate ? raw : dst;
-      target.resize(stored);
-      TESSERA_CHECK_HDF5(
-          H5Dread_chunk(ds.get(), H5P_DEFAULT, offset.data(), &filter_mask, target.data()),
-          "reading `{}` of {} from {} (truncated or corrupt file?)", name, what, path);
+    std::optional<FileDescriptor> own;
+    if (!fd) fd = &own.emplace(path);
+    const Chunk& c = chunks[static_cast<size_t>(local)];
+    const bool compressed = deflate && !(c.mask & 1u);
+    TESSERA_CHECK(compressed || c.size == sample_bytes,
+                  "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path, name,
+                  what, c.size, sample_bytes);
+    thread_local std::vector<uint8_t> raw;
+    std::vector<uint8_t>& buf = compressed ? raw : dst;
+    buf.resize(c.size);
+    size_t done = 0;
+    while (done < c.size) {
+      ssize_t got = ::pread(fd->get(), buf.data() + done, c.size - done,
+                            static_cast<off_t>(c.addr + done));
+      if (got < 0 && errno == EINTR) continue;
+      TESSERA_CHECK(got > 0, "{}: reading `{}` of {} at byte {} failed: {} (truncated file?)",
+                    path, name, what, c.addr + done,
+                    got == 0 ? std::string("unexpected end of file") : std::strerror(errno));
+      done += static_cast<size_t>(got);
     }
-    if (!deflate) return;
-    if (filter_mask & 1u) {  // the deflate filter was skipped for this chunk: stored raw
-      TESSERA_CHECK(raw.size() == sample_bytes,
-                    "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path,
-                    name, what, raw.size(), sample_bytes);
-      std::memcpy(dst.data(), raw.data(), sample_bytes);
-      return;
-    }
-    // Inflate outside HDF5's global lock.
+    if (!compressed) return;
     uLongf out_len = static_cast<uLongf>(sample_bytes);
     int rc = uncompress(dst.data(), &out_len, raw.data(), static_cast<uLong>(raw.size()));
     TESSERA_CHECK(rc == Z_OK && out_len == sample_bytes,
@@ -93,6 +119,15 @@ struct ShardFile::Access {
                   path, name, what, sample_bytes, rc, static_cast<uint64_t>(out_len));
   }
 };
+
+FileDescriptor::FileDescriptor(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  TESSERA_CHECK(fd_ >= 0, "cannot open {}: {}", path, std::strerror(errno));
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 namespace {
 
@@ -175,6 +210,16 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
 ShardFile::ShardFile(const std::string& path) : path_(path) {
   H5Quiet quiet;
   H5Id fapl(TESSERA_CHECK_HDF5(H5Pcreate(H5P_FILE_ACCESS), "{}", path), H5Pclose);
+  // A small metadata cache per open file: a reader keeps up to ReaderOptions::max_open_shards
+  // files open and a shard's metadata is a few KiB.
+  H5AC_cache_config_t mdc;
+  mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  TESSERA_CHECK_HDF5(H5Pget_mdc_config(fapl.get(), &mdc), "{}", path);
+  mdc.set_initial_size = true;
+  mdc.initial_size = 64 * 1024;
+  mdc.min_size = 32 * 1024;
+  mdc.max_size = 1024 * 1024;
+  TESSERA_CHECK_HDF5(H5Pset_mdc_config(fapl.get(), &mdc), "{}", path);
 #if H5_VERSION_GE(1, 10, 7)
   // Read-only access needs no lock; locks fail on some parallel file systems.
   H5Pset_file_locking(fapl.get(), false, true);
@@ -218,22 +263,39 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   layout_.classes = h5_read_int_attr(root, "classes", where);
   layout_.task = h5_read_string_attr(root, "task", where);
   layout_.target_kind = h5_read_string_attr(root, "target_kind", where);
+
+  if (inputs_->direct && targets_->direct) {
+    H5Id fcpl(TESSERA_CHECK_HDF5(H5Fget_create_plist(root), "{}", path), H5Pclose);
+    hsize_t userblock = 0;
+    TESSERA_CHECK_HDF5(H5Pget_userblock(fcpl.get(), &userblock), "{}", path);
+    inputs_->build_index(path, userblock);
+    targets_->build_index(path, userblock);
+    // Everything needed is in memory now: release HDF5's per-file state.
+    inputs_->ds.close(path);
+    targets_->ds.close(path);
+    file_.close(path);
+  } else {
+    inputs_->direct = targets_->direct = false;
+    inputs_->deflate = targets_->deflate = false;
+  }
 }
+
+bool ShardFile::direct_io() const { return inputs_->direct && targets_->direct; }
 
 ShardFile::~ShardFile() = default;
 
-void ShardFile::read_input(int64_t local, std::vector<uint8_t>& dst,
-                           const std::string& what) const {
+void ShardFile::read_input(int64_t local, std::vector<uint8_t>& dst, const std::string& what,
+                           const FileDescriptor* fd) const {
   TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
                 path_, what, layout_.samples);
-  inputs_->read(path_, local, dst, what);
+  inputs_->read(path_, local, dst, what, fd);
 }
 
-void ShardFile::read_target(int64_t local, std::vector<uint8_t>& dst,
-                            const std::string& what) const {
+void ShardFile::read_target(int64_t local, std::vector<uint8_t>& dst, const std::string& what,
+                            const FileDescriptor* fd) const {
   TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
                 path_, what, layout_.samples);
-  targets_->read(path_, local, dst, what);
+  targets_->read(path_, local, dst, what, fd);
 }
 
 }  // namespace tessera

@@ -14,21 +14,25 @@ namespace fs = std::filesystem;
 
 const char* to_string(Split split) {
   switch (split) {
-    case Split::train: return "train";
-    case Split::val: return "val";
-    case Split::test: return "test";
+    case Split::train:
+      return "train";
+    case Split::val:
+      return "val";
+    case Split::test:
+      return "test";
   }
   return "?";
 }
 
 SplitCounts plan_split(int64_t n, double val_fraction, double test_fraction) {
-  TESSERA_CHECK(val_fraction >= 0.0 && val_fraction < 1.0,
-                "val fraction must be in [0, 1), got {}", val_fraction);
+  TESSERA_CHECK(val_fraction >= 0.0 && val_fraction < 1.0, "val fraction must be in [0, 1), got {}",
+                val_fraction);
   TESSERA_CHECK(test_fraction >= 0.0 && test_fraction < 1.0,
                 "test fraction must be in [0, 1), got {}", test_fraction);
-  TESSERA_CHECK(val_fraction + test_fraction < 1.0,
-                "val fraction + test fraction must be < 1 (the rest is training data), got {} + {} = {}",
-                val_fraction, test_fraction, val_fraction + test_fraction);
+  TESSERA_CHECK(
+      val_fraction + test_fraction < 1.0,
+      "val fraction + test fraction must be < 1 (the rest is training data), got {} + {} = {}",
+      val_fraction, test_fraction, val_fraction + test_fraction);
   TESSERA_CHECK(n >= 1, "need at least one sample to split, got {}", n);
   auto part = [n](double f) -> int64_t {
     if (f <= 0.0) return 0;
@@ -56,7 +60,8 @@ std::vector<Split> assign_splits(int64_t n, double val_fraction, double test_fra
     std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
   }
   std::vector<Split> out(static_cast<size_t>(n), Split::train);
-  for (int64_t k = 0; k < c.val; ++k) out[static_cast<size_t>(order[static_cast<size_t>(k)])] = Split::val;
+  for (int64_t k = 0; k < c.val; ++k)
+    out[static_cast<size_t>(order[static_cast<size_t>(k)])] = Split::val;
   for (int64_t k = c.val; k < c.val + c.test; ++k) {
     out[static_cast<size_t>(order[static_cast<size_t>(k)])] = Split::test;
   }
@@ -81,7 +86,8 @@ SplitWriter::SplitWriter(const std::string& out_dir, const DatasetInfo& info,
                          const SplitCounts& counts, int shards, int gzip_level)
     : out_dir_(out_dir), info_(info), counts_(counts), shards_(shards), gzip_(gzip_level) {
   TESSERA_CHECK(shards >= 1, "shards per split must be >= 1, got {}", shards);
-  TESSERA_CHECK(gzip_level >= 0 && gzip_level <= 9, "gzip level must be in 0..9, got {}", gzip_level);
+  TESSERA_CHECK(gzip_level >= 0 && gzip_level <= 9, "gzip level must be in 0..9, got {}",
+                gzip_level);
 }
 
 SplitWriter::~SplitWriter() = default;
@@ -113,14 +119,17 @@ void SplitWriter::finish() {
   }
 }
 
-int64_t SplitWriter::count(Split split) const { return added_[static_cast<size_t>(split)]; }
+int64_t SplitWriter::count(Split split) const {
+  return added_[static_cast<size_t>(split)];
+}
 
 void prepare_output_dir(const std::string& out_dir, bool overwrite) {
   TESSERA_CHECK(!out_dir.empty(), "output directory is empty (pass --out DIR)");
   const fs::path root(out_dir);
   std::error_code ec;
   if (fs::exists(root, ec)) {
-    TESSERA_CHECK(fs::is_directory(root, ec), "output path {} exists and is not a directory", out_dir);
+    TESSERA_CHECK(fs::is_directory(root, ec), "output path {} exists and is not a directory",
+                  out_dir);
   }
   for (Split s : kAllSplits) {
     const fs::path sub = root / to_string(s);

@@ -17,7 +17,9 @@ const std::vector<std::string>& synth_task_names() {
   return kNames;
 }
 
-std::string to_string(SynthTask task) { return synth_task_names()[static_cast<size_t>(task)]; }
+std::string to_string(SynthTask task) {
+  return synth_task_names()[static_cast<size_t>(task)];
+}
 
 SynthTask synth_task_from_string(const std::string& name) {
   const auto& names = synth_task_names();
@@ -29,12 +31,18 @@ SynthTask synth_task_from_string(const std::string& name) {
 
 std::string task_kind_name(TaskKind kind) {
   switch (kind) {
-    case TaskKind::segmentation: return "segmentation";
-    case TaskKind::translation: return "translation";
-    case TaskKind::super_resolution: return "super_resolution";
-    case TaskKind::denoising: return "denoising";
-    case TaskKind::inpainting: return "inpainting";
-    case TaskKind::anomaly: return "anomaly";
+    case TaskKind::segmentation:
+      return "segmentation";
+    case TaskKind::translation:
+      return "translation";
+    case TaskKind::super_resolution:
+      return "super_resolution";
+    case TaskKind::denoising:
+      return "denoising";
+    case TaskKind::inpainting:
+      return "inpainting";
+    case TaskKind::anomaly:
+      return "anomaly";
   }
   TESSERA_THROW("invalid TaskKind {}", static_cast<int>(kind));
 }
@@ -43,12 +51,18 @@ TaskKind synth_task_kind(SynthTask task) {
   switch (task) {
     case SynthTask::roads:
     case SynthTask::cells:
-    case SynthTask::multiclass: return TaskKind::segmentation;
-    case SynthTask::style: return TaskKind::translation;
-    case SynthTask::superres: return TaskKind::super_resolution;
-    case SynthTask::denoise: return TaskKind::denoising;
-    case SynthTask::inpaint: return TaskKind::inpainting;
-    case SynthTask::anomaly: return TaskKind::anomaly;
+    case SynthTask::multiclass:
+      return TaskKind::segmentation;
+    case SynthTask::style:
+      return TaskKind::translation;
+    case SynthTask::superres:
+      return TaskKind::super_resolution;
+    case SynthTask::denoise:
+      return TaskKind::denoising;
+    case SynthTask::inpaint:
+      return TaskKind::inpainting;
+    case SynthTask::anomaly:
+      return TaskKind::anomaly;
   }
   TESSERA_THROW("invalid SynthTask {}", static_cast<int>(task));
 }
@@ -56,17 +70,24 @@ TaskKind synth_task_kind(SynthTask task) {
 Sample synth_sample(SynthTask task, const SynthParams& p, uint64_t seed, int64_t index) {
   SynthRng rng = SynthRng::for_sample(seed, static_cast<uint64_t>(index));
   switch (task) {
-    case SynthTask::roads: return synth::roads(p.size, rng);
-    case SynthTask::cells: return synth::cells(p.size, rng);
-    case SynthTask::multiclass: return synth::multiclass(p.size, rng);
-    case SynthTask::style: return synth::style(p.size, rng);
-    case SynthTask::superres: return synth::superres(p.size, p.scale, rng);
+    case SynthTask::roads:
+      return synth::roads(p.size, rng);
+    case SynthTask::cells:
+      return synth::cells(p.size, rng);
+    case SynthTask::multiclass:
+      return synth::multiclass(p.size, rng);
+    case SynthTask::style:
+      return synth::style(p.size, rng);
+    case SynthTask::superres:
+      return synth::superres(p.size, p.scale, rng);
     case SynthTask::denoise: {
       SynthRng noise = SynthRng::for_sample(seed, static_cast<uint64_t>(index), /*stream=*/1);
       return synth::denoise(p.size, p.noise, rng, noise);
     }
-    case SynthTask::inpaint: return synth::inpaint(p.size, p.mask_fraction, rng);
-    case SynthTask::anomaly: return synth::anomaly(p.size, p.defect_fraction, rng);
+    case SynthTask::inpaint:
+      return synth::inpaint(p.size, p.mask_fraction, rng);
+    case SynthTask::anomaly:
+      return synth::anomaly(p.size, p.defect_fraction, rng);
   }
   TESSERA_THROW("invalid SynthTask {}", static_cast<int>(task));
 }
@@ -114,7 +135,8 @@ void validate_synth_options(const SynthOptions& o) {
                 "wide at size 64), got {}",
                 o.size);
   TESSERA_CHECK(o.shards >= 1, "synth: --shards must be >= 1, got {}", o.shards);
-  TESSERA_CHECK(o.gzip >= 0 && o.gzip <= 9, "synth: --gzip must be a level in 0..9, got {}", o.gzip);
+  TESSERA_CHECK(o.gzip >= 0 && o.gzip <= 9, "synth: --gzip must be a level in 0..9, got {}",
+                o.gzip);
   TESSERA_CHECK(o.val_fraction >= 0 && o.val_fraction < 1,
                 "synth: --val-fraction must be in [0, 1), got {}", o.val_fraction);
   TESSERA_CHECK(o.test_fraction >= 0 && o.test_fraction < 1,
@@ -133,7 +155,8 @@ void validate_synth_options(const SynthOptions& o) {
   }
   if (task == SynthTask::denoise) {
     TESSERA_CHECK(o.noise > 0 && o.noise <= 1,
-                  "synth: --noise (Gaussian sigma in [0,1] units) must be in (0, 1], got {}", o.noise);
+                  "synth: --noise (Gaussian sigma in [0,1] units) must be in (0, 1], got {}",
+                  o.noise);
   }
   plan_split(o.samples, o.val_fraction, o.test_fraction);  // throws when N is too small
 }
@@ -149,7 +172,8 @@ SynthSummary run_synth(const SynthOptions& o) {
   SynthSummary summary;
   summary.info = synth_dataset_info(task, params);
   summary.counts = plan_split(o.samples, o.val_fraction, o.test_fraction);
-  const std::vector<Split> splits = assign_splits(o.samples, o.val_fraction, o.test_fraction, o.seed);
+  const std::vector<Split> splits =
+      assign_splits(o.samples, o.val_fraction, o.test_fraction, o.seed);
 
   prepare_output_dir(o.out, o.overwrite);
   SplitWriter writer(o.out, summary.info, summary.counts, o.shards, o.gzip);
@@ -176,7 +200,9 @@ SynthSummary run_synth(const SynthOptions& o) {
     }
     std::string extra;
     if (task == SynthTask::anomaly) {
-      const int64_t d = s == Split::val ? summary.defects_val : s == Split::test ? summary.defects_test : 0;
+      const int64_t d = s == Split::val    ? summary.defects_val
+                        : s == Split::test ? summary.defects_test
+                                           : 0;
       extra = fmt::format(", {} defective / {} normal", d, n - d);
     }
     spdlog::info("  {:5}: {} samples in {} shard(s){} -> {}", to_string(s), n,

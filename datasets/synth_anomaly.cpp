@@ -47,7 +47,8 @@ cv::Mat brushed_metal(int size, SynthRng& rng, float u) {
   const cv::Mat sheen = value_noise(size, size, rng, 1);
   cv::Mat t = 0.55 * n + 0.45 * sheen;
   const float g = static_cast<float>(rng.uniform(0.55, 0.7));
-  return lerp_colour(t, Colour(g * 0.8f, g * 0.8f, g * 0.84f), Colour(g * 1.25f, g * 1.25f, g * 1.28f));
+  return lerp_colour(t, Colour(g * 0.8f, g * 0.8f, g * 0.84f),
+                     Colour(g * 1.25f, g * 1.25f, g * 1.28f));
 }
 
 // Wood: growth rings distorted by smooth noise.
@@ -70,22 +71,26 @@ void add_defect(cv::Mat& img, SynthRng& rng, float u) {
   const int size = img.rows;
   const float fs = static_cast<float>(size);
   auto inner = [&] {
-    return cv::Point2f(static_cast<float>(rng.uniform(0.15, 0.85)) * fs, static_cast<float>(rng.uniform(0.15, 0.85)) * fs);
+    return cv::Point2f(static_cast<float>(rng.uniform(0.15, 0.85)) * fs,
+                       static_cast<float>(rng.uniform(0.15, 0.85)) * fs);
   };
   cv::Mat alpha = cv::Mat::zeros(size, size, CV_8UC1);
   Colour colour;
   switch (rng.integer(0, 2)) {
     case 0: {  // scratch: a thin, long, slightly curved line, bright or dark
       const cv::Point2f a = inner(), b = inner();
-      const cv::Point2f m = (a + b) * 0.5f + cv::Point2f(static_cast<float>(rng.normal(0, 4 * u)), static_cast<float>(rng.normal(0, 4 * u)));
-      draw_curve(alpha, bezier(a, m, m, b, 24), cv::Scalar(255), std::max(1, static_cast<int>(std::lround(u))), cv::LINE_AA);
+      const cv::Point2f m = (a + b) * 0.5f + cv::Point2f(static_cast<float>(rng.normal(0, 4 * u)),
+                                                         static_cast<float>(rng.normal(0, 4 * u)));
+      draw_curve(alpha, bezier(a, m, m, b, 24), cv::Scalar(255),
+                 std::max(1, static_cast<int>(std::lround(u))), cv::LINE_AA);
       colour = rng.chance(0.5) ? Colour(0.95f, 0.95f, 0.95f) : Colour(0.1f, 0.1f, 0.1f);
       break;
     }
     case 1: {  // spot: a stain blob with a soft edge
       const cv::Point2f c = inner();
       cv::ellipse(alpha, cv::Point(static_cast<int>(c.x), static_cast<int>(c.y)),
-                  cv::Size(std::max(2, static_cast<int>(rng.uniform(2.5, 6) * u)), std::max(2, static_cast<int>(rng.uniform(2, 5) * u))),
+                  cv::Size(std::max(2, static_cast<int>(rng.uniform(2.5, 6) * u)),
+                           std::max(2, static_cast<int>(rng.uniform(2, 5) * u))),
                   rng.uniform(0, 180), 0, 360, cv::Scalar(230), cv::FILLED, cv::LINE_AA);
       cv::GaussianBlur(alpha, alpha, cv::Size(0, 0), 0.8 * u);
       colour = rng.chance(0.5) ? Colour(0.15f, 0.10f, 0.06f) : Colour(0.55f, 0.20f, 0.12f);
@@ -100,7 +105,8 @@ void add_defect(cv::Mat& img, SynthRng& rng, float u) {
         p += cv::Point2f(std::cos(dir), std::sin(dir)) * (2.2f * u);
         main.push_back(p);
       }
-      draw_curve(alpha, main, cv::Scalar(255), std::max(1, static_cast<int>(std::lround(1.3 * u))), cv::LINE_AA);
+      draw_curve(alpha, main, cv::Scalar(255), std::max(1, static_cast<int>(std::lround(1.3 * u))),
+                 cv::LINE_AA);
       std::vector<cv::Point2f> branch{main[5]};
       cv::Point2f q = main[5];
       float bdir = dir + 1.2f;
@@ -122,9 +128,14 @@ Sample anomaly(int size, double defect_fraction, SynthRng& rng) {
   const float u = static_cast<float>(size) / 64.f;
   cv::Mat img;
   switch (rng.integer(0, 2)) {
-    case 0: img = fabric(size, rng, u); break;
-    case 1: img = brushed_metal(size, rng, u); break;
-    default: img = wood(size, rng, u);
+    case 0:
+      img = fabric(size, rng, u);
+      break;
+    case 1:
+      img = brushed_metal(size, rng, u);
+      break;
+    default:
+      img = wood(size, rng, u);
   }
   Sample s;
   s.label = rng.chance(defect_fraction) ? 1 : 0;

@@ -52,9 +52,11 @@ Sample cells(int size, SynthRng& rng) {
     c.a = static_cast<float>(rng.uniform(4.0, 7.5)) * u;
     c.b = c.a * static_cast<float>(rng.uniform(0.6, 1.0));
     if (!cells.empty() && rng.chance(0.45)) {
-      const Cell& prev = cells[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(cells.size()) - 1))];
+      const Cell& prev =
+          cells[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(cells.size()) - 1))];
       const float dir = static_cast<float>(rng.uniform(0, 6.2831853));
-      const float dist = (0.5f * (prev.a + prev.b) + 0.5f * (c.a + c.b)) * static_cast<float>(rng.uniform(0.72, 1.0));
+      const float dist = (0.5f * (prev.a + prev.b) + 0.5f * (c.a + c.b)) *
+                         static_cast<float>(rng.uniform(0.72, 1.0));
       c.centre = prev.centre + cv::Point2f(std::cos(dir), std::sin(dir)) * dist;
     } else {
       c.centre = cv::Point2f(static_cast<float>(rng.uniform(-0.05, 1.05)) * fs,
@@ -78,8 +80,10 @@ Sample cells(int size, SynthRng& rng) {
       const cv::Point2f off(static_cast<float>(rng.uniform(-0.4, 0.4)) * c.a,
                             static_cast<float>(rng.uniform(-0.4, 0.4)) * c.b);
       const int r = std::max(1, static_cast<int>(std::lround(rng.uniform(0.12, 0.22) * c.b)));
-      cv::circle(spots, cv::Point(static_cast<int>(c.centre.x + off.x), static_cast<int>(c.centre.y + off.y)),
-                 r, cv::Scalar(1), cv::FILLED);
+      cv::circle(
+          spots,
+          cv::Point(static_cast<int>(c.centre.x + off.x), static_cast<int>(c.centre.y + off.y)), r,
+          cv::Scalar(1), cv::FILLED);
     }
     for (int y = 0; y < size; ++y) {
       const uchar* br = body.ptr<uchar>(y);
@@ -100,8 +104,11 @@ Sample cells(int size, SynthRng& rng) {
   cv::Mat debris = cv::Mat::zeros(size, size, CV_32FC1);
   const int ndebris = static_cast<int>(rng.integer(0, 3));
   for (int k = 0; k < ndebris; ++k) {
-    cv::circle(debris, cv::Point(static_cast<int>(rng.uniform(0, size)), static_cast<int>(rng.uniform(0, size))),
-               std::max(2, static_cast<int>(rng.uniform(3, 7) * u)), cv::Scalar(rng.uniform(0.08, 0.14)), cv::FILLED);
+    cv::circle(
+        debris,
+        cv::Point(static_cast<int>(rng.uniform(0, size)), static_cast<int>(rng.uniform(0, size))),
+        std::max(2, static_cast<int>(rng.uniform(3, 7) * u)), cv::Scalar(rng.uniform(0.08, 0.14)),
+        cv::FILLED);
   }
   blur(debris, 3.0 * u);
 
@@ -127,7 +134,8 @@ Sample cells(int size, SynthRng& rng) {
   add_gaussian_noise(intensity, rng.uniform(0.015, 0.045), rng);
 
   // Stain colour: DAPI blue, GFP green or grey.
-  static const Colour kStains[] = {{0.35f, 0.55f, 1.0f}, {0.40f, 1.0f, 0.45f}, {0.95f, 0.95f, 0.95f}};
+  static const Colour kStains[] = {
+      {0.35f, 0.55f, 1.0f}, {0.40f, 1.0f, 0.45f}, {0.95f, 0.95f, 0.95f}};
   const Colour stain = kStains[rng.integer(0, 2)];
   cv::Mat rgb = lerp_colour(intensity, Colour(0.f, 0.f, 0.f), stain);
   Sample s;

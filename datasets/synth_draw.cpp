@@ -94,8 +94,8 @@ void shade(cv::Mat& canvas, const cv::Mat& mask, float factor) {
   }
 }
 
-std::vector<cv::Point2f> bezier(const cv::Point2f& p0, const cv::Point2f& p1,
-                                const cv::Point2f& p2, const cv::Point2f& p3, int n) {
+std::vector<cv::Point2f> bezier(const cv::Point2f& p0, const cv::Point2f& p1, const cv::Point2f& p2,
+                                const cv::Point2f& p3, int n) {
   std::vector<cv::Point2f> pts;
   pts.reserve(static_cast<size_t>(n) + 1);
   for (int i = 0; i <= n; ++i) {
@@ -111,10 +111,14 @@ cv::Point2f border_point(SynthRng& rng, int size, int side, float outside) {
   const float along = static_cast<float>(rng.uniform(0.1, 0.9)) * static_cast<float>(size);
   const float lo = -outside, hi = static_cast<float>(size) + outside;
   switch (side & 3) {
-    case 0: return {along, lo};
-    case 1: return {hi, along};
-    case 2: return {along, hi};
-    default: return {lo, along};
+    case 0:
+      return {along, lo};
+    case 1:
+      return {hi, along};
+    case 2:
+      return {along, hi};
+    default:
+      return {lo, along};
   }
 }
 
@@ -157,7 +161,8 @@ bool polygon_free(const cv::Mat& occupied, const std::vector<cv::Point2f>& pts) 
   if ((bounds & image) != bounds) return false;
   cv::Mat poly = cv::Mat::zeros(bounds.height + 1, bounds.width + 1, CV_8UC1);
   std::vector<cv::Point2f> local;
-  for (const auto& p : pts) local.emplace_back(p.x - static_cast<float>(bounds.x), p.y - static_cast<float>(bounds.y));
+  for (const auto& p : pts)
+    local.emplace_back(p.x - static_cast<float>(bounds.x), p.y - static_cast<float>(bounds.y));
   fill_polygon(poly, local, cv::Scalar(1));
   const cv::Rect roi = cv::Rect(bounds.x, bounds.y, poly.cols, poly.rows) & image;
   cv::Mat overlap;
@@ -187,16 +192,18 @@ void blur(cv::Mat& img, double sigma) {
 }
 
 Colour random_roof_colour(SynthRng& rng) {
-  static const Colour kRoofs[] = {{0.62f, 0.30f, 0.22f}, {0.50f, 0.24f, 0.18f},
-                                  {0.30f, 0.31f, 0.35f}, {0.86f, 0.84f, 0.80f},
+  static const Colour kRoofs[] = {{0.62f, 0.30f, 0.22f},
+                                  {0.50f, 0.24f, 0.18f},
+                                  {0.30f, 0.31f, 0.35f},
+                                  {0.86f, 0.84f, 0.80f},
                                   {0.55f, 0.42f, 0.30f}};
   const Colour base = kRoofs[rng.integer(0, 4)];
   const float j = static_cast<float>(rng.uniform(0.9, 1.1));
   return base * j;
 }
 
-void draw_house(cv::Mat& canvas, const House& house, float unit, cv::Mat* occupied,
-                cv::Mat* labels, int label) {
+void draw_house(cv::Mat& canvas, const House& house, float unit, cv::Mat* occupied, cv::Mat* labels,
+                int label) {
   const auto footprint = rotated_rect(house.centre, house.length, house.width, house.angle);
   // Shadow: the footprint shifted down-right (sun from the top-left).
   std::vector<cv::Point2f> shadow;
@@ -206,7 +213,8 @@ void draw_house(cv::Mat& canvas, const House& house, float unit, cv::Mat* occupi
   fill_polygon(shadow_mask, shadow, cv::Scalar(1));
   shade(canvas, shadow_mask, 0.55f);
   // Roof halves split along the ridge (the long axis): one lit, one darker.
-  const cv::Point2f a = (footprint[0] + footprint[3]) * 0.5f, b = (footprint[1] + footprint[2]) * 0.5f;
+  const cv::Point2f a = (footprint[0] + footprint[3]) * 0.5f,
+                    b = (footprint[1] + footprint[2]) * 0.5f;
   const std::vector<cv::Point2f> half1{footprint[0], footprint[1], b, a};
   const std::vector<cv::Point2f> half2{a, b, footprint[2], footprint[3]};
   const Colour lit = house.roof * 1.08f, dark = house.roof * 0.78f;
@@ -218,7 +226,8 @@ void draw_house(cv::Mat& canvas, const House& house, float unit, cv::Mat* occupi
 
 void draw_tree(cv::Mat& canvas, const cv::Point2f& centre, float radius, SynthRng& rng) {
   const int r = std::max(1, static_cast<int>(std::lround(radius)));
-  const cv::Point c(static_cast<int>(std::lround(centre.x)), static_cast<int>(std::lround(centre.y)));
+  const cv::Point c(static_cast<int>(std::lround(centre.x)),
+                    static_cast<int>(std::lround(centre.y)));
   cv::Mat shadow = cv::Mat::zeros(canvas.size(), CV_8UC1);
   const int so = std::max(1, r / 2);
   cv::circle(shadow, c + cv::Point(so, so), r, cv::Scalar(1), cv::FILLED);

@@ -42,8 +42,8 @@ void blend(cv::Mat& canvas, const Colour& colour, const cv::Mat& alpha);
 void shade(cv::Mat& canvas, const cv::Mat& mask, float factor);
 
 // Cubic Bezier curve through control points p0..p3, sampled at n + 1 points.
-std::vector<cv::Point2f> bezier(const cv::Point2f& p0, const cv::Point2f& p1,
-                                const cv::Point2f& p2, const cv::Point2f& p3, int n);
+std::vector<cv::Point2f> bezier(const cv::Point2f& p0, const cv::Point2f& p1, const cv::Point2f& p2,
+                                const cv::Point2f& p3, int n);
 
 // A random point on side `side` (0 top, 1 right, 2 bottom, 3 left) of a size x size image,
 // `outside` pixels beyond the border so that thick curves leave the image cleanly.

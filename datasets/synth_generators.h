@@ -17,7 +17,13 @@
 namespace tessera::synth {
 
 inline constexpr int kMulticlassClasses = 5;
-enum MulticlassLabel : int { kBackground = 0, kWater = 1, kBuilding = 2, kVegetation = 3, kRoad = 4 };
+enum MulticlassLabel : int {
+  kBackground = 0,
+  kWater = 1,
+  kBuilding = 2,
+  kVegetation = 3,
+  kRoad = 4
+};
 
 // Satellite-like tile with a road network; target = road mask (0/1).
 Sample roads(int size, SynthRng& rng);

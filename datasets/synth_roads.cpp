@@ -25,9 +25,11 @@ Road make_road(SynthRng& rng, int size, float unit, const std::vector<Road>& exi
   cv::Point2f p0, p3;
   const bool branch = !existing.empty() && rng.chance(0.45);
   if (branch) {
-    const Road& parent = existing[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(existing.size()) - 1))];
+    const Road& parent =
+        existing[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(existing.size()) - 1))];
     const size_t n = parent.pts.size();
-    p0 = parent.pts[static_cast<size_t>(rng.integer(static_cast<int64_t>(n / 5), static_cast<int64_t>(4 * n / 5)))];
+    p0 = parent.pts[static_cast<size_t>(
+        rng.integer(static_cast<int64_t>(n / 5), static_cast<int64_t>(4 * n / 5)))];
     p3 = border_point(rng, size, static_cast<int>(rng.integer(0, 3)), 6.f * unit);
     road.width = std::max(2, static_cast<int>(std::lround(rng.uniform(2.2, 3.8) * unit)));
   } else {
@@ -49,7 +51,8 @@ Road make_road(SynthRng& rng, int size, float unit, const std::vector<Road>& exi
 }
 
 // Point on a road, its unit tangent and normal.
-void road_frame(const Road& road, size_t i, cv::Point2f* p, cv::Point2f* tangent, cv::Point2f* normal) {
+void road_frame(const Road& road, size_t i, cv::Point2f* p, cv::Point2f* tangent,
+                cv::Point2f* normal) {
   const size_t j = std::min(i + 1, road.pts.size() - 1), k = i == j ? i - 1 : i;
   cv::Point2f t = road.pts[j] - road.pts[k];
   const float l = std::max(1e-6f, std::sqrt(t.dot(t)));
@@ -118,19 +121,24 @@ Sample roads(int size, SynthRng& rng) {
     h.width = static_cast<float>(rng.uniform(3.5, 5.5)) * u;
     h.roof = random_roof_colour(rng);
     if (rng.chance(0.7)) {
-      const Road& road = network[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(network.size()) - 1))];
+      const Road& road =
+          network[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(network.size()) - 1))];
       cv::Point2f p, t, n;
-      road_frame(road, static_cast<size_t>(rng.integer(1, static_cast<int64_t>(road.pts.size()) - 2)), &p, &t, &n);
+      road_frame(road,
+                 static_cast<size_t>(rng.integer(1, static_cast<int64_t>(road.pts.size()) - 2)), &p,
+                 &t, &n);
       const float side = rng.chance(0.5) ? 1.f : -1.f;
       const float dist = static_cast<float>(road.width) * 0.5f + h.width * 0.5f +
                          static_cast<float>(rng.uniform(2.0, 4.0)) * u;
       h.centre = p + n * (side * dist);
       h.angle = std::atan2(t.y, t.x);
     } else {
-      h.centre = cv::Point2f(static_cast<float>(rng.uniform(0, size)), static_cast<float>(rng.uniform(0, size)));
+      h.centre = cv::Point2f(static_cast<float>(rng.uniform(0, size)),
+                             static_cast<float>(rng.uniform(0, size)));
       h.angle = static_cast<float>(rng.uniform(0, 3.14159265));
     }
-    if (!polygon_free(occupied, rotated_rect(h.centre, h.length + 2 * u, h.width + 2 * u, h.angle))) continue;
+    if (!polygon_free(occupied, rotated_rect(h.centre, h.length + 2 * u, h.width + 2 * u, h.angle)))
+      continue;
     draw_house(img, h, u, &occupied);
     ++i;
   }
@@ -139,7 +147,8 @@ Sample roads(int size, SynthRng& rng) {
   // (the mask keeps the road underneath, as in hand-labelled road maps).
   const int clumps = static_cast<int>(rng.integer(1, 4));
   for (int c = 0; c < clumps; ++c) {
-    const cv::Point2f centre(static_cast<float>(rng.uniform(0, size)), static_cast<float>(rng.uniform(0, size)));
+    const cv::Point2f centre(static_cast<float>(rng.uniform(0, size)),
+                             static_cast<float>(rng.uniform(0, size)));
     const int n = static_cast<int>(rng.integer(3, 12) * u);
     for (int k = 0; k < n; ++k) {
       const cv::Point2f p = centre + cv::Point2f(static_cast<float>(rng.normal(0, 5.0 * u)),
@@ -153,16 +162,19 @@ Sample roads(int size, SynthRng& rng) {
   }
   const int occluders = static_cast<int>(rng.integer(0, 2));
   for (int k = 0; k < occluders; ++k) {
-    const Road& road = network[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(network.size()) - 1))];
+    const Road& road =
+        network[static_cast<size_t>(rng.integer(0, static_cast<int64_t>(network.size()) - 1))];
     cv::Point2f p, t, n;
-    road_frame(road, static_cast<size_t>(rng.integer(2, static_cast<int64_t>(road.pts.size()) - 3)), &p, &t, &n);
+    road_frame(road, static_cast<size_t>(rng.integer(2, static_cast<int64_t>(road.pts.size()) - 3)),
+               &p, &t, &n);
     const float r = std::min(static_cast<float>(road.width) * 0.6f, 2.5f * u);
     const float side = rng.chance(0.5) ? 1.f : -1.f;
     draw_tree(img, p + n * (side * (static_cast<float>(road.width) * 0.5f + r * 0.5f)), r, rng);
   }
 
   // Sensor: slight global colour cast, optics blur, noise.
-  const Colour cast(static_cast<float>(rng.uniform(0.92, 1.08)), static_cast<float>(rng.uniform(0.95, 1.05)),
+  const Colour cast(static_cast<float>(rng.uniform(0.92, 1.08)),
+                    static_cast<float>(rng.uniform(0.95, 1.05)),
                     static_cast<float>(rng.uniform(0.92, 1.08)));
   cv::multiply(img, cv::Scalar(cast[0], cast[1], cast[2]), img);
   blur(img, 0.45 * u);

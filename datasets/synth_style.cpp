@@ -16,7 +16,8 @@ std::vector<float> ridge(int size, SynthRng& rng, float base, float amplitude) {
   const cv::Mat coarse = value_noise(1, size, rng, 4), fine = value_noise(1, size, rng, 12);
   std::vector<float> y(static_cast<size_t>(size));
   for (int x = 0; x < size; ++x) {
-    y[static_cast<size_t>(x)] = base - amplitude * (0.75f * coarse.at<float>(0, x) + 0.25f * fine.at<float>(0, x));
+    y[static_cast<size_t>(x)] =
+        base - amplitude * (0.75f * coarse.at<float>(0, x) + 0.25f * fine.at<float>(0, x));
   }
   return y;
 }
@@ -59,7 +60,8 @@ cv::Mat landscape(int size, SynthRng& rng) {
   cv::threshold(clouds, clouds, 0.0, 0.0, cv::THRESH_TOZERO);
   blend(img, Colour(0.97f, 0.97f, 0.97f), clouds);
   if (rng.chance(0.5)) {  // sun with a glow
-    const cv::Point c(static_cast<int>(rng.uniform(0.1, 0.9) * fs), static_cast<int>(rng.uniform(0.1, 0.6) * horizon));
+    const cv::Point c(static_cast<int>(rng.uniform(0.1, 0.9) * fs),
+                      static_cast<int>(rng.uniform(0.1, 0.6) * horizon));
     cv::Mat glow = cv::Mat::zeros(size, size, CV_32FC1);
     cv::circle(glow, c, std::max(2, static_cast<int>(5 * u)), cv::Scalar(0.6), cv::FILLED);
     blur(glow, 3.0 * u);
@@ -68,13 +70,17 @@ cv::Mat landscape(int size, SynthRng& rng) {
   }
   // Mountains: a far bluish range and a nearer green-grey range.
   fill_below(img, ridge(size, rng, horizon, static_cast<float>(rng.uniform(0.12, 0.3)) * fs),
-             lerp_colour(fractal_noise(size, size, rng, 4, 3), Colour(0.45f, 0.50f, 0.62f), Colour(0.58f, 0.62f, 0.72f)));
-  fill_below(img, ridge(size, rng, horizon + 2 * u, static_cast<float>(rng.uniform(0.05, 0.15)) * fs),
-             lerp_colour(fractal_noise(size, size, rng, 5, 4), Colour(0.22f, 0.32f, 0.24f), Colour(0.36f, 0.44f, 0.30f)));
+             lerp_colour(fractal_noise(size, size, rng, 4, 3), Colour(0.45f, 0.50f, 0.62f),
+                         Colour(0.58f, 0.62f, 0.72f)));
+  fill_below(img,
+             ridge(size, rng, horizon + 2 * u, static_cast<float>(rng.uniform(0.05, 0.15)) * fs),
+             lerp_colour(fractal_noise(size, size, rng, 5, 4), Colour(0.22f, 0.32f, 0.24f),
+                         Colour(0.36f, 0.44f, 0.30f)));
   // Ground: meadows and fields below the horizon.
   const std::vector<float> ground_line(static_cast<size_t>(size), horizon + 4 * u);
   fill_below(img, ground_line,
-             lerp_colour(fractal_noise(size, size, rng, 3, 5), Colour(0.30f, 0.48f, 0.18f), Colour(0.70f, 0.66f, 0.34f)));
+             lerp_colour(fractal_noise(size, size, rng, 3, 5), Colour(0.30f, 0.48f, 0.18f),
+                         Colour(0.70f, 0.66f, 0.34f)));
   // Trees (trunk + crown) and houses (wall, windows, gabled roof), larger when nearer (lower).
   const int objects = static_cast<int>(rng.integer(3, 8));
   for (int i = 0; i < objects; ++i) {
@@ -83,28 +89,39 @@ cv::Mat landscape(int size, SynthRng& rng) {
     const float bx = static_cast<float>(rng.uniform(0, fs));
     if (rng.chance(0.65)) {
       const float h = static_cast<float>(rng.uniform(6, 11)) * u * scale;
-      cv::rectangle(img, cv::Point(static_cast<int>(bx - 0.5f * u * scale), static_cast<int>(by - 0.4f * h)),
-                    cv::Point(static_cast<int>(bx + 0.5f * u * scale), static_cast<int>(by)), cv::Scalar(0.3, 0.2, 0.12), cv::FILLED);
+      cv::rectangle(
+          img, cv::Point(static_cast<int>(bx - 0.5f * u * scale), static_cast<int>(by - 0.4f * h)),
+          cv::Point(static_cast<int>(bx + 0.5f * u * scale), static_cast<int>(by)),
+          cv::Scalar(0.3, 0.2, 0.12), cv::FILLED);
       const float g = static_cast<float>(rng.uniform(0.8, 1.2));
       cv::ellipse(img, cv::Point(static_cast<int>(bx), static_cast<int>(by - 0.65f * h)),
-                  cv::Size(std::max(1, static_cast<int>(0.3f * h)), std::max(1, static_cast<int>(0.4f * h))), 0, 0, 360,
-                  cv::Scalar(0.12 * g, 0.30 * g, 0.10 * g), cv::FILLED);
-      cv::ellipse(img, cv::Point(static_cast<int>(bx - 0.08f * h), static_cast<int>(by - 0.75f * h)),
-                  cv::Size(std::max(1, static_cast<int>(0.14f * h)), std::max(1, static_cast<int>(0.18f * h))), 0, 0, 360,
-                  cv::Scalar(0.22 * g, 0.45 * g, 0.16 * g), cv::FILLED);
+                  cv::Size(std::max(1, static_cast<int>(0.3f * h)),
+                           std::max(1, static_cast<int>(0.4f * h))),
+                  0, 0, 360, cv::Scalar(0.12 * g, 0.30 * g, 0.10 * g), cv::FILLED);
+      cv::ellipse(img,
+                  cv::Point(static_cast<int>(bx - 0.08f * h), static_cast<int>(by - 0.75f * h)),
+                  cv::Size(std::max(1, static_cast<int>(0.14f * h)),
+                           std::max(1, static_cast<int>(0.18f * h))),
+                  0, 0, 360, cv::Scalar(0.22 * g, 0.45 * g, 0.16 * g), cv::FILLED);
     } else {
       const float w = static_cast<float>(rng.uniform(8, 14)) * u * scale, h = w * 0.6f;
-      const Colour wall = rng.chance(0.5) ? Colour(0.90f, 0.86f, 0.76f) : Colour(0.80f, 0.70f, 0.60f);
+      const Colour wall =
+          rng.chance(0.5) ? Colour(0.90f, 0.86f, 0.76f) : Colour(0.80f, 0.70f, 0.60f);
       const cv::Point2f bl(bx, by);
-      fill_polygon(img, {bl, bl + cv::Point2f(w, 0), bl + cv::Point2f(w, -h), bl + cv::Point2f(0, -h)},
+      fill_polygon(img,
+                   {bl, bl + cv::Point2f(w, 0), bl + cv::Point2f(w, -h), bl + cv::Point2f(0, -h)},
                    cv::Scalar(wall[0], wall[1], wall[2]));
-      fill_polygon(img, {bl + cv::Point2f(-0.1f * w, -h), bl + cv::Point2f(1.1f * w, -h), bl + cv::Point2f(0.5f * w, -h - 0.45f * w)},
+      fill_polygon(img,
+                   {bl + cv::Point2f(-0.1f * w, -h), bl + cv::Point2f(1.1f * w, -h),
+                    bl + cv::Point2f(0.5f * w, -h - 0.45f * w)},
                    cv::Scalar(0.62, 0.22, 0.16));
       const float ws = std::max(1.f, 0.16f * w);
       for (int k = 0; k < 2; ++k) {
-        const cv::Point2f wp = bl + cv::Point2f((0.2f + 0.45f * static_cast<float>(k)) * w, -0.7f * h);
-        fill_polygon(img, {wp, wp + cv::Point2f(ws, 0), wp + cv::Point2f(ws, ws), wp + cv::Point2f(0, ws)},
-                     cv::Scalar(0.2, 0.25, 0.32));
+        const cv::Point2f wp =
+            bl + cv::Point2f((0.2f + 0.45f * static_cast<float>(k)) * w, -0.7f * h);
+        fill_polygon(
+            img, {wp, wp + cv::Point2f(ws, 0), wp + cv::Point2f(ws, ws), wp + cv::Point2f(0, ws)},
+            cv::Scalar(0.2, 0.25, 0.32));
       }
     }
   }
@@ -128,7 +145,8 @@ cv::Mat painterly_filter(const cv::Mat& rgb) {
     const cv::Vec3b* s = smooth.ptr<cv::Vec3b>(y);
     cv::Vec3f* o = q.ptr<cv::Vec3f>(y);
     for (int x = 0; x < smooth.cols; ++x) {
-      for (int c = 0; c < 3; ++c) o[x][c] = (std::floor(static_cast<float>(s[x][c]) / 32.f) + 0.5f) * 32.f / 255.f;
+      for (int c = 0; c < 3; ++c)
+        o[x][c] = (std::floor(static_cast<float>(s[x][c]) / 32.f) + 0.5f) * 32.f / 255.f;
     }
   }
   // 3. Brush strokes: smear along a fixed diagonal (a short motion-blur kernel), then a relief

@@ -33,12 +33,13 @@ cv::Mat terrain(int size, SynthRng& rng) {
 }
 
 void add_fields(cv::Mat& canvas, SynthRng& rng, float unit) {
-  static const Colour kCrops[] = {{0.70f, 0.64f, 0.38f}, {0.36f, 0.50f, 0.20f},
-                                  {0.52f, 0.41f, 0.30f}, {0.60f, 0.60f, 0.30f}};
+  static const Colour kCrops[] = {
+      {0.70f, 0.64f, 0.38f}, {0.36f, 0.50f, 0.20f}, {0.52f, 0.41f, 0.30f}, {0.60f, 0.60f, 0.30f}};
   const int size = canvas.rows;
   const int n = static_cast<int>(rng.integer(0, 3));
   for (int f = 0; f < n; ++f) {
-    const cv::Point2f centre(static_cast<float>(rng.uniform(0, size)), static_cast<float>(rng.uniform(0, size)));
+    const cv::Point2f centre(static_cast<float>(rng.uniform(0, size)),
+                             static_cast<float>(rng.uniform(0, size)));
     const float w = static_cast<float>(rng.uniform(14, 34)) * unit;
     const float h = static_cast<float>(rng.uniform(10, 26)) * unit;
     const float angle = static_cast<float>(rng.uniform(0, 3.14159265));

@@ -14,7 +14,8 @@ namespace tessera::synth {
 namespace {
 
 Colour random_colour(SynthRng& rng) {
-  return Colour(static_cast<float>(rng.uniform(0.05, 0.95)), static_cast<float>(rng.uniform(0.05, 0.95)),
+  return Colour(static_cast<float>(rng.uniform(0.05, 0.95)),
+                static_cast<float>(rng.uniform(0.05, 0.95)),
                 static_cast<float>(rng.uniform(0.05, 0.95)));
 }
 
@@ -33,7 +34,8 @@ void add_grating(cv::Mat& img, SynthRng& rng) {
     const float* rr = region.ptr<float>(y);
     for (int x = 0; x < size; ++x) {
       const float w = std::min(1.f, std::max(0.f, (rr[x] - 0.35f) * 3.f));
-      row[x] += tint * (amp * w * std::sin(static_cast<float>(x) * c + static_cast<float>(y) * s + phase));
+      row[x] += tint *
+                (amp * w * std::sin(static_cast<float>(x) * c + static_cast<float>(y) * s + phase));
     }
   }
 }
@@ -45,15 +47,19 @@ void add_shapes(cv::Mat& img, SynthRng& rng) {
   const int n = static_cast<int>(rng.integer(2, 6));
   for (int i = 0; i < n; ++i) {
     cv::Mat alpha = cv::Mat::zeros(size, size, CV_8UC1);
-    const cv::Point2f c(static_cast<float>(rng.uniform(0, fs)), static_cast<float>(rng.uniform(0, fs)));
+    const cv::Point2f c(static_cast<float>(rng.uniform(0, fs)),
+                        static_cast<float>(rng.uniform(0, fs)));
     const float r = static_cast<float>(rng.uniform(0.08, 0.3)) * fs;
     switch (rng.integer(0, 2)) {
       case 0: {
         std::vector<cv::Point2f> poly;
         const int k = static_cast<int>(rng.integer(3, 6));
         for (int j = 0; j < k; ++j) {
-          const float a = 6.2831853f * (static_cast<float>(j) + static_cast<float>(rng.uniform(-0.3, 0.3))) / static_cast<float>(k);
-          poly.push_back(c + cv::Point2f(std::cos(a), std::sin(a)) * (r * static_cast<float>(rng.uniform(0.6, 1.0))));
+          const float a = 6.2831853f *
+                          (static_cast<float>(j) + static_cast<float>(rng.uniform(-0.3, 0.3))) /
+                          static_cast<float>(k);
+          poly.push_back(c + cv::Point2f(std::cos(a), std::sin(a)) *
+                                 (r * static_cast<float>(rng.uniform(0.6, 1.0))));
         }
         fill_polygon(alpha, poly, cv::Scalar(255), cv::LINE_AA);
         break;
@@ -63,10 +69,13 @@ void add_shapes(cv::Mat& img, SynthRng& rng) {
                    static_cast<int>(r * 16.f), cv::Scalar(255), cv::FILLED, cv::LINE_AA, 4);
         break;
       default:
-        fill_polygon(alpha, rotated_rect(c, r * 2.f, r * 0.35f, static_cast<float>(rng.uniform(0, 3.14159265))),
-                     cv::Scalar(255), cv::LINE_AA);
+        fill_polygon(
+            alpha,
+            rotated_rect(c, r * 2.f, r * 0.35f, static_cast<float>(rng.uniform(0, 3.14159265))),
+            cv::Scalar(255), cv::LINE_AA);
     }
-    cv::Mat colour = lerp_colour(value_noise(size, size, rng, 3), random_colour(rng), random_colour(rng));
+    cv::Mat colour =
+        lerp_colour(value_noise(size, size, rng, 3), random_colour(rng), random_colour(rng));
     blend(img, colour, alpha);
   }
 }
@@ -93,8 +102,11 @@ void add_text(cv::Mat& img, SynthRng& rng) {
                              y0 + static_cast<float>(rng.integer(0, 2)) * 0.5f * gh);
         };
         const cv::Point2f a = pt(), b = pt();
-        draw_curve(alpha, {a, (a + b) * 0.5f + cv::Point2f(static_cast<float>(rng.uniform(-0.2, 0.2)) * gw, 0), b},
-                   cv::Scalar(255), thick, cv::LINE_AA);
+        draw_curve(
+            alpha,
+            {a, (a + b) * 0.5f + cv::Point2f(static_cast<float>(rng.uniform(-0.2, 0.2)) * gw, 0),
+             b},
+            cv::Scalar(255), thick, cv::LINE_AA);
       }
     }
   }
@@ -105,7 +117,8 @@ void add_text(cv::Mat& img, SynthRng& rng) {
 }  // namespace
 
 cv::Mat rich_texture(int size, SynthRng& rng) {
-  cv::Mat img = lerp_colour(fractal_noise(size, size, rng, 2, 5, 0.6), random_colour(rng), random_colour(rng));
+  cv::Mat img = lerp_colour(fractal_noise(size, size, rng, 2, 5, 0.6), random_colour(rng),
+                            random_colour(rng));
   const int gratings = static_cast<int>(rng.integer(1, 3));
   for (int i = 0; i < gratings; ++i) add_grating(img, rng);
   add_shapes(img, rng);
@@ -123,9 +136,12 @@ cv::Mat rich_texture(int size, SynthRng& rng) {
 cv::Mat clean_image(int size, SynthRng& rng) {
   switch (rng.integer(0, 3)) {
     case 0:
-    case 1: return rich_texture(size, rng);
-    case 2: return landscape(size, rng);
-    default: return multiclass(size, rng).input;
+    case 1:
+      return rich_texture(size, rng);
+    case 2:
+      return landscape(size, rng);
+    default:
+      return multiclass(size, rng).input;
   }
 }
 
@@ -163,11 +179,17 @@ cv::Mat make_holes(const cv::Mat& clean, double fraction, SynthRng& rng, cv::Mat
   cv::Mat holes = cv::Mat::zeros(h, w, CV_8UC1);
   for (int i = 0; i < 12 && cv::countNonZero(holes) < goal; ++i) {
     if (rng.chance(0.5)) {
-      const int rw = static_cast<int>(rng.uniform(0.1, 0.35) * w), rh = static_cast<int>(rng.uniform(0.1, 0.35) * h);
-      const int x = static_cast<int>(rng.integer(0, std::max(0, w - rw))), y = static_cast<int>(rng.integer(0, std::max(0, h - rh)));
-      cv::rectangle(holes, cv::Rect(x, y, std::max(1, rw), std::max(1, rh)), cv::Scalar(1), cv::FILLED);
+      const int rw = static_cast<int>(rng.uniform(0.1, 0.35) * w),
+                rh = static_cast<int>(rng.uniform(0.1, 0.35) * h);
+      const int x = static_cast<int>(rng.integer(0, std::max(0, w - rw))),
+                y = static_cast<int>(rng.integer(0, std::max(0, h - rh)));
+      cv::rectangle(holes, cv::Rect(x, y, std::max(1, rw), std::max(1, rh)), cv::Scalar(1),
+                    cv::FILLED);
     } else {  // brush stroke
-      auto p = [&] { return cv::Point2f(static_cast<float>(rng.uniform(0, w)), static_cast<float>(rng.uniform(0, h))); };
+      auto p = [&] {
+        return cv::Point2f(static_cast<float>(rng.uniform(0, w)),
+                           static_cast<float>(rng.uniform(0, h)));
+      };
       const int thick = std::max(2, static_cast<int>(rng.uniform(0.03, 0.08) * std::min(h, w)));
       draw_curve(holes, bezier(p(), p(), p(), p(), 32), cv::Scalar(1), thick, cv::LINE_8);
     }

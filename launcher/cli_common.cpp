@@ -9,8 +9,8 @@
 namespace tessera::cli {
 
 void not_implemented(const std::string& command, const std::string& issue) {
-  std::fprintf(stderr, "tessera %s: not implemented yet (lands with issue #%s)\n",
-               command.c_str(), issue.c_str());
+  std::fprintf(stderr, "tessera %s: not implemented yet (lands with issue #%s)\n", command.c_str(),
+               issue.c_str());
   throw Exit{kNotImplementedExit};
 }
 

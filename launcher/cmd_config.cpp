@@ -22,8 +22,9 @@ void add_config_command(CLI::App& app) {
 
   auto show = std::make_shared<ConfigArgs>();
   CLI::App* show_cmd = cmd->add_subcommand(
-      "show", "Print the resolved config (bases merged, overrides applied, defaults filled) as "
-              "YAML on stdout");
+      "show",
+      "Print the resolved config (bases merged, overrides applied, defaults filled) as "
+      "YAML on stdout");
   add_config_args(*show_cmd, *show);
   show_cmd->add_flag("--partial", show->partial,
                      "The file is a base: required keys may be missing");
@@ -31,8 +32,9 @@ void add_config_command(CLI::App& app) {
 
   auto check = std::make_shared<CheckArgs>();
   CLI::App* check_cmd = cmd->add_subcommand(
-      "check", "Validate configs; prints `<file>: OK` per valid file, an error per invalid one "
-               "(exit 1 if any is invalid)");
+      "check",
+      "Validate configs; prints `<file>: OK` per valid file, an error per invalid one "
+      "(exit 1 if any is invalid)");
   check_cmd->add_option("CONFIG", check->paths, "Experiment configs (YAML)")->required();
   check_cmd->add_option("--set", check->overrides, "Override a config key (repeatable)")
       ->allow_extra_args(false)
@@ -55,8 +57,9 @@ void add_config_command(CLI::App& app) {
   });
 
   CLI::App* keys_cmd = cmd->add_subcommand(
-      "keys", "Print every config key with its type, default, allowed values and meaning "
-              "(Markdown; the reference tables of docs/config.md)");
+      "keys",
+      "Print every config key with its type, default, allowed values and meaning "
+      "(Markdown; the reference tables of docs/config.md)");
   keys_cmd->callback([] { std::cout << config_keys_markdown() << std::flush; });
 }
 

@@ -21,8 +21,7 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "eval", "Evaluate a checkpoint on a data split; writes <run dir>/eval/summary.json");
   add_config_args(*cmd, args->config);
-  cmd->add_option("--checkpoint", args->checkpoint,
-                  "best, latest, or a checkpoint directory")
+  cmd->add_option("--checkpoint", args->checkpoint, "best, latest, or a checkpoint directory")
       ->capture_default_str();
   cmd->add_option("--split", args->split, "Data split to evaluate")
       ->type_name("train|val|test|DIR")

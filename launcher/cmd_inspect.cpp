@@ -4,14 +4,19 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include <cstdio>
+
+#include "datasets/inspect_data.h"
+#include "models/describe.h"
 
 namespace tessera::cli {
 
 void add_inspect_command(CLI::App& app) {
   auto args = std::make_shared<ConfigArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "inspect", "Describe a config's model (layers, parameters, output shape) or a dataset "
-                 "directory (counts, shapes, class balance, checksums)");
+      "inspect",
+      "Describe a config's model (layers, parameters, output shape) or a dataset "
+      "directory (counts, shapes, class balance, checksums)");
   cmd->add_option("TARGET", args->path, "An experiment config (YAML) or a dataset directory")
       ->required();
   cmd->add_option("--set", args->overrides, "Override a config key (repeatable)")
@@ -21,13 +26,16 @@ void add_inspect_command(CLI::App& app) {
     std::error_code ec;
     if (std::filesystem::is_directory(args->path, ec)) {
       if (!args->overrides.empty()) {
-        throw std::invalid_argument("inspect: --set applies to a config, not to a dataset "
-                                    "directory (" + args->path + ")");
+        throw std::invalid_argument(
+            "inspect: --set applies to a config, not to a dataset "
+            "directory (" +
+            args->path + ")");
       }
-      not_implemented("inspect DIR", "4");
+      std::printf("%s", inspect_dataset(args->path, /*verify=*/true).c_str());
+      return;
     }
-    load(*args);
-    not_implemented("inspect CONFIG", "3");
+    const Config cfg = load(*args);
+    std::printf("%s", describe_model(cfg, cfg.data.image_size).c_str());
   });
 }
 

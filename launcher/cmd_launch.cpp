@@ -20,8 +20,7 @@ void add_launch_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "launch", "Start `tessera train` under mpirun as the config's cluster section says");
   add_config_args(*cmd, args->config);
-  cmd->add_option("--np", args->np,
-                  "Total ranks (default: cluster.nodes x cluster.ranks_per_node)")
+  cmd->add_option("--np", args->np, "Total ranks (default: cluster.nodes x cluster.ranks_per_node)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--hostfile", args->hostfile, "mpirun hostfile (overrides cluster.hostfile)");
   cmd->add_flag("--dry-run", args->dry_run, "Print the exact command instead of running it");

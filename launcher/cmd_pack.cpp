@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "common/log.h"
+#include "datasets/pack.h"
 
 namespace tessera::cli {
 
@@ -19,6 +21,14 @@ struct PackArgs {
   uint64_t seed = 42;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
+  std::string fit = "resize";
+  std::string anomalies;
+  std::string target_suffix;
+  int classes = 1;
+  int channels = 3;
+  double mask_fraction = 0.25;
+  int gzip = 0;
+  bool overwrite = false;
 };
 }  // namespace
 
@@ -30,8 +40,7 @@ void add_pack_command(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"segmentation", "translation", "super_resolution", "denoising",
                              "inpainting", "anomaly"}));
-  cmd->add_option("--inputs", a->inputs, "Directory of input images (PNG/JPEG/TIFF)")
-      ->required();
+  cmd->add_option("--inputs", a->inputs, "Directory of input images (PNG/JPEG/TIFF)")->required();
   cmd->add_option("--targets", a->targets,
                   "Directory of targets matched by file stem (masks, label maps or images); "
                   "super_resolution/denoising make them from the inputs");
@@ -55,8 +64,50 @@ void add_pack_command(CLI::App& app) {
   cmd->add_option("--test-fraction", a->test_fraction, "Fraction of samples in test/")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->callback([a] {  // capturing `a` keeps the option storage alive
-    not_implemented("pack", "4");
+  cmd->add_option("--fit", a->fit,
+                  "How images become SIZE x SIZE samples: resize, tile (non-overlapping tiles, "
+                  "remainder dropped) or center-crop")
+      ->check(CLI::IsMember({"resize", "tile", "center-crop"}))
+      ->capture_default_str();
+  cmd->add_option("--anomalies", a->anomalies,
+                  "anomaly: directory of defective images (go to val/test only)");
+  cmd->add_option("--target-suffix", a->target_suffix,
+                  "Suffix stripped from target stems before matching (e.g. _mask)");
+  cmd->add_option("--classes", a->classes,
+                  "segmentation: 1 = binary (0/255 masks), >1 = label values 0..classes-1")
+      ->capture_default_str();
+  cmd->add_option("--channels", a->channels, "Image channels: 3 (RGB) or 1 (grey)")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
+  cmd->add_option("--mask-fraction", a->mask_fraction, "inpainting: fraction of the image hidden")
+      ->capture_default_str();
+  cmd->add_option("--gzip", a->gzip, "gzip level of the shards (0 = none, 1..9)")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
+  cmd->add_flag("--overwrite", a->overwrite, "Replace existing split directories");
+  cmd->callback([a] {
+    init_logging(LogSetup{});
+    PackOptions o;
+    o.task = a->task;
+    o.inputs = a->inputs;
+    o.targets = a->targets;
+    o.anomalies = a->anomalies;
+    o.target_suffix = a->target_suffix;
+    o.out = a->out;
+    o.size = a->size;
+    o.scale = a->scale;
+    o.noise = a->noise;
+    o.mask_fraction = a->mask_fraction;
+    o.classes = a->classes;
+    o.channels = a->channels;
+    o.fit = a->fit;
+    o.val_fraction = a->val_fraction;
+    o.test_fraction = a->test_fraction;
+    o.shards = a->shards;
+    o.seed = a->seed;
+    o.gzip = a->gzip;
+    o.overwrite = a->overwrite;
+    run_pack(o);
   });
 }
 

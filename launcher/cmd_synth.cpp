@@ -2,6 +2,8 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "common/log.h"
+#include "datasets/synth.h"
 
 namespace tessera::cli {
 
@@ -15,6 +17,10 @@ struct SynthArgs {
   uint64_t seed = 42;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
+  int scale = 2;
+  double noise = 0.1;
+  int gzip = 0;
+  bool overwrite = false;
 };
 }  // namespace
 
@@ -24,8 +30,8 @@ void add_synth_command(CLI::App& app) {
       "synth", "Make a synthetic dataset (OUT/train, OUT/val, OUT/test shard directories)");
   cmd->add_option("--task", a->task, "Kind of data")
       ->required()
-      ->check(CLI::IsMember({"roads", "cells", "multiclass", "style", "superres", "denoise",
-                             "inpaint", "anomaly"}));
+      ->check(CLI::IsMember(
+          {"roads", "cells", "multiclass", "style", "superres", "denoise", "inpaint", "anomaly"}));
   cmd->add_option("--out", a->out, "Output directory")->required();
   cmd->add_option("--samples", a->samples, "Samples in all splits")
       ->check(CLI::PositiveNumber)
@@ -43,8 +49,30 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--test-fraction", a->test_fraction, "Fraction of samples in test/")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->callback([a] {  // capturing `a` keeps the option storage alive
-    not_implemented("synth", "4");
+  cmd->add_option("--scale", a->scale, "superres: down-scaling factor (2, 3, 4 or 8)")
+      ->capture_default_str();
+  cmd->add_option("--noise", a->noise, "denoise: Gaussian noise sigma (images in [0,1])")
+      ->capture_default_str();
+  cmd->add_option("--gzip", a->gzip, "gzip level of the shards (0 = none, 1..9)")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
+  cmd->add_flag("--overwrite", a->overwrite, "Replace existing split directories");
+  cmd->callback([a] {
+    init_logging(LogSetup{});
+    SynthOptions o;
+    o.task = a->task;
+    o.out = a->out;
+    o.samples = a->samples;
+    o.size = a->size;
+    o.shards = a->shards;
+    o.seed = a->seed;
+    o.val_fraction = a->val_fraction;
+    o.test_fraction = a->test_fraction;
+    o.scale = a->scale;
+    o.noise = a->noise;
+    o.gzip = a->gzip;
+    o.overwrite = a->overwrite;
+    run_synth(o);
   });
 }
 

@@ -23,9 +23,13 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 torch::Tensor pad_to(const torch::Tensor& x, int64_t h, int64_t w) {
   const int64_t ph = h - x.size(2), pw = w - x.size(3);
   if (ph == 0 && pw == 0) return x;
-  const bool can_reflect = ph < x.size(2) && pw < x.size(3);
-  return F::pad(x, F::PadFuncOptions({0, pw, 0, ph})
-                       .mode(can_reflect ? torch::kReflect : torch::kReplicate));
+  F::PadFuncOptions opt({0, pw, 0, ph});
+  if (ph < x.size(2) && pw < x.size(3)) {
+    opt.mode(torch::kReflect);
+  } else {
+    opt.mode(torch::kReplicate);
+  }
+  return F::pad(x, opt);
 }
 
 // Separable weight window: 1 at the centre falling to ~0.1 at the border.

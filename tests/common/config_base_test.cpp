@@ -29,13 +29,13 @@ TEST(ConfigBase, MultiLevelDeepMerge) {
                                   "optim: {betas: [0.7, 0.8]}\n"
                                   "eval: {metrics: [dice]}\n");
   const Config c = load_config(top);
-  EXPECT_EQ(c.model.filters, 16);                   // mid overrides root
-  EXPECT_EQ(c.model.depth, 3);                      // from root, untouched by mid and top
-  EXPECT_FLOAT_EQ(c.model.dropout, 0.2f);           // top overrides root
-  EXPECT_DOUBLE_EQ(c.optim.lr, 0.01);               // sibling of an overridden key survives
+  EXPECT_EQ(c.model.filters, 16);          // mid overrides root
+  EXPECT_EQ(c.model.depth, 3);             // from root, untouched by mid and top
+  EXPECT_FLOAT_EQ(c.model.dropout, 0.2f);  // top overrides root
+  EXPECT_DOUBLE_EQ(c.optim.lr, 0.01);      // sibling of an overridden key survives
   EXPECT_EQ(c.optim.betas, (std::vector<double>{0.7, 0.8}));      // lists replace
   EXPECT_EQ(c.eval.metrics, (std::vector<std::string>{"dice"}));  // ... never concatenate
-  EXPECT_FALSE(c.data.augment.hflip);               // nested section merged key by key
+  EXPECT_FALSE(c.data.augment.hflip);  // nested section merged key by key
   EXPECT_TRUE(c.data.augment.vflip);
   EXPECT_EQ(c.experiment.name, "deep");
   EXPECT_EQ(c.task.kind, TaskKind::segmentation);
@@ -76,10 +76,12 @@ TEST(ConfigBase, OverridingAValueFromTheBaseFixesIt) {
 
 TEST(ConfigBase, RelationErrorsNameWhereEachKeyWasSet) {
   TempDir d;
-  d.write("base.yaml", "task: {kind: segmentation, classes: 3}\nmodel: {activation: softmax}\n"
-                       "loss: {name: ce}\n");
-  const std::string top = d.write("top.yaml", "base: base.yaml\nexperiment: {name: x}\n"
-                                              "task: {out_channels: 2}\n");
+  d.write("base.yaml",
+          "task: {kind: segmentation, classes: 3}\nmodel: {activation: softmax}\n"
+          "loss: {name: ce}\n");
+  const std::string top = d.write("top.yaml",
+                                  "base: base.yaml\nexperiment: {name: x}\n"
+                                  "task: {out_channels: 2}\n");
   expect_config_error([&] { load_config(top); },
                       {"top.yaml:3:22: task.out_channels: multi-class segmentation needs "
                        "out_channels == classes, found 2; task.classes is 3 (set at ",
@@ -101,8 +103,8 @@ TEST(ConfigBase, CyclesAreRefusedNamingTheChain) {
   d.write("sub/b.yaml", "base: c.yaml\n");
   d.write("sub/c.yaml", "base: ../a.yaml\n");
   const std::string msg = expect_config_error(
-      [&] { load_config(a); }, {"c.yaml:1:7: base: inheritance cycle: ", "a.yaml -> ",
-                                "sub/b.yaml -> ", "sub/c.yaml -> "});
+      [&] { load_config(a); },
+      {"c.yaml:1:7: base: inheritance cycle: ", "a.yaml -> ", "sub/b.yaml -> ", "sub/c.yaml -> "});
   EXPECT_NE(msg.rfind("a.yaml"), msg.find("a.yaml")) << "the chain ends where it started: " << msg;
 
   const std::string self = d.write("self.yaml", "base: ./self.yaml\n");
@@ -134,9 +136,9 @@ TEST(ConfigBase, RequiredKeysMayComeFromABase) {
   EXPECT_EQ(load_config(top).experiment.name, "from-base");
   const std::string no_name = d.write("b2.yaml", "task: {kind: segmentation}\n");
   const std::string top2 = d.write("top2.yaml", "base: b2.yaml\n");
-  expect_config_error([&] { load_config(top2); },
-                      {"top2.yaml: missing required key `experiment.name`",
-                       "nor in its bases " + no_name});
+  expect_config_error(
+      [&] { load_config(top2); },
+      {"top2.yaml: missing required key `experiment.name`", "nor in its bases " + no_name});
 }
 
 }  // namespace

@@ -15,15 +15,16 @@ std::string expect_error(const std::string& body, const std::vector<std::string>
 }
 
 TEST(ConfigErrors, UnknownKeySuggestsSibling) {
-  const std::string msg = expect_error(
-      "model:\n  filter: 16\n",
-      {"t.yaml:4:3: unknown key `model.filter`;", "did you mean `filters`?",
-       "Keys in `model`: arch, filters, depth"});
+  const std::string msg =
+      expect_error("model:\n  filter: 16\n",
+                   {"t.yaml:4:3: unknown key `model.filter`;", "did you mean `filters`?",
+                    "Keys in `model`: arch, filters, depth"});
   EXPECT_EQ(msg.find("t.yaml:4:3"), 0u) << "the location comes first";
 }
 
 TEST(ConfigErrors, UnknownKeyTypos) {
-  expect_error("model: {fitlers: 16}\n", {"unknown key `model.fitlers`", "did you mean `filters`?"});
+  expect_error("model: {fitlers: 16}\n",
+               {"unknown key `model.fitlers`", "did you mean `filters`?"});
   expect_error("optim: {learning_rate: 0.1}\n", {"unknown key `optim.learning_rate`"});
   expect_error("data:\n  augment: {hflips: true}\n",
                {"t.yaml:4:13: unknown key `data.augment.hflips`", "did you mean `hflip`?"});
@@ -57,26 +58,32 @@ TEST(ConfigErrors, WrongTypes) {
                 "found `0.9`"});
   expect_error("optim:\n  betas: [0.9, fast]\n",
                {"t.yaml:4:16: optim.betas[1]: expected a number in [0, 1), found `fast`"});
-  expect_error("optim: {betas: [0.9]}\n",
-               {"optim.betas: expected a list of 2 values, each a number in [0, 1), found 1 value"});
-  expect_error("eval: {metrics: dice}\n", {"eval.metrics: expected a list of values", "found `dice`"});
+  expect_error(
+      "optim: {betas: [0.9]}\n",
+      {"optim.betas: expected a list of 2 values, each a number in [0, 1), found 1 value"});
+  expect_error("eval: {metrics: dice}\n",
+               {"eval.metrics: expected a list of values", "found `dice`"});
 }
 
 TEST(ConfigErrors, EmptyValue) {
-  expect_error("model:\n  filters:\n",
-               {"t.yaml:4:3: model.filters: expected an integer in [1, 1024], found an empty value"});
+  expect_error(
+      "model:\n  filters:\n",
+      {"t.yaml:4:3: model.filters: expected an integer in [1, 1024], found an empty value"});
   expect_error("data: {train: }\n", {"data.train: expected a string, found an empty value"});
 }
 
 TEST(ConfigErrors, OutOfRange) {
-  expect_error("optim: {lr: -0.001}\n", {"t.yaml:3:13: optim.lr: expected a number > 0, found -0.001"});
+  expect_error("optim: {lr: -0.001}\n",
+               {"t.yaml:3:13: optim.lr: expected a number > 0, found -0.001"});
   expect_error("optim: {lr: 0}\n", {"optim.lr: expected a number > 0, found 0"});
   expect_error("data: {batch_size: 0}\n",
                {"t.yaml:3:20: data.batch_size: expected an integer in [1, 65536], found 0"});
-  expect_error("model: {dropout: 1.0}\n", {"model.dropout: expected a number in [0, 1), found 1.0"});
+  expect_error("model: {dropout: 1.0}\n",
+               {"model.dropout: expected a number in [0, 1), found 1.0"});
   expect_error("optim: {betas: [0.9, 1.0]}\n",
                {"t.yaml:3:22: optim.betas[1]: expected a number in [0, 1), found 1.0"});
-  expect_error("loss: {ignore_index: -2}\n", {"loss.ignore_index: expected an integer in [-1, 255]"});
+  expect_error("loss: {ignore_index: -2}\n",
+               {"loss.ignore_index: expected an integer in [-1, 255]"});
   expect_error("train: {grad_accum: 0}\n", {"train.grad_accum: expected an integer in [1, 4096]"});
   expect_error("dist: {timeout_s: 0}\n", {"dist.timeout_s: expected a number > 0, found 0"});
   expect_error("schedule: {name: step, milestones: [0]}\n",
@@ -94,7 +101,8 @@ TEST(ConfigErrors, UnknownEnumValueListsAccepted) {
        "did you mean `segmentation`?"});
   expect_error("eval: {metrics: [dice, f1]}\n",
                {"t.yaml:3:24: eval.metrics[1]: unknown value `f1`; accepted: dice, iou"});
-  expect_error("train: {device: gpu}\n", {"train.device: unknown value `gpu`; accepted: cpu, cuda"});
+  expect_error("train: {device: gpu}\n",
+               {"train.device: unknown value `gpu`; accepted: cpu, cuda"});
 }
 
 TEST(ConfigErrors, MissingRequiredKey) {
@@ -116,11 +124,23 @@ TEST(ConfigErrors, MalformedYaml) {
                       {"t.yaml:", "malformed YAML"});
 }
 
+TEST(ConfigErrors, SeveralDocuments) {
+  expect_config_error(
+      [] {
+        load_text("experiment: {name: t}\ntask: {kind: segmentation}\n---\nmodel: {filters: 8}\n");
+      },
+      {"t.yaml:4:1: expected one YAML document, found 2"});
+  // a single document with an explicit start marker is fine
+  EXPECT_NO_THROW(load_text("---\nexperiment: {name: t}\ntask: {kind: segmentation}\n"));
+}
+
 TEST(ConfigErrors, NotAMapping) {
-  expect_config_error([] { load_text("- a\n- b\n"); },
-                      {"t.yaml:1:1: expected a mapping of sections at the top level", "found a list"});
+  expect_config_error(
+      [] { load_text("- a\n- b\n"); },
+      {"t.yaml:1:1: expected a mapping of sections at the top level", "found a list"});
   expect_error("model: 5\n", {"t.yaml:3:8: `model` is a section: expected a mapping of its keys, "
-                              "found `5`", "Keys in `model`:"});
+                              "found `5`",
+                              "Keys in `model`:"});
   expect_error("data: {augment: [hflip]}\n", {"`data.augment` is a section", "found a list"});
 }
 
@@ -132,7 +152,8 @@ TEST(ConfigErrors, DuplicateKey) {
 }
 
 TEST(ConfigErrors, NonScalarKey) {
-  expect_error("model: {[a, b]: 1}\n", {"t.yaml:3:9: expected a key name in `model`, found a list"});
+  expect_error("model: {[a, b]: 1}\n",
+               {"t.yaml:3:9: expected a key name in `model`, found a list"});
 }
 
 }  // namespace

@@ -65,8 +65,9 @@ TEST(ConfigLoad, EmptySectionIsAccepted) {
 }
 
 TEST(ConfigLoad, QuotedStringsAreStrings) {
-  const Config c = load_text("experiment: {name: \"123\"}\ntask: {kind: 'segmentation'}\n"
-                             "data: {train: \"data/a b/train\"}\n");
+  const Config c = load_text(
+      "experiment: {name: \"123\"}\ntask: {kind: 'segmentation'}\n"
+      "data: {train: \"data/a b/train\"}\n");
   EXPECT_EQ(c.experiment.name, "123");
   EXPECT_EQ(c.data.train, "data/a b/train");
 }
@@ -74,8 +75,9 @@ TEST(ConfigLoad, QuotedStringsAreStrings) {
 TEST(ConfigLoad, IntegersAreStrict) {
   for (const char* v : {"1.5", "1e3", "16x", "0x10", "\"16\"", "true"}) {
     SCOPED_TRACE(v);
-    expect_config_error([&] { load_text(std::string(kRequired) + "model: {filters: " + v + "}\n"); },
-                        {"t.yaml:3:18", "model.filters: expected an integer in [1, 1024], found"});
+    expect_config_error(
+        [&] { load_text(std::string(kRequired) + "model: {filters: " + v + "}\n"); },
+        {"t.yaml:3:18", "model.filters: expected an integer in [1, 1024], found"});
   }
   expect_config_error(
       [] { load_text(std::string(kRequired) + "train: {max_steps: 99999999999999999999}\n"); },
@@ -132,7 +134,8 @@ TEST(ConfigLoad, LoadConfigSetsSourcePath) {
   EXPECT_EQ(load_config(path).source_path, path);
   expect_config_error([&] { load_config(dir.path() + "/missing.yaml"); },
                       {"missing.yaml: config file not found"});
-  expect_config_error([&] { load_config(dir.path()); }, {"expected a YAML file, found a directory"});
+  expect_config_error([&] { load_config(dir.path()); },
+                      {"expected a YAML file, found a directory"});
 }
 
 TEST(ConfigSchema, DefaultsSatisfyTheSchema) {

@@ -9,12 +9,12 @@ using testing::kRequired;
 using testing::load_text;
 
 TEST(ConfigOverride, EveryType) {
-  const Config c = load_text(kRequired, {"optim.lr=3e-4", "model.filters=32", "model.batch_norm=false",
-                                         "experiment.name=over", "optim.name=sgd",
-                                         "optim.betas=[0.8, 0.9]", "eval.metrics=[dice,iou]",
-                                         "cluster.partition=", "cluster.time=02:00:00",
-                                         "cluster.env=[A=1, B]", "experiment.seed=7",
-                                         "train.max_steps=10", "schedule.warmup_steps=2"});
+  const Config c =
+      load_text(kRequired, {"optim.lr=3e-4", "model.filters=32", "model.batch_norm=false",
+                            "experiment.name=over", "optim.name=sgd", "optim.betas=[0.8, 0.9]",
+                            "eval.metrics=[dice,iou]",
+                            "cluster.partition=", "cluster.time=02:00:00", "cluster.env=[A=1, B]",
+                            "experiment.seed=7", "train.max_steps=10", "schedule.warmup_steps=2"});
   EXPECT_DOUBLE_EQ(c.optim.lr, 3e-4);
   EXPECT_EQ(c.model.filters, 32);
   EXPECT_FALSE(c.model.batch_norm);

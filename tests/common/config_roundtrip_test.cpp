@@ -10,7 +10,9 @@ namespace {
 
 using testing::load_text;
 
-Config roundtrip(const Config& c) { return load_config_from_string(to_yaml(c), "resolved.yaml"); }
+Config roundtrip(const Config& c) {
+  return load_config_from_string(to_yaml(c), "resolved.yaml");
+}
 
 TEST(ConfigRoundTrip, DefaultsAndEveryKeyPresent) {
   Config c;

@@ -3,10 +3,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "datasets/pack_images.h"
@@ -51,7 +51,8 @@ TEST_F(PackImages, ListsImagesSortedAndRejectsDuplicateStems) {
   EXPECT_EQ(file_stem(files[2]), "c");
   cv::imwrite(path("a.png"), img);
   EXPECT_NE(error_of([&] { list_images(dir_.string()); }).find("same stem 'a'"), std::string::npos);
-  EXPECT_NE(error_of([&] { list_images(path("missing")); }).find("does not exist"), std::string::npos);
+  EXPECT_NE(error_of([&] { list_images(path("missing")); }).find("does not exist"),
+            std::string::npos);
   fs::create_directories(dir_ / "empty");
   EXPECT_NE(error_of([&] { list_images(path("empty")); }).find("no images"), std::string::npos);
 }
@@ -63,7 +64,8 @@ TEST(PackMatch, MatchesByStemWithSuffixAndListsUnmatchedBothWays) {
   EXPECT_EQ(pairs[1].input, "in/b.jpg");
   EXPECT_EQ(pairs[1].target, "m/b_mask.png");
   const std::string e = error_of([&] {
-    match_by_stem({"in/a.png", "in/b.png", "in/only_input.png"}, {"m/a.png", "m/b.png", "m/only_target.png"}, "");
+    match_by_stem({"in/a.png", "in/b.png", "in/only_input.png"},
+                  {"m/a.png", "m/b.png", "m/only_target.png"}, "");
   });
   EXPECT_NE(e.find("1 input(s) without a target: only_input.png"), std::string::npos) << e;
   EXPECT_NE(e.find("1 target(s) without an input: only_target.png"), std::string::npos) << e;
@@ -93,7 +95,8 @@ TEST_F(PackImages, DecodingConversions) {
   EXPECT_EQ(read_image(path("red.png"), 1).type(), CV_8UC1);
   // Undecodable file.
   std::ofstream(path("broken.png")) << "not a png";
-  EXPECT_NE(error_of([&] { read_image(path("broken.png"), 3); }).find("broken.png"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_image(path("broken.png"), 3); }).find("broken.png"),
+            std::string::npos);
 }
 
 TEST_F(PackImages, LabelMaps) {
@@ -118,7 +121,8 @@ TEST_F(PackImages, LabelMaps) {
   cv::Mat colour(4, 4, CV_8UC3, cv::Scalar(0, 0, 0));
   colour.at<cv::Vec3b>(1, 1) = cv::Vec3b(0, 0, 200);
   cv::imwrite(path("colour.png"), colour);
-  EXPECT_NE(error_of([&] { read_label_map(path("colour.png"), 3); }).find("differing channels"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_label_map(path("colour.png"), 3); }).find("differing channels"),
+            std::string::npos);
 }
 
 TEST(PackFit, TileResizeCenterCrop) {
@@ -127,7 +131,8 @@ TEST(PackFit, TileResizeCenterCrop) {
   const auto tiles = fit_image(img, 32, FitMode::tile, false, "img");
   ASSERT_EQ(tiles.size(), 6u);  // 3 columns x 2 rows, remainder dropped
   EXPECT_EQ(patch_count(70, 100, 32, FitMode::tile), 6);
-  EXPECT_EQ(cv::countNonZero(tiles[4].reshape(1) != img(cv::Rect(32, 32, 32, 32)).clone().reshape(1)), 0);
+  EXPECT_EQ(
+      cv::countNonZero(tiles[4].reshape(1) != img(cv::Rect(32, 32, 32, 32)).clone().reshape(1)), 0);
   const auto r = fit_image(img, 32, FitMode::resize, false, "img");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].size(), cv::Size(32, 32));
@@ -138,7 +143,9 @@ TEST(PackFit, TileResizeCenterCrop) {
   labels(cv::Rect(0, 0, 50, 70)).setTo(3);
   const auto lr = fit_image(labels, 33, FitMode::resize, true, "labels");
   EXPECT_EQ(cv::countNonZero(lr[0] == 0) + cv::countNonZero(lr[0] == 3), 33 * 33);
-  EXPECT_NE(error_of([&] { fit_image(img, 80, FitMode::tile, false, "small.png"); }).find("small.png is 100x70"),
+  EXPECT_NE(error_of([&] {
+              fit_image(img, 80, FitMode::tile, false, "small.png");
+            }).find("small.png is 100x70"),
             std::string::npos);
   EXPECT_THROW(fit_mode_from_string("stretch"), Error);
 }
@@ -152,11 +159,16 @@ TEST(PackFit, PairsKeepCorrespondingPositions) {
   ASSERT_EQ(pairs.size(), 6u);  // 3 x 2 input tiles of 16
   EXPECT_EQ(pairs[5].first.size(), cv::Size(16, 16));
   EXPECT_EQ(pairs[5].second.size(), cv::Size(32, 32));
-  EXPECT_EQ(cv::countNonZero(pairs[5].second.reshape(1) != hr(cv::Rect(64, 32, 32, 32)).clone().reshape(1)), 0);
-  const std::string e = error_of([&] { fit_pair(lr, lr, 16, 1, FitMode::resize, false, "a.png", "b.png"); });
+  EXPECT_EQ(cv::countNonZero(pairs[5].second.reshape(1) !=
+                             hr(cv::Rect(64, 32, 32, 32)).clone().reshape(1)),
+            0);
+  const std::string e =
+      error_of([&] { fit_pair(lr, lr, 16, 1, FitMode::resize, false, "a.png", "b.png"); });
   EXPECT_EQ(e, "");
-  const std::string mismatch = error_of([&] { fit_pair(lr, hr, 16, 1, FitMode::resize, false, "a.png", "b.png"); });
-  EXPECT_NE(mismatch.find("a.png is 50x40 but its target b.png is 100x80"), std::string::npos) << mismatch;
+  const std::string mismatch =
+      error_of([&] { fit_pair(lr, hr, 16, 1, FitMode::resize, false, "a.png", "b.png"); });
+  EXPECT_NE(mismatch.find("a.png is 50x40 but its target b.png is 100x80"), std::string::npos)
+      << mismatch;
 }
 
 }  // namespace

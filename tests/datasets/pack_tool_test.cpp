@@ -5,8 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
 
 #include "common/error.h"
 #include "datasets/manifest.h"
@@ -42,7 +42,8 @@ class PackTool : public ::testing::Test {
       cv::cvtColor(s.input(cv::Rect(0, 0, w, h)), bgr, cv::COLOR_RGB2BGR);
       const std::string stem = "tile_" + std::to_string(i);
       cv::imwrite((dir_ / "images" / (stem + ".png")).string(), bgr);
-      cv::imwrite((dir_ / "masks" / (stem + "_mask.png")).string(), s.target(cv::Rect(0, 0, w, h)) * 255);
+      cv::imwrite((dir_ / "masks" / (stem + "_mask.png")).string(),
+                  s.target(cv::Rect(0, 0, w, h)) * 255);
     }
   }
   PackOptions segmentation() const {
@@ -69,16 +70,22 @@ Stored read_split(const fs::path& dir) {
   Stored out;
   const Manifest m = load_manifest(dir.string());
   out.info = m.info;
-  const std::vector<int64_t> ishape = input_sample_shape(m.info), tshape = target_sample_shape(m.info);
+  const std::vector<int64_t> ishape = input_sample_shape(m.info),
+                             tshape = target_sample_shape(m.info);
   for (const auto& shard : m.shards) {
     ShardFile f((dir / shard.file).string());
     for (int64_t i = 0; i < f.layout().samples; ++i) {
-      std::vector<uint8_t> in(static_cast<size_t>(input_bytes(m.info))), tg(static_cast<size_t>(target_bytes(m.info)));
+      std::vector<uint8_t> in(static_cast<size_t>(input_bytes(m.info))),
+          tg(static_cast<size_t>(target_bytes(m.info)));
       f.read_input(i, in, "test");
       f.read_target(i, tg, "test");
       const int tc = tshape.size() == 3 ? static_cast<int>(tshape[2]) : 1;
-      out.inputs.push_back(cv::Mat(static_cast<int>(ishape[0]), static_cast<int>(ishape[1]), CV_8UC(static_cast<int>(ishape[2])), in.data()).clone());
-      out.targets.push_back(cv::Mat(static_cast<int>(tshape[0]), static_cast<int>(tshape[1]), CV_8UC(tc), tg.data()).clone());
+      out.inputs.push_back(cv::Mat(static_cast<int>(ishape[0]), static_cast<int>(ishape[1]),
+                                   CV_8UC(static_cast<int>(ishape[2])), in.data())
+                               .clone());
+      out.targets.push_back(
+          cv::Mat(static_cast<int>(tshape[0]), static_cast<int>(tshape[1]), CV_8UC(tc), tg.data())
+              .clone());
       if (f.layout().has_labels) out.labels.push_back(f.labels()[static_cast<size_t>(i)]);
     }
   }
@@ -131,7 +138,8 @@ TEST_F(PackTool, TilingCountsAndKeepsTilesOfAnImageInOneSplit) {
 
 TEST_F(PackTool, UnmatchedFilesAreListedAndNothingIsWritten) {
   write_roads(4, 40, 40);
-  cv::imwrite((dir_ / "images" / "lonely.png").string(), cv::Mat(40, 40, CV_8UC3, cv::Scalar(9, 9, 9)));
+  cv::imwrite((dir_ / "images" / "lonely.png").string(),
+              cv::Mat(40, 40, CV_8UC3, cv::Scalar(9, 9, 9)));
   cv::imwrite((dir_ / "masks" / "stray_mask.png").string(), cv::Mat::zeros(40, 40, CV_8UC1));
   const std::string e = error_of(segmentation());
   EXPECT_NE(e.find("lonely.png"), std::string::npos) << e;
@@ -142,7 +150,8 @@ TEST_F(PackTool, UnmatchedFilesAreListedAndNothingIsWritten) {
 TEST_F(PackTool, LabelOutOfRangeNamesTheFileBeforeWriting) {
   write_roads(6, 40, 40);
   for (int i = 0; i < 6; ++i) {  // label maps with values 0..2, except one pixel of tile_4
-    const std::string mask = (dir_ / "masks" / ("tile_" + std::to_string(i) + "_mask.png")).string();
+    const std::string mask =
+        (dir_ / "masks" / ("tile_" + std::to_string(i) + "_mask.png")).string();
     cv::Mat m = cv::imread(mask, cv::IMREAD_GRAYSCALE) / 255 * 2;
     if (i == 4) m.at<uchar>(5, 6) = 3;
     cv::imwrite(mask, m);
@@ -186,7 +195,9 @@ bool copy_skimage(const fs::path& images) {
 }
 
 TEST_F(PackTool, SuperResolutionPairsFromRealPhotos) {
-  if (!copy_skimage(dir_ / "images")) GTEST_SKIP() << "scikit-image sample images not found under " << kSkimageData << " (install python3-skimage)";
+  if (!copy_skimage(dir_ / "images"))
+    GTEST_SKIP() << "scikit-image sample images not found under " << kSkimageData
+                 << " (install python3-skimage)";
   PackOptions o;
   o.task = "super_resolution";
   o.inputs = (dir_ / "images").string();
@@ -213,7 +224,8 @@ TEST_F(PackTool, SuperResolutionPairsFromRealPhotos) {
 }
 
 TEST_F(PackTool, DenoisingIsSeededAndInpaintingHolesAreZero) {
-  if (!copy_skimage(dir_ / "images")) GTEST_SKIP() << "scikit-image sample images not found under " << kSkimageData;
+  if (!copy_skimage(dir_ / "images"))
+    GTEST_SKIP() << "scikit-image sample images not found under " << kSkimageData;
   PackOptions o;
   o.task = "denoising";
   o.inputs = (dir_ / "images").string();
@@ -247,9 +259,12 @@ TEST_F(PackTool, DenoisingIsSeededAndInpaintingHolesAreZero) {
 TEST_F(PackTool, AnomalyDefectsOnlyInValAndTest) {
   for (int i = 0; i < 8; ++i) {
     SynthRng rng = SynthRng::for_sample(2, static_cast<uint64_t>(i));
-    cv::imwrite((dir_ / "images" / ("good_" + std::to_string(i) + ".png")).string(), synth::anomaly(32, 0.0, rng).input);
+    cv::imwrite((dir_ / "images" / ("good_" + std::to_string(i) + ".png")).string(),
+                synth::anomaly(32, 0.0, rng).input);
     SynthRng rng2 = SynthRng::for_sample(3, static_cast<uint64_t>(i));
-    if (i < 4) cv::imwrite((dir_ / "masks" / ("bad_" + std::to_string(i) + ".png")).string(), synth::anomaly(32, 1.0, rng2).input);
+    if (i < 4)
+      cv::imwrite((dir_ / "masks" / ("bad_" + std::to_string(i) + ".png")).string(),
+                  synth::anomaly(32, 1.0, rng2).input);
   }
   PackOptions o;
   o.task = "anomaly";

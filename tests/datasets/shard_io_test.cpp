@@ -2,7 +2,9 @@
 // validation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <fstream>
 
 #include "data_test_util.h"
@@ -150,6 +152,105 @@ TEST(ShardIo, ForeignContiguousBigEndianShardIsReadThroughConversion) {
   std::memcpy(&v, raw.input.data() + 4 * 7, 4);
   EXPECT_FLOAT_EQ(v, in[2 * h * w + 7]);
   EXPECT_EQ(raw.target[3], tg[2 * h * w + 3]);
+}
+
+TEST(ShardIo, DirectIoForOwnLayoutHdf5ForOthersAndUserBlocksHonoured) {
+  TempDir tmp;
+  DatasetInfo info = seg_info(6, 6, 3, 1);
+  write_dataset(tmp.sub("own"), info, 3, 3, 2);
+  EXPECT_TRUE(ShardFile(tmp.sub("own") + "/shard-00000.h5").direct_io());
+  // A foreign file with a 1 KiB user block (h5py: userblock_size=1024) and one-sample chunks:
+  // chunk addresses are relative to the user block; direct reads must add it.
+  std::string dir = tmp.sub("ub");
+  fs::create_directories(dir);
+  const int n = 4;
+  std::vector<uint8_t> in(n * 6 * 6 * 3), tg(n * 6 * 6);
+  for (size_t k = 0; k < in.size(); ++k) in[k] = static_cast<uint8_t>(k * 13);
+  for (size_t k = 0; k < tg.size(); ++k) tg[k] = static_cast<uint8_t>((k / 5) % 2);
+  {
+    H5Id fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+    H5Pset_userblock(fcpl.get(), 1024);
+    H5Id f(H5Fcreate((dir + "/ub.h5").c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT),
+           H5Fclose);
+    ASSERT_TRUE(f);
+    for (auto [name, rank, data] :
+         {std::tuple{"inputs", 4, static_cast<const void*>(in.data())},
+          std::tuple{"targets", 3, static_cast<const void*>(tg.data())}}) {
+      std::vector<hsize_t> dims = {n, 6, 6, 3};
+      dims.resize(static_cast<size_t>(rank));
+      std::vector<hsize_t> chunk = dims;
+      chunk[0] = 1;
+      H5Id space(H5Screate_simple(rank, dims.data(), nullptr), H5Sclose);
+      H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+      H5Pset_chunk(dcpl.get(), rank, chunk.data());
+      H5Id ds(H5Dcreate2(f.get(), name, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(),
+                         H5P_DEFAULT),
+              H5Dclose);
+      ASSERT_GE(H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+    }
+  }
+  ShardFile f(dir + "/ub.h5");
+  EXPECT_TRUE(f.direct_io());
+  std::vector<uint8_t> got;
+  for (int k = 0; k < n; ++k) {
+    f.read_input(k, got, "test");
+    EXPECT_EQ(std::memcmp(got.data(), in.data() + k * 108, 108), 0) << k;
+    f.read_target(k, got, "test");
+    EXPECT_EQ(std::memcmp(got.data(), tg.data() + k * 36, 36), 0) << k;
+  }
+  // h5py's default contiguous layout goes through HDF5.
+  write_raw_shard(tmp.sub("c.h5"), {{"inputs", {n, 6, 6, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8,
+                                     in.data()},
+                                    {"targets", {n, 6, 6}, H5T_STD_U8LE, H5T_NATIVE_UINT8,
+                                     tg.data()}});
+  ShardFile c(tmp.sub("c.h5"));
+  EXPECT_FALSE(c.direct_io());
+  c.read_input(3, got, "test");
+  EXPECT_EQ(std::memcmp(got.data(), in.data() + 3 * 108, 108), 0);
+}
+
+TEST(ShardIo, ConcurrentReadsFromManyThreadsAreCorrect) {
+  TempDir tmp;
+  DatasetInfo info = seg_info(10, 10, 3, 2);
+  // Two directories: direct I/O (own layout, gzip) and HDF5-backed (no manifest, contiguous
+  // copy written by the raw helper), each read by 6 threads at once with small caches.
+  write_dataset(tmp.sub("d"), info, 60, 7, 3);
+  fs::create_directories(tmp.sub("h"));
+  for (int part = 0; part < 3; ++part) {  // 3 contiguous shards of 20 samples
+    std::vector<uint8_t> in, tg;
+    for (int64_t s = part * 20; s < part * 20 + 20; ++s) {
+      Sample smp = make_sample(info, s);
+      in.insert(in.end(), smp.input.data, smp.input.data + smp.input.total() * 3);
+      tg.insert(tg.end(), smp.target.data, smp.target.data + smp.target.total());
+    }
+    write_raw_shard(tmp.sub("h") + "/p" + std::to_string(part) + ".h5",
+                    {{"inputs", {20, 10, 10, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8, in.data()},
+                     {"targets", {20, 10, 10}, H5T_STD_U8LE, H5T_NATIVE_UINT8, tg.data()}},
+                    {}, {{"classes", 2}});
+  }
+  DatasetReader direct(tmp.sub("d"), ReaderOptions{VerifyMode::size, 2, 3});
+  DatasetReader hdf5(tmp.sub("h"), ReaderOptions{VerifyMode::size, 2, 3});
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      RawSample raw;
+      const DatasetReader& r = t % 2 ? direct : hdf5;
+      for (int rep = 0; rep < 5; ++rep) {
+        for (int64_t k = 0; k < 60; ++k) {
+          int64_t s = (k * 17 + t * 5 + rep) % 60;
+          r.read(s, raw);
+          Sample want = make_sample(info, s);
+          if (std::memcmp(raw.input.data(), want.input.data, raw.input.size()) != 0 ||
+              std::memcmp(raw.target.data(), want.target.data, raw.target.size()) != 0) {
+            ++bad;
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(ShardIo, WriterValidatesEverySample) {

@@ -150,8 +150,10 @@ TEST(SynthMulticlass, EveryClassAppearsWithItsColour) {
     for (int c = 0; c < synth::kMulticlassClasses; ++c) {
       if (cv::countNonZero(s.target == c)) seen.insert(c);
     }
-    if (cv::countNonZero(s.target == synth::kWater)) water_sum += cv::mean(s.input, s.target == synth::kWater);
-    if (cv::countNonZero(s.target == synth::kVegetation)) veg_sum += cv::mean(s.input, s.target == synth::kVegetation);
+    if (cv::countNonZero(s.target == synth::kWater))
+      water_sum += cv::mean(s.input, s.target == synth::kWater);
+    if (cv::countNonZero(s.target == synth::kVegetation))
+      veg_sum += cv::mean(s.input, s.target == synth::kVegetation);
   }
   EXPECT_EQ(seen.size(), 5u);
   EXPECT_GT(water_sum[2], water_sum[0] * 1.5);  // water is blue (RGB order)

@@ -1,9 +1,9 @@
 // Train/val/test split planning and assignment, shard sizing, output-directory safety.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "datasets/splits.h"

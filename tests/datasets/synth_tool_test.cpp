@@ -2,9 +2,9 @@
 // generated, option validation.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstring>
 #include <filesystem>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "datasets/manifest.h"
@@ -39,7 +39,8 @@ Stored read_split(const fs::path& dir) {
   for (const auto& shard : m.shards) {
     ShardFile f((dir / shard.file).string());
     for (int64_t i = 0; i < f.layout().samples; ++i) {
-      std::vector<uint8_t> in(static_cast<size_t>(input_bytes(m.info))), tg(static_cast<size_t>(target_bytes(m.info)));
+      std::vector<uint8_t> in(static_cast<size_t>(input_bytes(m.info))),
+          tg(static_cast<size_t>(target_bytes(m.info)));
       f.read_input(i, in, "test");
       f.read_target(i, tg, "test");
       out.inputs.push_back(std::move(in));
@@ -169,7 +170,8 @@ TEST(SynthOptionsValidation, ClearErrors) {
   validate_synth_options(o);
   SynthOptions bad = o;
   bad.task = "street";
-  expect_error(bad, "accepted: roads, cells, multiclass, style, superres, denoise, inpaint, anomaly");
+  expect_error(bad,
+               "accepted: roads, cells, multiclass, style, superres, denoise, inpaint, anomaly");
   bad = o;
   bad.size = 16;
   expect_error(bad, "--size");
