@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
 #
-# SECTION: machine train grad allreduce loader checkpoint memory scaling. About 15-20 minutes
+# SECTION: machine train ablation grad allreduce loader checkpoint memory scaling. About 15-20 minutes
 # on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
 # for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
 # Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
@@ -90,6 +90,11 @@ fi
 if want train; then
   section train 1500 $PY "$ROOT/bench/train_compare.py" "${TRAIN[@]}" --threads 1 \
     --work "$WORK/train" --json "$OUT/train.json"
+fi
+if want ablation; then
+  # PyTorch with tessera's polyphase Conv2DTranspose: what remains is the framework itself
+  section ablation 900 $PY "$ROOT/bench/train_compare.py" --cases unet64x1,unet64x2 \
+    "${TRAIN[@]}" --threads 1 --work "$WORK/train" --ddp-arg=--polyphase-upsample
 fi
 if want grad; then
   section grad 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_grad_overhead" --size 64 --batch 8 \
