@@ -30,6 +30,9 @@ WORK=${TESSERA_BENCH_WORK:-/tmp/tessera-bench}
 PY=/usr/bin/python3
 BIN=$ROOT/build/bin
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# What `tessera train` sets for its ranks (launcher/distributed.cpp): waiting MPI calls yield the
+# core instead of spinning. The benches' raw-MPI baselines run with the same setting.
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 rm -rf "$OUT" && mkdir -p "$OUT" "$WORK"
 
