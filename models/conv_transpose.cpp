@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 #include "models/layers.h"
 
@@ -68,8 +70,8 @@ torch::Tensor keras_conv_transpose2d_polyphase(const torch::Tensor& x, const tor
   TESSERA_CHECK(x.dim() == 4 && weight.dim() == 4 && weight.size(2) == kernel &&
                     weight.size(3) == kernel && x.size(1) == weight.size(0) && kernel >= stride &&
                     stride >= 1,
-                "keras_conv_transpose2d: input {} / weight {} do not match kernel {} stride {}",
-                x.sizes(), weight.sizes(), kernel, stride);
+                "keras_conv_transpose2d: input [{}] / weight [{}] do not match kernel {} stride {}",
+                fmt::join(x.sizes(), ", "), fmt::join(weight.sizes(), ", "), kernel, stride);
   const int64_t s = stride;
   const AxisPlan py = plan_axis(kernel, s, keras::tf_same_padding(x.size(2) * s, kernel, s).first);
   const AxisPlan px = plan_axis(kernel, s, keras::tf_same_padding(x.size(3) * s, kernel, s).first);

@@ -43,7 +43,7 @@ torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p, uint64_t seed,
   return mask;
 }
 
-torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
+torch::Tensor fast_dropout(const torch::Tensor& x, double p, bool training) {
   if (!training || p == 0.0) return x;
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) {
     return torch::nn::functional::dropout(

@@ -1,7 +1,7 @@
 // Inverted dropout with a fast counter-based mask generator (CPU), for the models' Dropout
 // layers.
 //
-// dropout(x, p, training): training -> x * mask / (1 - p) with mask ~ Bernoulli(1 - p) per
+// fast_dropout(x, p, training): training -> x * mask / (1 - p) with mask ~ Bernoulli(1 - p) per
 // element; not training or p == 0 -> x itself. Same distribution and scaling as
 // torch::nn::functional::dropout; the gradient flows through the multiplication.
 //
@@ -20,9 +20,9 @@
 
 namespace tessera {
 
-torch::Tensor dropout(const torch::Tensor& x, double p, bool training);
+torch::Tensor fast_dropout(const torch::Tensor& x, double p, bool training);
 
-// The mask dropout() multiplies by for `seed`: float32, 0 or 1/(1-p), elements filled in
+// The mask fast_dropout() multiplies by for `seed`: float32, 0 or 1/(1-p), elements filled in
 // memory order of `format`. Throws tessera::Error unless 0 <= p < 1.
 torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p, uint64_t seed,
                            torch::MemoryFormat format = torch::MemoryFormat::Contiguous);

@@ -32,11 +32,11 @@ TEST(ModelsDropout, SeedDecidesTheMask) {
   EXPECT_FALSE(torch::equal(dropout_mask({3, 5, 7}, 0.3, 9), dropout_mask({3, 5, 7}, 0.3, 10)));
   const auto x = torch::ones({4, 8, 16, 16});
   torch::manual_seed(5);
-  const auto y1 = dropout(x, 0.2, true);
+  const auto y1 = fast_dropout(x, 0.2, true);
   torch::manual_seed(5);
-  const auto y2 = dropout(x, 0.2, true);
+  const auto y2 = fast_dropout(x, 0.2, true);
   EXPECT_TRUE(torch::equal(y1, y2));
-  EXPECT_FALSE(torch::equal(y1, dropout(x, 0.2, true)));
+  EXPECT_FALSE(torch::equal(y1, fast_dropout(x, 0.2, true)));
 }
 
 TEST(ModelsDropout, IndependentOfThreadCount) {
@@ -52,16 +52,16 @@ TEST(ModelsDropout, IndependentOfThreadCount) {
 TEST(ModelsDropout, GradientIsTheMaskAndEvalIsIdentity) {
   auto x = torch::randn({2, 3, 8, 8}, torch::requires_grad());
   torch::manual_seed(1);
-  const auto y = dropout(x, 0.25, true);
+  const auto y = fast_dropout(x, 0.25, true);
   y.sum().backward();
   // y = x * mask and d(sum y)/dx = mask, so y == x * grad exactly
   EXPECT_TRUE(torch::equal(y.detach(), x.detach() * x.grad()));
   const auto mask = x.grad();
   EXPECT_TRUE(torch::all(mask.eq(0) | mask.eq(1.0f / 0.75f)).item<bool>());
-  EXPECT_TRUE(dropout(x, 0.25, false).is_same(x));
-  EXPECT_TRUE(dropout(x, 0.0, true).is_same(x));
+  EXPECT_TRUE(fast_dropout(x, 0.25, false).is_same(x));
+  EXPECT_TRUE(fast_dropout(x, 0.0, true).is_same(x));
   const auto cl = torch::randn({2, 3, 8, 8}).contiguous(torch::MemoryFormat::ChannelsLast);
-  EXPECT_EQ(dropout(cl, 0.5, true).sizes(), cl.sizes());
+  EXPECT_EQ(fast_dropout(cl, 0.5, true).sizes(), cl.sizes());
   EXPECT_NE(test::error_message([] { dropout_mask({4}, 1.0, 0); }).find("[0, 1)"),
             std::string::npos);
 }
