@@ -62,6 +62,7 @@ def peak_rss(config, data, ranks, steps, work, name):
                        '/usr/bin/time -f %M -o "$0.$OMPI_COMM_WORLD_RANK" "$@"', prefix,
                        tc.TESSERA, "train", os.path.join(tc.ROOT, config)]
     for s in [f"experiment.name={name}", f"experiment.output_dir={out_dir}", f"data.train={data}",
+              "schedule.name=constant", "schedule.warmup_steps=0",
               "data.val=", "data.test=", f"train.max_steps={steps}", "train.eval_every=0",
               f"train.checkpoint_every={steps}", f"train.log_every={steps}",
               "logging.progress=off"]:

@@ -137,6 +137,7 @@ def run_tessera(case, ranks, args, work, tag):
             f"train.max_steps={args.steps}", f"train.log_every={args.log_every}",
             "train.eval_every=0", f"train.checkpoint_every={args.steps}",
             f"train.threads_per_rank={args.threads}", "optim.lr=1e-3", "optim.name=adam",
+            "schedule.name=constant", "schedule.warmup_steps=0",
             "logging.progress=off"] + args.tessera_set
     cmd = MPIRUN + ["-np", str(ranks), TESSERA, "train", os.path.join(ROOT, config)]
     for s in sets:
