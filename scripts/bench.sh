@@ -98,6 +98,10 @@ if want ablation; then
   # PyTorch with tessera's polyphase Conv2DTranspose: what remains is the framework itself
   section ablation 900 $PY "$ROOT/bench/train_compare.py" --cases unet64x1,unet64x2 \
     "${TRAIN[@]}" --threads 1 --work "$WORK/train" --ddp-arg=--polyphase-upsample
+  # channels-last (NHWC) on both sides: the option train.channels_last vs PyTorch's own
+  section ablation-cl 900 $PY "$ROOT/bench/train_compare.py" --cases ae64x1,unet64x1 \
+    "${TRAIN[@]}" --threads 1 --work "$WORK/train" --tessera-set=train.channels_last=true \
+    --ddp-arg=--channels-last
 fi
 if want grad; then
   section grad 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_grad_overhead" --size 64 --batch 8 \

@@ -25,6 +25,7 @@ Key state_key(const torch::Tensor& p) {
   }
 }
 
+// Compiled with -fno-math-errno (trainer/CMakeLists.txt) so that std::sqrt vectorises.
 void fused_update(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2,
                   float wd, float step_size, float sqrt_bc2, float eps) {
   const float omb1 = 1.0f - b1;
@@ -82,12 +83,15 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
       const double step_size = options.lr() / bc1;
       torch::Tensor& m = state.exp_avg();
       torch::Tensor& v = state.exp_avg_sq();
+      // One flat loop over the storage is valid when all four tensors are dense with the same
+      // layout (contiguous, or e.g. all channels-last).
+      const auto same_dense = [&p](const torch::Tensor& t) {
+        return t.scalar_type() == torch::kFloat32 && t.device() == p.device() &&
+               t.sizes() == p.sizes() && t.strides() == p.strides();
+      };
       const bool fusable = !options.amsgrad() && p.device().is_cpu() &&
-                           p.scalar_type() == torch::kFloat32 &&
-                           grad.scalar_type() == torch::kFloat32 && p.is_contiguous() &&
-                           grad.is_contiguous() && m.is_contiguous() && v.is_contiguous() &&
-                           grad.sizes() == p.sizes() && m.sizes() == p.sizes() &&
-                           v.sizes() == p.sizes();
+                           p.is_non_overlapping_and_dense() && same_dense(p) && same_dense(grad) &&
+                           same_dense(m) && same_dense(v);
       if (fusable) {
         fused_update(p.data_ptr<float>(), grad.data_ptr<float>(), m.data_ptr<float>(),
                      v.data_ptr<float>(), p.numel(), static_cast<float>(beta1),

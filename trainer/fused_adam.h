@@ -3,8 +3,9 @@
 // LibTorch's Adam::step updates each parameter with six tensor operations (mul_, add_, mul_,
 // addcmul_, sqrt + div, add_, addcdiv_), each a full pass over memory plus temporaries. This
 // subclass does the same arithmetic in one pass per parameter (at::parallel_for over elements)
-// for contiguous float32 CPU parameters, and defers to Adam::step's formula for anything else
-// (CUDA, other dtypes, non-contiguous, amsgrad). Being an Adam, it keeps Adam's options and
+// for dense float32 CPU parameters whose gradient and moments share their layout (contiguous or
+// channels-last), and defers to Adam::step's formula for anything else (CUDA, other dtypes,
+// mismatched strides, amsgrad). Being an Adam, it keeps Adam's options and
 // per-parameter state (AdamParamState: step, exp_avg, exp_avg_sq) in the same places, so
 // save()/load(), checkpoints (checkpoints/state_io.h) and set_learning_rate() are unchanged and
 // a checkpoint written with either class loads into the other. The update equals Adam's up to
