@@ -37,7 +37,7 @@ def make_data(work, kind, size, samples):
     cmd = [tc.TESSERA, "synth", "--task", task, "--out", out, "--samples", str(samples),
            "--size", str(size), "--shards", "4", "--val-fraction", "0", "--test-fraction", "0"]
     log = out + ".log"
-    os.makedirs(work, exist_ok=True)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(log, "w") as f:
         rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=tc.ROOT).returncode
     if rc != 0 and "not implemented" in open(log).read():

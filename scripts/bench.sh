@@ -34,7 +34,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 # core instead of spinning. The benches' raw-MPI baselines run with the same setting.
 export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
 MPIRUN=(mpirun --oversubscribe --bind-to none)
-rm -rf "$OUT" && mkdir -p "$OUT" "$WORK"
+# A full run starts from an empty results folder; --only adds to (replaces in) the last one.
+[ -n "$only" ] || rm -rf "$OUT"
+mkdir -p "$OUT" "$WORK"
+rm -f "$OUT"/goals.md
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 # section NAME TITLE-COMMAND... : runs the command with a hard time bound, output to a file;
@@ -133,10 +136,8 @@ if want scaling; then
   section scaling 120 $PY "$ROOT/bench/scaling_model.py" "${cpu[@]}"
 fi
 
-if [ -z "$only" ]; then
-  { $PY "$ROOT/bench/goals.py" "$OUT"; echo; echo "_(bench/goals.py on this run's results)_"; } \
-    >"$OUT/goals.md"
-fi
+{ $PY "$ROOT/bench/goals.py" "$OUT"; echo; echo "_(bench/goals.py on the results in $(basename "$OUT")/)_"; } \
+  >"$OUT/goals.md"
 
 if [ $doc -eq 1 ]; then
   $PY "$ROOT/bench/update_doc.py" docs/PERFORMANCE.md "$OUT"
