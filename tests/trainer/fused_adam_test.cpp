@@ -14,16 +14,21 @@ namespace {
 
 std::vector<torch::Tensor> make_params(int64_t seed) {
   torch::manual_seed(seed);
-  std::vector<torch::Tensor> ps = {torch::randn({64, 32, 3, 3}), torch::randn({64}),
-                                   torch::randn({40000}),
-                                   torch::randn({6, 5}).t()};  // non-contiguous: fallback
+  std::vector<torch::Tensor> ps = {
+      torch::randn({64, 32, 3, 3}), torch::randn({64}), torch::randn({40000}),
+      torch::randn({6, 5}).t(),  // dense, not contiguous; its gradient is contiguous: fallback
+      torch::randn({8, 4, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast)};  // fused
   for (auto& p : ps) p.set_requires_grad(true);
   return ps;
 }
 
 void set_grads(std::vector<torch::Tensor>& ps, int64_t step) {
   torch::manual_seed(1000 + step);
-  for (auto& p : ps) p.mutable_grad() = torch::randn_like(p) * (1.0 + step);
+  for (size_t i = 0; i < ps.size(); ++i) {
+    auto& p = ps[i];
+    // parameter 3: a gradient laid out differently from the parameter (contiguous)
+    p.mutable_grad() = (i == 3 ? torch::randn(p.sizes()) : torch::randn_like(p)) * (1.0 + step);
+  }
 }
 
 double max_rel(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
@@ -48,7 +53,7 @@ TEST(FusedAdam, MatchesTorchAdam) {
       ref.step();
       fused.step();
     }
-    EXPECT_EQ(fused.last_fused(), 3u);
+    EXPECT_EQ(fused.last_fused(), 4u);  // incl. the channels-last one
     EXPECT_EQ(fused.last_fallback(), 1u);
     std::vector<torch::Tensor> da, db;
     for (auto& p : pa) da.push_back(p.detach());

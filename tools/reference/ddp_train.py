@@ -4,8 +4,9 @@
 Trains the same network tessera builds (tools/reference/models.py: the article's U-Net or
 convolutional autoencoder, identical layers and initialisation) on the same HDF5 shards
 (docs/data-format.md, read with h5py through a torch DataLoader), with the same per-rank batch,
-crop size, augmentations (random crop, flips, 90-degree rotations, brightness/contrast/hue jitter
-as datasets/augment.cpp draws them), loss (bce_dice for segmentation, mse on the activated
+crop size, augmentations of the example configs (segmentation: random crop, flips, 90-degree
+rotations, brightness/contrast/hue jitter as datasets/augment.cpp draws them; image targets:
+random crop and horizontal flips), loss (bce_dice for segmentation, mse on the activated
 output for image targets), optimizer (Adam) and rank count. Gradients are averaged by
 torch.nn.parallel.DistributedDataParallel over gloo (default 25 MiB buckets, overlapped with
 backward; BN buffers broadcast from rank 0 every forward, as DDP does by default).
@@ -93,11 +94,13 @@ class ShardDataset(Dataset):
             top, left = (self.height - c) // 2, (self.width - c) // 2
         x, y = x[top:top + c, left:left + c], y[top:top + c, left:left + c]
         if self.augment:
-            k90 = int(rng.integers(0, 4))
-            x, y = np.rot90(x, k90), np.rot90(y, k90)
+            # configs/base/segmentation.yaml: rot90 + hflip + vflip; translation.yaml: hflip only
+            if not self.image_targets:
+                k90 = int(rng.integers(0, 4))
+                x, y = np.rot90(x, k90), np.rot90(y, k90)
             if rng.random() < 0.5:
                 x, y = x[:, ::-1], y[:, ::-1]
-            if rng.random() < 0.5:
+            if not self.image_targets and rng.random() < 0.5:
                 x, y = x[::-1], y[::-1]
         xf = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).float().div_(255.0)
         if self.augment and self.jitter > 0:
