@@ -53,8 +53,7 @@ struct Args {
 };
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void make_dataset(const std::string& dir, int64_t n, int size, int gzip) {
@@ -134,12 +133,20 @@ struct Result {
 
 Result run_child(const std::string& mode, const std::string& dir, const Args& a) {
   std::string out = dir + "/.bench-" + mode + ".txt";
-  std::vector<std::string> argv_s = {"/proc/self/exe", "--child", mode, dir,
-                                     "--batch", std::to_string(a.batch),
-                                     "--image-size", std::to_string(a.image_size),
-                                     "--threads", std::to_string(a.threads),
-                                     "--prefetch", std::to_string(a.prefetch),
-                                     "--epochs", std::to_string(a.epochs)};
+  std::vector<std::string> argv_s = {"/proc/self/exe",
+                                     "--child",
+                                     mode,
+                                     dir,
+                                     "--batch",
+                                     std::to_string(a.batch),
+                                     "--image-size",
+                                     std::to_string(a.image_size),
+                                     "--threads",
+                                     std::to_string(a.threads),
+                                     "--prefetch",
+                                     std::to_string(a.prefetch),
+                                     "--epochs",
+                                     std::to_string(a.epochs)};
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -219,10 +226,10 @@ int main(int argc, char** argv) {
       std::printf("wrote %s: %lld samples, %.1f MiB in %.1f s\n", d.c_str(),
                   static_cast<long long>(n), b / 1048576.0, now_s() - t0);
     }
-    std::printf("\nsamples %dx%dx3 uint8 + %dx%d labels, gzip %d; loader: batch %d, crop %d, "
-                "threads %d, prefetch %d\n\n",
-                a.size, a.size, a.size, a.size, a.gzip, a.batch, a.image_size, a.threads,
-                a.prefetch);
+    std::printf(
+        "\nsamples %dx%dx3 uint8 + %dx%d labels, gzip %d; loader: batch %d, crop %d, "
+        "threads %d, prefetch %d\n\n",
+        a.size, a.size, a.size, a.size, a.gzip, a.batch, a.image_size, a.threads, a.prefetch);
     const std::vector<std::string> modes = {"fread", "h5-seq", "loader-eval", "loader-train",
                                             "loader-train-shards"};
     std::map<std::string, std::map<std::string, Result>> res;

@@ -31,8 +31,8 @@ AugmentParams draw_augment(const AugmentConfig& cfg, const AugmentGeometry& geo,
   TESSERA_CHECK(geo.out_h % s == 0 && geo.out_w % s == 0,
                 "augmentation: output {}x{} must be a multiple of the super-resolution scale {}",
                 geo.out_h, geo.out_w, s);
-  Rng rng(mix_seed({seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index),
-                    0x61756700ull}));
+  Rng rng(
+      mix_seed({seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(index), 0x61756700ull}));
   AugmentParams p;
   // Window size (scale jitter: zoom in [1/(1+j), 1+j], log-uniform; not for super-resolution).
   int wh = geo.out_h, ww = geo.out_w;
@@ -80,10 +80,22 @@ inline void unrotate(int i, int j, int oh, int ow, int rh, int rw, const Augment
   if (p.vflip) i = oh - 1 - i;
   if (p.hflip) j = ow - 1 - j;
   switch (p.rot90) {
-    case 1: a = j; b = rw - 1 - i; break;
-    case 2: a = rh - 1 - i; b = rw - 1 - j; break;
-    case 3: a = rh - 1 - j; b = i; break;
-    default: a = i; b = j; break;
+    case 1:
+      a = j;
+      b = rw - 1 - i;
+      break;
+    case 2:
+      a = rh - 1 - i;
+      b = rw - 1 - j;
+      break;
+    case 3:
+      a = rh - 1 - j;
+      b = i;
+      break;
+    default:
+      a = i;
+      b = j;
+      break;
   }
 }
 
@@ -175,7 +187,8 @@ void warp_impl(const T* src, int C, int sh, int sw, const AugmentParams& p, int 
       for (int c = 0; c < C; ++c) {
         float top = static_cast<float>(p00[c]) * (1 - wx) + static_cast<float>(p01[c]) * wx;
         float bot = static_cast<float>(p10[c]) * (1 - wx) + static_cast<float>(p11[c]) * wx;
-        dst[planar ? c * plane + o : o * C + c] = static_cast<Out>((top * (1 - wy) + bot * wy) * vs);
+        dst[planar ? c * plane + o : o * C + c] =
+            static_cast<Out>((top * (1 - wy) + bot * wy) * vs);
       }
     }
   }
@@ -195,8 +208,7 @@ void warp_to_chw(const uint8_t* src, bool src_float, int channels, int src_h, in
   }
 }
 
-void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p,
-                 int64_t* dst) {
+void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p, int64_t* dst) {
   warp_impl(src, 1, src_h, src_w, p, 1, true, 1.0f, dst, true);
 }
 
@@ -214,12 +226,10 @@ void color_jitter_chw(float* img, int channels, int h, int w, const AugmentParam
   if (channels == 3 && p.hue != 0.0f) {
     // Rotation of the chroma (I, Q) plane of YIQ by the hue angle, Y (luma) unchanged:
     // H = T^-1 R T with T the RGB->YIQ matrix.
-    static const float T[3][3] = {{0.299f, 0.587f, 0.114f},
-                                  {0.596f, -0.274f, -0.322f},
-                                  {0.211f, -0.523f, 0.312f}};
-    static const float Ti[3][3] = {{1.0f, 0.956f, 0.621f},
-                                   {1.0f, -0.272f, -0.647f},
-                                   {1.0f, -1.106f, 1.703f}};
+    static const float T[3][3] = {
+        {0.299f, 0.587f, 0.114f}, {0.596f, -0.274f, -0.322f}, {0.211f, -0.523f, 0.312f}};
+    static const float Ti[3][3] = {
+        {1.0f, 0.956f, 0.621f}, {1.0f, -0.272f, -0.647f}, {1.0f, -1.106f, 1.703f}};
     const float th = p.hue * 2.0f * 3.14159265358979f;
     const float cs = std::cos(th), sn = std::sin(th);
     const float R[3][3] = {{1, 0, 0}, {0, cs, -sn}, {0, sn, cs}};

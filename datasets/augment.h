@@ -57,8 +57,7 @@ void warp_to_chw(const uint8_t* src, bool src_float, int channels, int src_h, in
                  const AugmentParams& p, int div, bool nearest, float value_scale, float* dst);
 
 // Same geometry for a uint8 HW label map into an int64 HW destination (nearest).
-void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p,
-                 int64_t* dst);
+void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p, int64_t* dst);
 
 // Brightness/contrast/hue on a CHW float image in place, clamped to [0, 1].
 void color_jitter_chw(float* img, int channels, int h, int w, const AugmentParams& p);

@@ -105,6 +105,8 @@ FileChecksum crc32c_file(const std::string& path) {
   return out;
 }
 
-std::string crc32c_hex(uint32_t crc) { return fmt::format("{:08x}", crc); }
+std::string crc32c_hex(uint32_t crc) {
+  return fmt::format("{:08x}", crc);
+}
 
 }  // namespace tessera

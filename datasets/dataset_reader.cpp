@@ -37,9 +37,10 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
   }
   if (options_.verify == VerifyMode::full && options_.full_verify_limit >= 0 &&
       total_bytes > static_cast<uint64_t>(options_.full_verify_limit)) {
-    spdlog::info("dataset {}: {:.1f} GiB, checking shard sizes only (verify all checksums with "
-                 "`tessera inspect --verify {}`)",
-                 dir_, total_bytes / double(1 << 30), dir_);
+    spdlog::info(
+        "dataset {}: {:.1f} GiB, checking shard sizes only (verify all checksums with "
+        "`tessera inspect --verify {}`)",
+        dir_, total_bytes / double(1 << 30), dir_);
     options_.verify = VerifyMode::size;
   }
   for (int i = 0; i < num_shards(); ++i) {
@@ -93,14 +94,12 @@ void DatasetReader::check_shard(int index, const ShardFile& f) const {
                 "dataset {}: shard {} has inputs {} {} but the dataset ({}) has {} {}: all shards "
                 "must have the same sample shape and dtype",
                 dir_, f.path(), shape_str(l.input_shape), l.input_dtype,
-                manifest_.derived ? "first shard" : "manifest", shape_str(want_in),
-                i.input_dtype);
+                manifest_.derived ? "first shard" : "manifest", shape_str(want_in), i.input_dtype);
   TESSERA_CHECK(l.target_shape == want_t && l.target_dtype == i.target_dtype,
                 "dataset {}: shard {} has targets {} {} but the dataset ({}) has {} {}: all "
                 "shards must have the same sample shape and dtype",
                 dir_, f.path(), shape_str(l.target_shape), l.target_dtype,
-                manifest_.derived ? "first shard" : "manifest", shape_str(want_t),
-                i.target_dtype);
+                manifest_.derived ? "first shard" : "manifest", shape_str(want_t), i.target_dtype);
   TESSERA_CHECK(l.samples == e.samples,
                 "dataset {}: shard {} holds {} samples but the manifest says {}", dir_, f.path(),
                 l.samples, e.samples);
@@ -187,8 +186,7 @@ void DatasetReader::read(int64_t index, RawSample& out) const {
           "{}: target label {} at pixel (y={}, x={}) is out of range 0..{} ({}; binary masks "
           "must be 0/1, not 0/255; multi-class datasets set the `classes` attribute)",
           sample_name(index), static_cast<int>(*bad), pos / i.width, pos % i.width, limit,
-          i.classes == 1 ? std::string("binary dataset")
-                         : fmt::format("{} classes", i.classes));
+          i.classes == 1 ? std::string("binary dataset") : fmt::format("{} classes", i.classes));
     }
   }
   auto check_finite = [&](const std::vector<uint8_t>& bytes, const char* name) {
@@ -207,8 +205,8 @@ void DatasetReader::read(int64_t index, RawSample& out) const {
 std::vector<std::string> DatasetReader::verify_checksums() const {
   std::vector<std::string> problems;
   if (manifest_.derived) {
-    problems.push_back(fmt::format(
-        "dataset {} has no manifest.json, so there are no checksums to verify", dir_));
+    problems.push_back(
+        fmt::format("dataset {} has no manifest.json, so there are no checksums to verify", dir_));
     return problems;
   }
   for (int s = 0; s < num_shards(); ++s) {

@@ -38,8 +38,8 @@ enum class VerifyMode { none, size, full };
 
 struct ReaderOptions {
   VerifyMode verify = VerifyMode::size;  // size: file sizes vs manifest; full: + CRC32C
-  int max_open_shards = 32;  // HDF5-backed (non-direct) shards kept open
-  int max_open_files = 64;   // file descriptors kept open for direct I/O
+  int max_open_shards = 32;              // HDF5-backed (non-direct) shards kept open
+  int max_open_files = 64;               // file descriptors kept open for direct I/O
   // VerifyMode::full only for datasets of at most this many bytes (larger: size check, and an
   // info line pointing at inspect_dataset); < 0 = no limit.
   int64_t full_verify_limit = -1;
@@ -91,13 +91,13 @@ class DatasetReader {
   Manifest manifest_;
   std::vector<int64_t> offsets_;  // offsets_[s] = first global index of shard s; back() = size
 
-  mutable std::mutex mutex_;  // guards the caches below
+  mutable std::mutex mutex_;                                      // guards the caches below
   mutable std::vector<std::shared_ptr<const ShardFile>> shards_;  // opened shards
   mutable std::list<int> hdf5_lru_;  // HDF5-backed shards in shards_, most recent first
   mutable std::unordered_map<int, std::list<int>::iterator> hdf5_pos_;
   mutable std::list<int> fd_lru_;
-  mutable std::unordered_map<int, std::pair<std::shared_ptr<const FileDescriptor>,
-                                            std::list<int>::iterator>>
+  mutable std::unordered_map<
+      int, std::pair<std::shared_ptr<const FileDescriptor>, std::list<int>::iterator>>
       fds_;
 };
 

@@ -15,7 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int cv_depth(const std::string& dtype) { return dtype == "uint8" ? CV_8U : CV_32F; }
+int cv_depth(const std::string& dtype) {
+  return dtype == "uint8" ? CV_8U : CV_32F;
+}
 
 std::string mat_desc(const cv::Mat& m) {
   const char* d = m.depth() == CV_8U ? "uint8" : m.depth() == CV_32F ? "float32" : "other-type";
@@ -58,9 +60,9 @@ struct DatasetWriter::Impl {
     maxdims[0] = H5S_UNLIMITED;
     chunk[0] = 1;
     for (int i = 1; i < rank; ++i) dims[i] = maxdims[i] = chunk[i] = sample_shape[i - 1];
-    H5Id space(TESSERA_CHECK_HDF5(H5Screate_simple(rank, dims.data(), maxdims.data()), "{}",
-                                  where()),
-               H5Sclose);
+    H5Id space(
+        TESSERA_CHECK_HDF5(H5Screate_simple(rank, dims.data(), maxdims.data()), "{}", where()),
+        H5Sclose);
     H5Id dcpl(TESSERA_CHECK_HDF5(H5Pcreate(H5P_DATASET_CREATE), "{}", where()), H5Pclose);
     TESSERA_CHECK_HDF5(H5Pset_chunk(dcpl.get(), rank, chunk.data()), "chunking `{}` in {}", name,
                        where());
@@ -81,10 +83,10 @@ struct DatasetWriter::Impl {
     final_name = shard_file_name(index);
     tmp_path = (fs::path(dir) / (final_name + ".tmp")).string();
     H5Quiet quiet;
-    file = H5Id(TESSERA_CHECK_HDF5(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT,
-                                             H5P_DEFAULT),
-                                   "creating shard {}", tmp_path),
-                H5Fclose);
+    file = H5Id(
+        TESSERA_CHECK_HDF5(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                           "creating shard {}", tmp_path),
+        H5Fclose);
     inputs = make_dataset(kInputsName, input_sample_shape(info), info.input_dtype);
     targets = make_dataset(kTargetsName, target_sample_shape(info), info.target_dtype);
     in_shard = 0;
@@ -101,8 +103,7 @@ struct DatasetWriter::Impl {
     cnt[0] = 1;
     for (int i = 1; i < rank; ++i) dims[i] = cnt[i] = sample_shape[i - 1];
     H5Quiet quiet;
-    TESSERA_CHECK_HDF5(H5Dset_extent(ds.get(), dims.data()), "extending `{}` in {}", name,
-                       where());
+    TESSERA_CHECK_HDF5(H5Dset_extent(ds.get(), dims.data()), "extending `{}` in {}", name, where());
     H5Id fspace(TESSERA_CHECK_HDF5(H5Dget_space(ds.get()), "{}", where()), H5Sclose);
     TESSERA_CHECK_HDF5(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, offset.data(), nullptr,
                                            cnt.data(), nullptr),
@@ -156,9 +157,9 @@ struct DatasetWriter::Impl {
   }
 
   void validate(const Sample& s) {
-    std::string what = fmt::format("DatasetWriter({}): sample {} (shard {} #{})", dir, count,
-                                   shard_file_name(static_cast<int64_t>(manifest.shards.size())),
-                                   in_shard);
+    std::string what =
+        fmt::format("DatasetWriter({}): sample {} (shard {} #{})", dir, count,
+                    shard_file_name(static_cast<int64_t>(manifest.shards.size())), in_shard);
     cv::Mat want_in(1, 1, CV_MAKETYPE(cv_depth(info.input_dtype), info.in_channels));
     TESSERA_CHECK(s.input.rows == info.input_height && s.input.cols == info.input_width &&
                       s.input.type() == want_in.type() && s.input.dims == 2,
@@ -210,8 +211,8 @@ DatasetWriter::DatasetWriter(const std::string& dir, const DatasetInfo& info,
                 "DatasetWriter({}): gzip level must be 0 (off) .. 9, not {}", dir, gzip_level);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  TESSERA_CHECK(!ec && fs::is_directory(dir), "DatasetWriter: cannot create directory {}: {}",
-                dir, ec.message());
+  TESSERA_CHECK(!ec && fs::is_directory(dir), "DatasetWriter: cannot create directory {}: {}", dir,
+                ec.message());
   for (const auto& e : fs::directory_iterator(dir)) {
     auto name = e.path().filename().string();
     auto ext = e.path().extension().string();
@@ -259,13 +260,17 @@ void DatasetWriter::add(const Sample& s) {
 void DatasetWriter::finish() {
   Impl& m = *impl_;
   TESSERA_CHECK(!m.finished, "DatasetWriter({}): finish() called twice", m.dir);
-  TESSERA_CHECK(m.count > 0, "DatasetWriter({}): no samples were added (an empty dataset is not "
-                "valid; skip writing this split instead)", m.dir);
+  TESSERA_CHECK(m.count > 0,
+                "DatasetWriter({}): no samples were added (an empty dataset is not "
+                "valid; skip writing this split instead)",
+                m.dir);
   m.close_shard();
   write_manifest(m.dir, m.manifest);
   m.finished = true;
 }
 
-int64_t DatasetWriter::count() const { return impl_->count; }
+int64_t DatasetWriter::count() const {
+  return impl_->count;
+}
 
 }  // namespace tessera

@@ -33,12 +33,12 @@ H5Id open_attr(hid_t obj, const std::string& name, const std::string& where) {
 void h5_write_attr(hid_t obj, const std::string& name, int64_t value, const std::string& where) {
   H5Quiet quiet;
   H5Id space(TESSERA_CHECK_HDF5(H5Screate(H5S_SCALAR), "{}", where), H5Sclose);
-  H5Id attr(TESSERA_CHECK_HDF5(H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.get(),
-                                          H5P_DEFAULT, H5P_DEFAULT),
-                               "creating attribute '{}' in {}", name, where),
+  H5Id attr(TESSERA_CHECK_HDF5(
+                H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                "creating attribute '{}' in {}", name, where),
             H5Aclose);
-  TESSERA_CHECK_HDF5(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value),
-                     "writing attribute '{}' in {}", name, where);
+  TESSERA_CHECK_HDF5(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "writing attribute '{}' in {}",
+                     name, where);
 }
 
 void h5_write_attr(hid_t obj, const std::string& name, const std::string& value,
@@ -79,15 +79,15 @@ std::optional<std::string> h5_read_string_attr(hid_t obj, const std::string& nam
   H5Id attr = open_attr(obj, name, where);
   H5Id type(TESSERA_CHECK_HDF5(H5Aget_type(attr.get()), "{}", where), H5Tclose);
   TESSERA_CHECK(H5Tget_class(type.get()) == H5T_STRING,
-                "{}: attribute '{}' must be a string (h5py: f.attrs['{}'] = 'text')", where,
-                name, name);
+                "{}: attribute '{}' must be a string (h5py: f.attrs['{}'] = 'text')", where, name,
+                name);
   if (H5Tis_variable_str(type.get()) > 0) {
     H5Id mem(TESSERA_CHECK_HDF5(H5Tcopy(H5T_C_S1), "{}", where), H5Tclose);
     TESSERA_CHECK_HDF5(H5Tset_size(mem.get(), H5T_VARIABLE), "{}", where);
     TESSERA_CHECK_HDF5(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), "{}", where);
     char* p = nullptr;
-    TESSERA_CHECK_HDF5(H5Aread(attr.get(), mem.get(), &p), "reading attribute '{}' of {}",
-                       name, where);
+    TESSERA_CHECK_HDF5(H5Aread(attr.get(), mem.get(), &p), "reading attribute '{}' of {}", name,
+                       where);
     std::string out = p ? p : "";
     if (p) H5free_memory(p);
     return out;

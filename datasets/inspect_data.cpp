@@ -74,25 +74,25 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
       if (!problems.empty()) {
         std::string msg;
         for (const auto& p : problems) msg += "\n  " + p;
-        TESSERA_THROW("dataset {}: {} of {} shard(s) failed verification:{}", dir,
-                      problems.size(), m.shards.size(), msg);
+        TESSERA_THROW("dataset {}: {} of {} shard(s) failed verification:{}", dir, problems.size(),
+                      m.shards.size(), msg);
       }
       check_line = fmt::format("checksums: all {} shard(s) OK (CRC32C)", m.shards.size());
     }
   }
 
   line(fmt::format("dataset {}", dir));
-  line(m.derived ? "  manifest: none, derived from the shards (h5py-written dataset)"
-                 : fmt::format("  manifest: {} (format_version {})", kManifestName,
-                               m.format_version));
+  line(m.derived
+           ? "  manifest: none, derived from the shards (h5py-written dataset)"
+           : fmt::format("  manifest: {} (format_version {})", kManifestName, m.format_version));
   line(fmt::format("  task: {}", i.task));
   line(fmt::format("  samples: {} in {} shard(s)", reader.size(), m.shards.size()));
   line(fmt::format("  inputs: (N,{},{},{}) {}", i.input_height, i.input_width, i.in_channels,
                    i.input_dtype));
   if (i.target_kind == "labels") {
-    line(fmt::format("  targets: (N,{},{}) uint8 label maps, {}", i.height, i.width,
-                     i.classes == 1 ? std::string("binary (0/1)")
-                                    : fmt::format("{} classes", i.classes)));
+    line(fmt::format(
+        "  targets: (N,{},{}) uint8 label maps, {}", i.height, i.width,
+        i.classes == 1 ? std::string("binary (0/1)") : fmt::format("{} classes", i.classes)));
   } else {
     line(fmt::format("  targets: (N,{},{},{}) {} images", i.height, i.width, i.target_channels,
                      i.target_dtype));

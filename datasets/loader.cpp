@@ -89,8 +89,8 @@ struct Loader::Impl {
                       b.targets.data_ptr<int64_t>() + k * t_numel);
         } else {
           float* t_dst = b.targets.data_ptr<float>() + k * t_numel;
-          warp_to_chw(raw.target.data(), t_float, i.target_channels, i.height, i.width, p, 1,
-                      false, t_float ? 1.0f : 1.0f / 255.0f, t_dst);
+          warp_to_chw(raw.target.data(), t_float, i.target_channels, i.height, i.width, p, 1, false,
+                      t_float ? 1.0f : 1.0f / 255.0f, t_dst);
           color_jitter_chw(t_dst, i.target_channels, oh, ow, p);
         }
         if (i.has_labels) b.labels.data_ptr<int64_t>()[k] = raw.label;
@@ -108,9 +108,8 @@ struct Loader::Impl {
       Job job;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] {
-          return stop || exhausted || produced - delivered < cfg.prefetch_batches;
-        });
+        cv.wait(lock,
+                [&] { return stop || exhausted || produced - delivered < cfg.prefetch_batches; });
         if (stop || exhausted) return;
         job.seq = produced;
         std::vector<int64_t> idx;
@@ -309,7 +308,9 @@ std::optional<Batch> Loader::next() {
   return std::move(slot.batch);
 }
 
-SamplerCursor Loader::cursor() const { return impl_->cursor; }
+SamplerCursor Loader::cursor() const {
+  return impl_->cursor;
+}
 
 void Loader::restore(const SamplerCursor& c) {
   TESSERA_CHECK(impl_->opt.train, "data loader ({}): only training loaders can be restored",
@@ -317,9 +318,17 @@ void Loader::restore(const SamplerCursor& c) {
   impl_->pending_restore = c;
 }
 
-int64_t Loader::batches_per_epoch() const { return impl_->sampler->batches_per_epoch(); }
-const DatasetInfo& Loader::info() const { return impl_->reader->info(); }
-int64_t Loader::size() const { return impl_->reader->size(); }
-double Loader::wait_seconds() const { return impl_->wait_s; }
+int64_t Loader::batches_per_epoch() const {
+  return impl_->sampler->batches_per_epoch();
+}
+const DatasetInfo& Loader::info() const {
+  return impl_->reader->info();
+}
+int64_t Loader::size() const {
+  return impl_->reader->size();
+}
+double Loader::wait_seconds() const {
+  return impl_->wait_s;
+}
 
 }  // namespace tessera

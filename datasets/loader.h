@@ -40,9 +40,9 @@ namespace tessera {
 inline constexpr int64_t kFullVerifyBytes = int64_t{1} << 30;
 
 struct Batch {
-  torch::Tensor inputs;   // N,C,h,w float32 in [0,1] (super-resolution: low-res)
-  torch::Tensor targets;  // labels: N,H,W int64 ; images: N,C,H,W float32 in [0,1]
-  torch::Tensor labels;   // N int64 image-level labels (empty if dataset has none)
+  torch::Tensor inputs;          // N,C,h,w float32 in [0,1] (super-resolution: low-res)
+  torch::Tensor targets;         // labels: N,H,W int64 ; images: N,C,H,W float32 in [0,1]
+  torch::Tensor labels;          // N int64 image-level labels (empty if dataset has none)
   std::vector<int64_t> indices;  // global sample indices
 };
 

@@ -31,8 +31,7 @@ json manifest_to_json(const Manifest& m) {
               {"format_version", m.format_version},
               {"task", i.task},
               {"samples", m.total_samples()},
-              {"inputs",
-               {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
+              {"inputs", {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
               {"targets",
                {{"kind", i.target_kind},
                 {"shape", target_sample_shape(i)},
@@ -126,8 +125,7 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   }
   std::error_code ec;
   fs::rename(tmp, final_path, ec);
-  TESSERA_CHECK(!ec, "cannot rename {} to {}: {}", tmp.string(), final_path.string(),
-                ec.message());
+  TESSERA_CHECK(!ec, "cannot rename {} to {}: {}", tmp.string(), final_path.string(), ec.message());
 }
 
 Manifest read_manifest_file(const std::string& path) {
@@ -184,16 +182,15 @@ Manifest derive_manifest(const std::string& dir) {
             path, what, a, first, b);
       };
       if (l.input_shape != ref.input_shape || l.input_dtype != ref.input_dtype) {
-        mismatch("inputs", shape_str(l.input_shape) + " " + l.input_dtype, 
+        mismatch("inputs", shape_str(l.input_shape) + " " + l.input_dtype,
                  shape_str(ref.input_shape) + " " + ref.input_dtype);
       }
       if (l.target_shape != ref.target_shape || l.target_dtype != ref.target_dtype) {
         mismatch("targets", shape_str(l.target_shape) + " " + l.target_dtype,
                  shape_str(ref.target_shape) + " " + ref.target_dtype);
       }
-      TESSERA_CHECK(l.has_labels == ref.has_labels,
-                    "{}: has {}a `labels` dataset but {} has {}", path, l.has_labels ? "" : "no ",
-                    first, ref.has_labels ? "one" : "none");
+      TESSERA_CHECK(l.has_labels == ref.has_labels, "{}: has {}a `labels` dataset but {} has {}",
+                    path, l.has_labels ? "" : "no ", first, ref.has_labels ? "one" : "none");
       TESSERA_CHECK(l.task == ref.task && l.classes == ref.classes,
                     "{}: attributes task/classes differ from {}", path, first);
     }

@@ -20,7 +20,7 @@
 namespace tessera {
 
 struct ShardEntry {
-  std::string file;     // file name inside the dataset directory
+  std::string file;  // file name inside the dataset directory
   int64_t samples = 0;
   uint64_t bytes = 0;   // file size; 0 = unknown (derived manifest)
   std::string crc32c;   // 8 lower-case hex digits of CRC32C(file bytes); "" = unknown

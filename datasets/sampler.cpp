@@ -9,63 +9,6 @@
 
 namespace tessera {
 
-ShuffleMode parse_shuffle_mode(const std::string& s) {
-  if (s == "global") return ShuffleMode::global;
-  if (s == "shards") return ShuffleMode::shards;
-  TESSERA_THROW("data.shuffle: unknown mode '{}': expected 'global' or 'shards'", s);
-}
-
-std::string to_string(ShuffleMode mode) {
-  return mode == ShuffleMode::global ? "global" : "shards";
-}
-
-nlohmann::json cursor_to_json(const SamplerCursor& c) {
-  nlohmann::json segs = nlohmann::json::array();
-  for (const auto& s : c.segments) {
-    segs.push_back({{"start", s.start},
-                    {"ranks", s.ranks},
-                    {"batch_size", s.batch_size},
-                    {"shuffle_buffer", s.shuffle_buffer}});
-  }
-  return {{"epoch", c.epoch},
-          {"position", c.position},
-          {"mode", c.mode},
-          {"dataset_size", c.dataset_size},
-          {"segments", segs}};
-}
-
-SamplerCursor cursor_from_json(const nlohmann::json& j) {
-  SamplerCursor c;
-  auto get = [&](const nlohmann::json& o, const char* key, auto& dst, bool required) {
-    if (!o.is_object() || !o.contains(key)) {
-      TESSERA_CHECK(!required, "sampler cursor: missing key '{}' in {}", key, o.dump());
-      return;
-    }
-    try {
-      o.at(key).get_to(dst);
-    } catch (const nlohmann::json::exception& e) {
-      TESSERA_THROW("sampler cursor: key '{}' has the wrong type in {}: {}", key, o.dump(),
-                    e.what());
-    }
-  };
-  get(j, "epoch", c.epoch, true);
-  get(j, "position", c.position, true);
-  get(j, "mode", c.mode, false);
-  get(j, "dataset_size", c.dataset_size, false);
-  if (j.contains("segments")) {
-    TESSERA_CHECK(j["segments"].is_array(), "sampler cursor: 'segments' must be a list");
-    for (const auto& e : j["segments"]) {
-      CursorSegment s;
-      get(e, "start", s.start, true);
-      get(e, "ranks", s.ranks, true);
-      get(e, "batch_size", s.batch_size, true);
-      get(e, "shuffle_buffer", s.shuffle_buffer, false);
-      c.segments.push_back(s);
-    }
-  }
-  return c;
-}
-
 namespace {
 
 // Walks the samples of the epoch's shard order (shards mode), skipping consumed ones.
@@ -242,10 +185,9 @@ struct Sampler::State {
 Sampler::Sampler(const SamplerOptions& options) : s_(std::make_unique<State>()) {
   const SamplerOptions& o = options;
   TESSERA_CHECK(!o.shard_sizes.empty(), "Sampler: the dataset has no shards");
-  TESSERA_CHECK(o.size >= 1 && o.rank >= 0 && o.rank < o.size,
-                "Sampler: rank {} of {} is invalid", o.rank, o.size);
-  TESSERA_CHECK(o.batch_size >= 1, "Sampler: data.batch_size must be >= 1, not {}",
-                o.batch_size);
+  TESSERA_CHECK(o.size >= 1 && o.rank >= 0 && o.rank < o.size, "Sampler: rank {} of {} is invalid",
+                o.rank, o.size);
+  TESSERA_CHECK(o.batch_size >= 1, "Sampler: data.batch_size must be >= 1, not {}", o.batch_size);
   TESSERA_CHECK(o.shuffle_buffer >= 1, "Sampler: data.shuffle_buffer must be >= 1, not {}",
                 o.shuffle_buffer);
   s_->opt = o;
@@ -392,8 +334,14 @@ int64_t Sampler::batches_remaining() const {
   return (s.eval_hi - s.eval_cur + s.B() - 1) / s.B();
 }
 
-int64_t Sampler::epoch() const { return s_->epoch; }
-int64_t Sampler::dataset_size() const { return s_->n; }
-const SamplerOptions& Sampler::options() const { return s_->opt; }
+int64_t Sampler::epoch() const {
+  return s_->epoch;
+}
+int64_t Sampler::dataset_size() const {
+  return s_->n;
+}
+const SamplerOptions& Sampler::options() const {
+  return s_->opt;
+}
 
 }  // namespace tessera

@@ -55,9 +55,9 @@ struct CursorSegment {
 
 struct SamplerCursor {
   int64_t epoch = 0;
-  int64_t position = 0;        // samples of the epoch's global order consumed (all ranks)
-  std::string mode = "global";  // shuffle mode that produced it
-  int64_t dataset_size = 0;     // 0 = not checked on restore
+  int64_t position = 0;                 // samples of the epoch's global order consumed (all ranks)
+  std::string mode = "global";          // shuffle mode that produced it
+  int64_t dataset_size = 0;             // 0 = not checked on restore
   std::vector<CursorSegment> segments;  // partitions used in this epoch (empty = one, current)
   bool operator==(const SamplerCursor& o) const {
     return epoch == o.epoch && position == o.position && mode == o.mode &&

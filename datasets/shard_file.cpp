@@ -36,13 +36,13 @@ std::string type_name(hid_t type) {
 
 struct ShardFile::Access {
   H5Id ds;
-  std::string name;      // "inputs" | "targets"
-  std::string dtype;     // uint8 | float32
+  std::string name;   // "inputs" | "targets"
+  std::string dtype;  // uint8 | float32
   size_t sample_bytes = 0;
   int rank = 0;
   std::vector<hsize_t> dims;  // full dims incl. N
-  bool direct = false;   // pread of the raw chunk (index below)
-  bool deflate = false;  // chunk is zlib-compressed
+  bool direct = false;        // pread of the raw chunk (index below)
+  bool deflate = false;       // chunk is zlib-compressed
   hid_t mem_type = H5I_INVALID_HID;
   struct Chunk {
     uint64_t addr = 0;  // absolute file offset
@@ -80,8 +80,8 @@ struct ShardFile::Access {
       count[0] = 1;
       H5Quiet quiet;
       H5Id fspace(TESSERA_CHECK_HDF5(H5Dget_space(ds.get()), "{} of {}", name, path), H5Sclose);
-      TESSERA_CHECK_HDF5(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, offset.data(),
-                                             nullptr, count.data(), nullptr),
+      TESSERA_CHECK_HDF5(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, offset.data(), nullptr,
+                                             count.data(), nullptr),
                          "selecting {} of {}", what, path);
       H5Id mspace(TESSERA_CHECK_HDF5(H5Screate_simple(rank, count.data(), nullptr), "{}", path),
                   H5Sclose);
@@ -102,11 +102,11 @@ struct ShardFile::Access {
     buf.resize(c.size);
     size_t done = 0;
     while (done < c.size) {
-      ssize_t got = ::pread(fd->get(), buf.data() + done, c.size - done,
-                            static_cast<off_t>(c.addr + done));
+      ssize_t got =
+          ::pread(fd->get(), buf.data() + done, c.size - done, static_cast<off_t>(c.addr + done));
       if (got < 0 && errno == EINTR) continue;
-      TESSERA_CHECK(got > 0, "{}: reading `{}` of {} at byte {} failed: {} (truncated file?)",
-                    path, name, what, c.addr + done,
+      TESSERA_CHECK(got > 0, "{}: reading `{}` of {} at byte {} failed: {} (truncated file?)", path,
+                    name, what, c.addr + done,
                     got == 0 ? std::string("unexpected end of file") : std::strerror(errno));
       done += static_cast<size_t>(got);
     }
@@ -192,8 +192,8 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
     unsigned flags = 0;
     size_t nelem = 0;
     unsigned config = 0;
-    H5Z_filter_t f = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem,
-                                    nullptr, 0, nullptr, &config);
+    H5Z_filter_t f = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nelem, nullptr,
+                                    0, nullptr, &config);
     if (f == H5Z_FILTER_DEFLATE && nfilters == 1) {
       a->deflate = true;
     } else {
@@ -225,13 +225,13 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   H5Pset_file_locking(fapl.get(), false, true);
 #endif
   htri_t is_h5 = H5Fis_hdf5(path.c_str());
-  TESSERA_CHECK(is_h5 > 0, "{}: not a readable HDF5 file (missing, truncated or corrupt: {})",
-                path, hdf5_error_string());
+  TESSERA_CHECK(is_h5 > 0, "{}: not a readable HDF5 file (missing, truncated or corrupt: {})", path,
+                hdf5_error_string());
   file_ = H5Id(TESSERA_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()),
                                   "opening shard {} (truncated or corrupt file?)", path),
                H5Fclose);
-  inputs_ = open_access(file_.get(), path, "inputs", layout_, layout_.input_shape,
-                        layout_.input_dtype);
+  inputs_ =
+      open_access(file_.get(), path, "inputs", layout_, layout_.input_shape, layout_.input_dtype);
   targets_ = open_access(file_.get(), path, "targets", layout_, layout_.target_shape,
                          layout_.target_dtype);
   layout_.samples = static_cast<int64_t>(inputs_->dims[0]);
@@ -248,10 +248,8 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
     H5Id type(TESSERA_CHECK_HDF5(H5Dget_type(ds.get()), "`labels` of {}", path), H5Tclose);
     TESSERA_CHECK(H5Sget_simple_extent_ndims(space.get()) == 1 &&
                       H5Sget_simple_extent_npoints(space.get()) == layout_.samples,
-                  "{}: `labels` must be 1-D with one entry per sample ({})", path,
-                  layout_.samples);
-    TESSERA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, "{}: `labels` must be integers",
-                  path);
+                  "{}: `labels` must be 1-D with one entry per sample ({})", path, layout_.samples);
+    TESSERA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, "{}: `labels` must be integers", path);
     labels_.resize(static_cast<size_t>(layout_.samples));
     TESSERA_CHECK_HDF5(
         H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()),
@@ -280,7 +278,9 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   }
 }
 
-bool ShardFile::direct_io() const { return inputs_->direct && targets_->direct; }
+bool ShardFile::direct_io() const {
+  return inputs_->direct && targets_->direct;
+}
 
 ShardFile::~ShardFile() = default;
 

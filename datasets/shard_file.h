@@ -31,7 +31,7 @@ struct ShardLayout {
   std::string input_dtype;            // uint8 | float32
   std::string target_dtype;           // uint8 | float32
   bool has_labels = false;
-  bool one_sample_chunks = true;      // both datasets chunked (1, ...)
+  bool one_sample_chunks = true;  // both datasets chunked (1, ...)
   // Root attributes (absent in files written by other tools).
   std::optional<int64_t> format_version, classes;
   std::optional<std::string> task, target_kind;

@@ -19,8 +19,7 @@ bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
          a.input_height == b.input_height && a.input_width == b.input_width &&
          a.in_channels == b.in_channels && a.input_dtype == b.input_dtype &&
          a.target_kind == b.target_kind && a.target_channels == b.target_channels &&
-         a.target_dtype == b.target_dtype && a.classes == b.classes &&
-         a.has_labels == b.has_labels;
+         a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels;
 }
 
 void validate_info(const DatasetInfo& info, const std::string& where) {
@@ -28,26 +27,24 @@ void validate_info(const DatasetInfo& info, const std::string& where) {
                 "{}: task '{}' is not one of segmentation, translation, super_resolution, "
                 "denoising, inpainting, anomaly",
                 where, info.task);
-  TESSERA_CHECK(info.height > 0 && info.width > 0, "{}: target size {}x{} must be positive",
-                where, info.height, info.width);
+  TESSERA_CHECK(info.height > 0 && info.width > 0, "{}: target size {}x{} must be positive", where,
+                info.height, info.width);
   TESSERA_CHECK(info.input_height > 0 && info.input_width > 0,
                 "{}: input size {}x{} must be positive", where, info.input_height,
                 info.input_width);
-  TESSERA_CHECK(info.in_channels >= 1, "{}: in_channels {} must be >= 1", where,
-                info.in_channels);
+  TESSERA_CHECK(info.in_channels >= 1, "{}: in_channels {} must be >= 1", where, info.in_channels);
   TESSERA_CHECK(info.input_dtype == "uint8" || info.input_dtype == "float32",
                 "{}: input dtype '{}' must be uint8 or float32", where, info.input_dtype);
   if (info.target_kind == "labels") {
-    TESSERA_CHECK(info.target_dtype == "uint8",
-                  "{}: label-map targets must be uint8, not '{}'", where, info.target_dtype);
+    TESSERA_CHECK(info.target_dtype == "uint8", "{}: label-map targets must be uint8, not '{}'",
+                  where, info.target_dtype);
     TESSERA_CHECK(info.target_channels == 0,
                   "{}: label-map targets have no channel axis: target_channels must be 0, not {}",
                   where, info.target_channels);
     TESSERA_CHECK(info.classes >= 1 && info.classes <= 256,
                   "{}: classes {} must be in 1..256 (1 = binary 0/1 masks)", where, info.classes);
   } else if (info.target_kind == "image") {
-    TESSERA_CHECK(info.target_channels >= 1, "{}: image targets need target_channels >= 1",
-                  where);
+    TESSERA_CHECK(info.target_channels >= 1, "{}: image targets need target_channels >= 1", where);
     TESSERA_CHECK(info.target_dtype == "uint8" || info.target_dtype == "float32",
                   "{}: target dtype '{}' must be uint8 or float32", where, info.target_dtype);
     TESSERA_CHECK(info.classes == 1, "{}: classes must be 1 for image targets, not {}", where,
@@ -105,6 +102,8 @@ std::string describe(const DatasetInfo& info) {
                      info.has_labels ? " + image labels" : "");
 }
 
-std::string shard_file_name(int64_t index) { return fmt::format("shard-{:05d}.h5", index); }
+std::string shard_file_name(int64_t index) {
+  return fmt::format("shard-{:05d}.h5", index);
+}
 
 }  // namespace tessera

@@ -28,20 +28,23 @@ inline constexpr const char* kLabelsName = "labels";
 inline constexpr const char* kManifestName = "manifest.json";
 
 struct DatasetInfo {
-  std::string task;            // config task.kind string: segmentation, translation, ...
-  int height = 0, width = 0;   // target size
-  int input_height = 0, input_width = 0;  // input size (differs from target for super_resolution: H/scale)
+  std::string task;           // config task.kind string: segmentation, translation, ...
+  int height = 0, width = 0;  // target size
+  int input_height = 0,
+      input_width = 0;  // input size (differs from target for super_resolution: H/scale)
   int in_channels = 3;
-  std::string input_dtype = "uint8";    // uint8 | float32
-  std::string target_kind = "labels";   // labels (N,H,W uint8) | image (N,H,W,C)
-  int target_channels = 0;              // image targets only
-  std::string target_dtype = "uint8";   // uint8 | float32
-  int classes = 1;                      // labels: 1 = binary (values 0/1), >1 = values 0..classes-1
-  bool has_labels = false;              // image-level int labels dataset `labels` (anomaly)
+  std::string input_dtype = "uint8";   // uint8 | float32
+  std::string target_kind = "labels";  // labels (N,H,W uint8) | image (N,H,W,C)
+  int target_channels = 0;             // image targets only
+  std::string target_dtype = "uint8";  // uint8 | float32
+  int classes = 1;                     // labels: 1 = binary (values 0/1), >1 = values 0..classes-1
+  bool has_labels = false;             // image-level int labels dataset `labels` (anomaly)
 };
 
 bool operator==(const DatasetInfo& a, const DatasetInfo& b);
-inline bool operator!=(const DatasetInfo& a, const DatasetInfo& b) { return !(a == b); }
+inline bool operator!=(const DatasetInfo& a, const DatasetInfo& b) {
+  return !(a == b);
+}
 
 // Checks every field (known task/dtype/kind strings, positive sizes, channels, classes);
 // `where` names the source in the error ("manifest.json of DIR", "DatasetWriter", ...).

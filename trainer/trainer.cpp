@@ -128,11 +128,14 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
       ckpt = store.load(opts.resume);
     }
     if (ckpt) {
-      std::string stored_text = restore_state(*ckpt, *model, *optimizer, progress);
-      Config stored = load_config_from_string(stored_text, "checkpoint config.yaml");
+      // The config check comes first, so a changed model is reported as a config diff rather
+      // than as a shape mismatch while loading weights.
+      Config stored = load_config_from_string(ckpt->file("config.yaml"),
+                                              ckpt->dir + "/config.yaml");
       for (const auto& line : check_resume_config(stored, ckpt->world_size, cfg, world)) {
         spdlog::info("resume: {}", line);
       }
+      restore_state(*ckpt, *model, *optimizer, progress);
       resumed = true;
       spdlog::info("resumed from step {} (epoch {}, sampler position {})", progress.step,
                    progress.epoch, progress.cursor.position);
@@ -173,8 +176,6 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   int64_t loss_count = 0;
   const auto t_start = Clock::now();
   const int64_t start_step = progress.step;
-  const int64_t global_batch =
-      static_cast<int64_t>(cfg.data.batch_size) * world * cfg.train.grad_accum;
   std::string last_ckpt;
   int64_t saved_step = -1;
   int64_t evaluated_step = -1;

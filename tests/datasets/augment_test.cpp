@@ -125,7 +125,8 @@ TEST(Augment, SuperResolutionInputStaysAlignedWithTarget) {
   const int H = 24, W = 24, s = 2;
   std::vector<float> hr(H * W), lr((H / s) * (W / s));
   for (int y = 0; y < H; ++y) {
-    for (int x = 0; x < W; ++x) hr[y * W + x] = static_cast<float>(std::sin(0.7 * y) + 0.01 * x * x);
+    for (int x = 0; x < W; ++x)
+      hr[y * W + x] = static_cast<float>(std::sin(0.7 * y) + 0.01 * x * x);
   }
   for (int y = 0; y < H / s; ++y) {
     for (int x = 0; x < W / s; ++x) {
@@ -150,7 +151,8 @@ TEST(Augment, SuperResolutionInputStaysAlignedWithTarget) {
     for (int y = 0; y < 8; ++y) {
       for (int x = 0; x < 8; ++x) {
         float m = (t[(2 * y) * 16 + 2 * x] + t[(2 * y) * 16 + 2 * x + 1] +
-                   t[(2 * y + 1) * 16 + 2 * x] + t[(2 * y + 1) * 16 + 2 * x + 1]) / 4;
+                   t[(2 * y + 1) * 16 + 2 * x] + t[(2 * y + 1) * 16 + 2 * x + 1]) /
+                  4;
         EXPECT_NEAR(in[y * 8 + x], m, 1e-5) << "sample " << i << " (" << y << "," << x << ")";
       }
     }

@@ -163,13 +163,14 @@ TEST(BadData, UnsupportedDtypeAndRank) {
   fs::create_directories(dir);
   std::vector<int64_t> in(2 * 4 * 4 * 3, 1);
   std::vector<uint8_t> t(2 * 4 * 4, 0);
-  write_raw_shard(dir + "/s.h5", {{"inputs", {2, 4, 4, 3}, H5T_STD_I64LE, H5T_NATIVE_INT64,
-                                   in.data()},
-                                  {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
+  write_raw_shard(dir + "/s.h5",
+                  {{"inputs", {2, 4, 4, 3}, H5T_STD_I64LE, H5T_NATIVE_INT64, in.data()},
+                   {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
   expect_error([&] { DatasetReader r(dir); }, {"s.h5", "`inputs` is int64", "uint8 or float32"});
   fs::remove(dir + "/s.h5");
-  write_raw_shard(dir + "/s.h5", {{"inputs", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()},
-                                  {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
+  write_raw_shard(dir + "/s.h5",
+                  {{"inputs", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()},
+                   {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
   expect_error([&] { DatasetReader r(dir); }, {"s.h5", "must be 4-D (N,H,W,C)"});
 }
 
@@ -234,8 +235,7 @@ TEST(BadData, LoaderConfigAgainstData) {
   TempDir tmp;
   std::string dir = tmp.sub("d");
   write_dataset(dir, seg_info(8, 8), 4, 4);
-  expect_error([&] { Loader l(small_cfg(16), dir, {}); },
-               {"data.image_size 16", "8x8", "<= 8"});
+  expect_error([&] { Loader l(small_cfg(16), dir, {}); }, {"data.image_size 16", "8x8", "<= 8"});
   DataConfig cfg = small_cfg(6);
   cfg.augment.crop = false;
   expect_error([&] { Loader l(cfg, dir, {}); }, {"data.augment.crop is off", "8x8", "6x6"});

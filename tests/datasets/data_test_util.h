@@ -85,8 +85,8 @@ inline uint8_t tgt_value(int64_t s, int y, int x, int c) {
 inline Sample make_sample(const DatasetInfo& i, int64_t s) {
   Sample out;
   bool fin = i.input_dtype == "float32";
-  out.input = cv::Mat(i.input_height, i.input_width, CV_MAKETYPE(fin ? CV_32F : CV_8U,
-                                                                  i.in_channels));
+  out.input =
+      cv::Mat(i.input_height, i.input_width, CV_MAKETYPE(fin ? CV_32F : CV_8U, i.in_channels));
   for (int y = 0; y < i.input_height; ++y) {
     for (int x = 0; x < i.input_width; ++x) {
       for (int c = 0; c < i.in_channels; ++c) {
@@ -102,7 +102,8 @@ inline Sample make_sample(const DatasetInfo& i, int64_t s) {
   if (i.target_kind == "labels") {
     out.target = cv::Mat(i.height, i.width, CV_8UC1);
     for (int y = 0; y < i.height; ++y) {
-      for (int x = 0; x < i.width; ++x) out.target.at<uint8_t>(y, x) = label_value(s, y, x, i.classes);
+      for (int x = 0; x < i.width; ++x)
+        out.target.at<uint8_t>(y, x) = label_value(s, y, x, i.classes);
     }
   } else {
     bool tf = i.target_dtype == "float32";
@@ -149,8 +150,7 @@ inline void write_raw_shard(const std::string& path, const std::vector<RawDs>& s
   H5Id f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   ASSERT_TRUE(f);
   for (const auto& d : sets) {
-    H5Id space(H5Screate_simple(static_cast<int>(d.dims.size()), d.dims.data(), nullptr),
-               H5Sclose);
+    H5Id space(H5Screate_simple(static_cast<int>(d.dims.size()), d.dims.data(), nullptr), H5Sclose);
     H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     if (d.chunk_one) {
       std::vector<hsize_t> chunk = d.dims;
@@ -158,8 +158,8 @@ inline void write_raw_shard(const std::string& path, const std::vector<RawDs>& s
       H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
       if (d.gzip) H5Pset_deflate(dcpl.get(), static_cast<unsigned>(d.gzip));
     }
-    H5Id ds(H5Dcreate2(f.get(), d.name.c_str(), d.file_type, space.get(), H5P_DEFAULT,
-                       dcpl.get(), H5P_DEFAULT),
+    H5Id ds(H5Dcreate2(f.get(), d.name.c_str(), d.file_type, space.get(), H5P_DEFAULT, dcpl.get(),
+                       H5P_DEFAULT),
             H5Dclose);
     ASSERT_TRUE(ds);
     if (d.data) {

@@ -112,7 +112,8 @@ TEST_F(LoaderData, EvalGivesFullStoredImagesInOrder) {
       for (int y = 0; y < 12; y += 5) {
         for (int x = 0; x < 12; x += 3) {
           for (int c2 = 0; c2 < 3; ++c2) {
-            EXPECT_FLOAT_EQ(in[c2][y][x].item<float>(), want.input.at<cv::Vec3b>(y, x)[c2] / 255.0f);
+            EXPECT_FLOAT_EQ(in[c2][y][x].item<float>(),
+                            want.input.at<cv::Vec3b>(y, x)[c2] / 255.0f);
           }
           EXPECT_EQ(t[y][x].item<int64_t>(), want.target.at<uint8_t>(y, x));
         }
@@ -219,8 +220,10 @@ TEST(Loader, SuperResolutionAndImageTargets) {
   EXPECT_EQ(eval[0].inputs.sizes(), (std::vector<int64_t>{3, 3, 8, 8}));
   EXPECT_EQ(eval[0].targets.sizes(), (std::vector<int64_t>{3, 3, 16, 16}));
   Sample s = make_sample(info, 4);  // batch 1, item 1
-  EXPECT_FLOAT_EQ(eval[1].targets[1][2][5][7].item<float>(), s.target.at<cv::Vec3b>(5, 7)[2] / 255.0f);
-  EXPECT_FLOAT_EQ(eval[1].inputs[1][1][3][6].item<float>(), s.input.at<cv::Vec3b>(3, 6)[1] / 255.0f);
+  EXPECT_FLOAT_EQ(eval[1].targets[1][2][5][7].item<float>(),
+                  s.target.at<cv::Vec3b>(5, 7)[2] / 255.0f);
+  EXPECT_FLOAT_EQ(eval[1].inputs[1][1][3][6].item<float>(),
+                  s.input.at<cv::Vec3b>(3, 6)[1] / 255.0f);
 }
 
 TEST(Loader, ImageLevelLabelsAndFloatData) {

@@ -220,7 +220,7 @@ TEST_P(SamplerModes, CursorSurvivesTwoRankCountChanges) {
   EXPECT_EQ(tail1, tail2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Both, SamplerModes,
+INSTANTIATE_TEST_SUITE_P(Sampler, SamplerModes,
                          ::testing::Values(ShuffleMode::global, ShuffleMode::shards),
                          [](const auto& info) { return to_string(info.param); });
 

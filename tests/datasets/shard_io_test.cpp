@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <cstring>
-#include <thread>
 #include <fstream>
+#include <thread>
 
 #include "data_test_util.h"
 #include "datasets/checksum.h"
@@ -62,8 +62,12 @@ void check_roundtrip(const DatasetInfo& info, int64_t n, int64_t per_shard, int 
   }
 }
 
-TEST(ShardIo, RoundTripLabelsUint8) { check_roundtrip(seg_info(12, 10, 3, 1), 23, 5, 0); }
-TEST(ShardIo, RoundTripMulticlassGzip) { check_roundtrip(seg_info(9, 9, 1, 5), 11, 4, 4); }
+TEST(ShardIo, RoundTripLabelsUint8) {
+  check_roundtrip(seg_info(12, 10, 3, 1), 23, 5, 0);
+}
+TEST(ShardIo, RoundTripMulticlassGzip) {
+  check_roundtrip(seg_info(9, 9, 1, 5), 11, 4, 4);
+}
 TEST(ShardIo, RoundTripFloatImagesGzip) {
   check_roundtrip(image_info("denoising", 8, 8, 3, 1, "float32"), 7, 3, 6);
 }
@@ -170,8 +174,7 @@ TEST(ShardIo, DirectIoForOwnLayoutHdf5ForOthersAndUserBlocksHonoured) {
   {
     H5Id fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     H5Pset_userblock(fcpl.get(), 1024);
-    H5Id f(H5Fcreate((dir + "/ub.h5").c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT),
-           H5Fclose);
+    H5Id f(H5Fcreate((dir + "/ub.h5").c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
     ASSERT_TRUE(f);
     for (auto [name, rank, data] :
          {std::tuple{"inputs", 4, static_cast<const void*>(in.data())},
@@ -199,10 +202,9 @@ TEST(ShardIo, DirectIoForOwnLayoutHdf5ForOthersAndUserBlocksHonoured) {
     EXPECT_EQ(std::memcmp(got.data(), tg.data() + k * 36, 36), 0) << k;
   }
   // h5py's default contiguous layout goes through HDF5.
-  write_raw_shard(tmp.sub("c.h5"), {{"inputs", {n, 6, 6, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8,
-                                     in.data()},
-                                    {"targets", {n, 6, 6}, H5T_STD_U8LE, H5T_NATIVE_UINT8,
-                                     tg.data()}});
+  write_raw_shard(tmp.sub("c.h5"),
+                  {{"inputs", {n, 6, 6, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8, in.data()},
+                   {"targets", {n, 6, 6}, H5T_STD_U8LE, H5T_NATIVE_UINT8, tg.data()}});
   ShardFile c(tmp.sub("c.h5"));
   EXPECT_FALSE(c.direct_io());
   c.read_input(3, got, "test");
