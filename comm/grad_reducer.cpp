@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -330,9 +331,34 @@ double GradReducer::clip_grad_norm(double max_norm) {
   return norm;
 }
 
+namespace {
+
+// True when no element of a contiguous float32 CPU buffer is Inf or NaN: one pass testing the
+// exponent bits (all ones), no temporaries (torch::isfinite(...).all() allocates a bool tensor
+// and makes several passes: ~20-30 ms per step for the U-Net on a loaded core).
+bool all_finite_f32(const float* data, int64_t n) {
+  const auto* bits = reinterpret_cast<const uint32_t*>(data);
+  constexpr uint32_t kExp = 0x7F800000u;
+  constexpr int64_t kBlock = 4096;  // early exit granularity
+  for (int64_t begin = 0; begin < n; begin += kBlock) {
+    const int64_t end = std::min(n, begin + kBlock);
+    uint32_t bad = 0;
+    for (int64_t i = begin; i < end; ++i) bad |= static_cast<uint32_t>((bits[i] & kExp) == kExp);
+    if (bad) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool GradReducer::grads_finite() const {
   for (const auto& b : buckets_) {
-    if (!torch::isfinite(b.flat).all().item<bool>()) return false;
+    if (b.flat.device().is_cpu() && b.flat.scalar_type() == torch::kFloat32 &&
+        b.flat.is_contiguous()) {
+      if (!all_finite_f32(b.flat.data_ptr<float>(), b.flat.numel())) return false;
+    } else if (!torch::isfinite(b.flat).all().item<bool>()) {
+      return false;
+    }
   }
   return true;
 }

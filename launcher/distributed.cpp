@@ -14,7 +14,7 @@ namespace tessera::cli {
 
 void run_distributed(const Config& cfg, const std::function<void(Communicator&)>& body) {
   // CPU ranks share cores with their communication thread: let waiting MPI calls yield instead
-  // of spinning (measured in docs/perf/comm.md). A value set by the user wins.
+  // of spinning (measured in docs/PERFORMANCE.md, section 2). A value set by the user wins.
   setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);
   std::exception_ptr failure;
   {

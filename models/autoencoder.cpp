@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common/error.h"
+#include "models/dropout.h"
 
 namespace tessera {
 
@@ -146,7 +147,7 @@ torch::Tensor GenericAutoencoderImpl::forward_net(torch::Tensor x) {
     x = trace_layer(tr, "pool." + idx, "MaxPooling2D",
                     F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
     x = trace_layer(tr, "dropout." + idx, "Dropout",
-                    F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
+                    fast_dropout(x, options_.dropout, train));
   }
   x = bottleneck_->forward(x, tr, "bottleneck");
   for (size_t j = 0; j < decoder_.size(); ++j) {

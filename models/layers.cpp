@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "models/conv_transpose.h"
 #include "models/model.h"
 
 namespace tessera {
@@ -100,16 +101,9 @@ KerasConvTranspose2dImpl::KerasConvTranspose2dImpl(int64_t in, int64_t out, int6
 }
 
 torch::Tensor KerasConvTranspose2dImpl::forward(const torch::Tensor& x) {
-  namespace F = torch::nn::functional;
-  const int64_t h = x.size(2) * stride_;
-  const int64_t w = x.size(3) * stride_;
-  // The equivalent forward conv maps h -> x.size(2) with 'same' padding (before, after); the
-  // transposed conv's full output starts `before` rows above that conv's padded input.
-  const int64_t top = keras::tf_same_padding(h, kernel_, stride_).first;
-  const int64_t left = keras::tf_same_padding(w, kernel_, stride_).first;
-  torch::Tensor full =
-      F::conv_transpose2d(x, weight, F::ConvTranspose2dFuncOptions().bias(bias).stride(stride_));
-  return full.narrow(2, top, h).narrow(3, left, w);
+  // One ordinary convolution + pixel shuffle instead of conv_transpose2d + crop: same result,
+  // several times faster on CPU (models/conv_transpose.h).
+  return keras_conv_transpose2d_polyphase(x, weight, bias, kernel_, stride_);
 }
 
 ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, bool batch_norm) {

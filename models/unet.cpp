@@ -1,6 +1,7 @@
 #include "models/unet.h"
 
 #include "common/error.h"
+#include "models/dropout.h"
 
 namespace tessera {
 
@@ -69,7 +70,7 @@ torch::Tensor UNetImpl::forward_net(torch::Tensor x) {
     x = trace_layer(tr, "pool." + idx, "MaxPooling2D",
                     F::max_pool2d(x, F::MaxPool2dFuncOptions(2)));
     x = trace_layer(tr, "dropout." + idx, "Dropout",
-                    F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
+                    fast_dropout(x, options_.dropout, train));
   }
   x = bottleneck_->forward(x, tr, "bottleneck");
   for (size_t j = 0; j < up_.size(); ++j) {
@@ -78,7 +79,7 @@ torch::Tensor UNetImpl::forward_net(torch::Tensor x) {
     x = trace_layer(tr, "concat." + idx, "Concatenate",
                     torch::cat({x, skips[skips.size() - 1 - j]}, 1));
     x = trace_layer(tr, "dropout_up." + idx, "Dropout",
-                    F::dropout(x, F::DropoutFuncOptions().p(options_.dropout).training(train)));
+                    fast_dropout(x, options_.dropout, train));
     x = decoder_[j]->forward(x, tr, "decoder." + idx);
   }
   return trace_layer(tr, "head", "Conv2D", head_(x));

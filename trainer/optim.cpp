@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "trainer/fused_adam.h"
 
 namespace tessera {
 
@@ -15,7 +16,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& cfg,
                  .betas({cfg.betas[0], cfg.betas[1]})
                  .eps(cfg.eps)
                  .weight_decay(cfg.weight_decay);
-    return std::make_unique<torch::optim::Adam>(std::move(params), o);
+    // Adam with a one-pass CPU update (same state and checkpoint format; trainer/fused_adam.h).
+    return std::make_unique<FusedAdam>(std::move(params), o);
   }
   if (cfg.name == "adamw") {
     auto o = torch::optim::AdamWOptions(cfg.lr)

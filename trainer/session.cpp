@@ -27,6 +27,21 @@ torch::Device select_device(const Config& cfg, const Communicator& comm) {
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()));
 }
 
+void to_channels_last(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (auto& t : model.parameters()) {
+    if (t.dim() == 4) t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  for (auto& t : model.buffers()) {
+    if (t.dim() == 4) t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last) {
+  if (!channels_last || x.dim() != 4) return x;
+  return x.contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm) {
   auto model = make_model(cfg.model, cfg.task);
   if (cfg.dist.sync_batchnorm && comm.size() > 1) {

@@ -21,6 +21,17 @@ torch::Device select_device(const Config& cfg, const Communicator& comm);
 // and there is more than one rank.
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm);
 
+// train.channels_last: re-lays out every 4-D parameter and buffer (convolution weights) as
+// channels-last (NHWC) in place: same tensors, new strides, so the optimizer, the gradient
+// reducer (gradient views keep the strides) and checkpoints (values by name) are unaffected.
+// oneDNN convolutions then run without NCHW <-> blocked reorders; the trainer also feeds NHWC
+// inputs (to_memory_format). Call before creating the optimizer and the reducer. Measured:
+// docs/PERFORMANCE.md, section 1.
+void to_channels_last(torch::nn::Module& model);
+
+// x in the layout the model was put in: NHWC for 4-D x when channels_last, else x itself.
+torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last);
+
 // Resolves `which` (best | latest | a checkpoint dir | a run dir) against cfg's run dir and
 // loads the weights into `model` (checksums verified). Returns the checkpoint directory used.
 std::string load_weights(const Config& cfg, const std::string& which, torch::nn::Module& model);

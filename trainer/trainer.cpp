@@ -81,6 +81,7 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   torch::manual_seed(cfg.experiment.seed);
   auto model = build_model(cfg, comm);
   model->to(device);
+  if (cfg.train.channels_last) to_channels_last(*model);
   auto loss_fn = make_loss(cfg.loss, cfg.task, cfg.model);
   std::vector<torch::Tensor> params = model->parameters();
   auto optimizer = make_optimizer(cfg.optim, params);
@@ -264,7 +265,8 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
       torch::Tensor out;
       {
         auto ws = watchdog.enter(Phase::forward, progress.step);
-        out = model->forward(model_input(cfg, x, {y.size(-2), y.size(-1)}));
+        const auto in = model_input(cfg, x, {y.size(-2), y.size(-1)});
+        out = model->forward(to_memory_format(in, cfg.train.channels_last));
       }
       torch::Tensor loss = (*loss_fn)(out, y) / cfg.train.grad_accum;
       phases.forward += seconds_since(t1);

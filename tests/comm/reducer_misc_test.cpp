@@ -143,6 +143,34 @@ TEST(ReducerErrors, SecondBackwardInOneStepIsRefusedAndTheStepStillCompletes) {
   EXPECT_TRUE(reducer.grads_finite());
 }
 
+TEST(ReducerFinite, NanAndInfInAnyGradientAreSeen) {
+  MpiCommunicator comm(test_env());
+  ConvNet model(1);
+  GradReducer reducer(*model, comm);
+  const auto data = make_batches(1, 2, 2);
+  reducer.zero_grad();
+  torch::mse_loss(model->forward(data[0].first), data[0].second).backward();
+  reducer.finish();
+  ASSERT_TRUE(reducer.grads_finite());
+  auto params = model->parameters();
+  for (auto* p : {&params.front(), &params.back()}) {  // first and last bucket positions
+    auto flat = p->grad().view(-1);  // a view into the bucket
+    const int64_t at = flat.numel() - 1;
+    for (const float bad : {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()}) {
+      const float keep = flat[at].item<float>();
+      flat[at] = bad;
+      EXPECT_FALSE(reducer.grads_finite()) << bad;
+      flat[at] = keep;
+      EXPECT_TRUE(reducer.grads_finite());
+    }
+  }
+  // the largest finite float is finite
+  params.front().grad().view(-1)[0] = std::numeric_limits<float>::max();
+  EXPECT_TRUE(reducer.grads_finite());
+}
+
 TEST(ReducerErrors, FinishInsideNoSyncAndZeroGradMidStepAreRefused) {
   MpiCommunicator comm(test_env());
   ConvNet model(1);
@@ -192,13 +220,13 @@ TEST(ReducerHelpers, NormClipFinitenessAndBuffers) {
   EXPECT_NEAR(reducer.grad_norm(), norm / 2, 1e-3 * norm);
   EXPECT_TRUE(reducer.grads_finite());
 
-  // A NaN on the last rank reaches every rank through the average.
+  // A NaN on the last rank reaches every rank through the average. (It enters through the
+  // loss, so it is in the gradients before backward's hooks start the bucket allreduces;
+  // writing it into .grad after backward raced with an allreduce already in flight.)
   reducer.zero_grad();
-  torch::mse_loss(model->forward(x), data[0].second.narrow(0, 2 * comm.rank(), 2)).backward();
-  if (comm.rank() == n - 1) {
-    torch::NoGradGuard no_grad;
-    model->c1->weight.grad()[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
-  }
+  auto loss = torch::mse_loss(model->forward(x), data[0].second.narrow(0, 2 * comm.rank(), 2));
+  if (comm.rank() == n - 1) loss = loss * std::numeric_limits<float>::quiet_NaN();
+  loss.backward();
   reducer.finish();
   EXPECT_FALSE(reducer.grads_finite());
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The performance suite (issue 8): tessera vs PyTorch DDP training throughput, gradient
+# averaging overhead, allreduce bandwidth vs raw MPI, loader throughput and data wait,
+# checkpoint save/load vs plain file I/O, peak memory, and the weak-scaling model. Writes every
+# table (with its exact command) into docs/PERFORMANCE.md's generated blocks.
+#
+#   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
+#
+# SECTION: machine train ablation grad allreduce loader checkpoint memory scaling. About 15-20 minutes
+# on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
+# for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
+# Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
+# repetitions, default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+quick=0 build=1 doc=1 only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --no-build) build=0 ;;
+    --no-doc) doc=0 ;;
+    --only) only=$2; shift ;;
+    *) echo "scripts/bench.sh: unknown option $1 (see the header)" >&2; exit 2 ;;
+  esac
+  shift
+done
+OUT=${TESSERA_BENCH_OUT:-$ROOT/build/bench-results}
+WORK=${TESSERA_BENCH_WORK:-/tmp/tessera-bench}
+PY=/usr/bin/python3
+BIN=$ROOT/build/bin
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# What `tessera train` sets for its ranks (launcher/distributed.cpp): waiting MPI calls yield the
+# core instead of spinning. The benches' raw-MPI baselines run with the same setting.
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
+MPIRUN=(mpirun --oversubscribe --bind-to none)
+# A full run starts from an empty results folder; --only adds to (replaces in) the last one.
+[ -n "$only" ] || rm -rf "$OUT"
+mkdir -p "$OUT" "$WORK"
+rm -f "$OUT"/goals.md
+
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+# section NAME TITLE-COMMAND... : runs the command with a hard time bound, output to a file;
+# the block shows the command and the output.
+section() {
+  local name=$1 limit=$2; shift 2
+  local log="$OUT/$name.log" t0=$SECONDS rc=0
+  echo "== $name: $*" >&2
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 </dev/null || rc=$?
+  {
+    echo '```'
+    echo "\$ ${*/#$ROOT\//}"
+    echo '```'
+    echo
+    if [ $rc -ne 0 ]; then echo "**FAILED (exit $rc)**; last lines:"; echo '```'; tail -20 "$log"; echo '```';
+    else grep -v -e '^\[' -e 'UserWarning' -e 'warnings.warn' "$log" || true; fi
+    echo
+    echo "_($(( SECONDS - t0 )) s, $(date -u +%H:%M) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg))_"
+  } >"$OUT/$name.md"
+  echo "   $name: rc $rc, $(( SECONDS - t0 )) s" >&2
+}
+
+if [ $build -eq 1 ]; then
+  TESSERA_JOBS=${TESSERA_JOBS:-2} bash scripts/build.sh >"$OUT/build.log" 2>&1 ||
+    { tail -30 "$OUT/build.log"; exit 1; }
+fi
+
+if want machine; then
+  {
+    echo "| | |"
+    echo "|---|---|"
+    echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+    echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores ($(grep -m1 -o -w -e avx512f -e avx2 /proc/cpuinfo | head -1)) |"
+    echo "| memory | $(free -g | awk '/Mem:/{print $2}') GiB |"
+    echo "| load average at start | $(cut -d' ' -f1-3 /proc/loadavg) (shared machine: other builds ran concurrently) |"
+    echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (+ local changes)') |"
+    echo "| LibTorch / PyTorch | $($PY -c 'import torch; print(torch.__version__)') (Debian, CPU, oneDNN; generic BLAS) |"
+    echo "| MPI | $(mpirun --version 2>&1 | head -1) |"
+  } >"$OUT/machine.md"
+fi
+
+if [ $quick -eq 1 ]; then
+  TRAIN=(--reps 1 --steps 10 --warmup-steps 5)
+  GRAD=(--steps 4 --warmup 1)
+  AR=(--max-mib 16 --trials 2)
+  LOADER=(--samples 500)
+  MEM=(--steps 4 --scale 0.5)
+else
+  TRAIN=(--reps "${TESSERA_BENCH_REPS:-2}" --steps 20 --warmup-steps 10)
+  GRAD=(--steps 10 --warmup 2)
+  AR=(--max-mib 64 --trials 3)
+  LOADER=(--samples 2000)
+  MEM=(--steps 6)
+fi
+
+if want train; then
+  section train 1500 $PY "$ROOT/bench/train_compare.py" "${TRAIN[@]}" --threads 1 \
+    --work "$WORK/train" --json "$OUT/train.json"
+fi
+if want ablation; then
+  # PyTorch with tessera's polyphase Conv2DTranspose: what remains is the framework itself
+  section ablation 900 $PY "$ROOT/bench/train_compare.py" --cases unet64x1,unet64x2 \
+    "${TRAIN[@]}" --threads 1 --work "$WORK/train" --ddp-arg=--polyphase-upsample
+  # channels-last (NHWC) on both sides: the option train.channels_last vs PyTorch's own
+  section ablation-cl 900 $PY "$ROOT/bench/train_compare.py" --cases ae64x1,unet64x1 \
+    "${TRAIN[@]}" --threads 1 --work "$WORK/train" --tessera-set=train.channels_last=true \
+    --ddp-arg=--channels-last
+fi
+if want grad; then
+  section grad 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_grad_overhead" --size 64 --batch 8 \
+    --threads 1 "${GRAD[@]}"
+fi
+if want allreduce; then
+  section allreduce 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_allreduce" --min-kib 1 "${AR[@]}"
+fi
+if want loader; then
+  if [ -x "$BIN/bench_loader" ]; then
+    section loader 600 "$BIN/bench_loader" "${LOADER[@]}" --dir "$WORK/loader"
+  else
+    echo "   loader: build/bin/bench_loader not built in this tree (bench/loader.cpp)" >&2
+  fi
+fi
+if want checkpoint; then
+  section checkpoint 300 "$BIN/bench_checkpoint" --reps 5 --dir "$WORK/checkpoint"
+fi
+if want memory; then
+  section memory 900 $PY "$ROOT/bench/memory.py" --ranks 2 "${MEM[@]}" --work "$WORK/memory"
+fi
+if want scaling; then
+  cpu=()
+  if [ -f "$OUT/train.json" ]; then
+    # measured: tessera, U-Net 128x128, 1 rank -> seconds per image
+    spi=$($PY -c "import json; r=[c for c in json.load(open('$OUT/train.json')) if c['case']=='unet128x1' and 'tessera' in c]; print(1/r[0]['tessera'] if r else '')")
+    [ -n "$spi" ] && cpu=(--cpu-s-per-image "$spi" --cpu-size 128)
+  fi
+  section scaling 120 $PY "$ROOT/bench/scaling_model.py" "${cpu[@]}"
+fi
+
+{ $PY "$ROOT/bench/goals.py" "$OUT"; echo; echo "_(bench/goals.py on the results in $(basename "$OUT")/)_"; } \
+  >"$OUT/goals.md"
+
+if [ $doc -eq 1 ]; then
+  $PY "$ROOT/bench/update_doc.py" docs/PERFORMANCE.md "$OUT"
+fi
+echo "results: $OUT" >&2
