@@ -62,6 +62,13 @@ class Communicator {
   virtual std::vector<std::string> allgather_bytes(const std::string& mine) = 0;
   virtual void barrier() = 0;
 
+  // A new, independent communicator over the same ranks (same backend; MPI: MPI_Comm_dup;
+  // NCCL: a new ncclComm). Collective: every rank calls it at the same point. Its collectives
+  // never interleave with this one's, so a second user (SyncBatchNorm beside GradReducer) can
+  // issue collectives in its own order. Must be destroyed before the MpiEnvironment.
+  // Backends that cannot duplicate (test fakes) throw tessera::Error.
+  virtual std::unique_ptr<Communicator> duplicate() const;
+
   // Ends every rank of the job now (MPI_Abort; NCCL: ncclCommAbort first). Safe to call from
   // any thread (the watchdog does). Never returns.
   [[noreturn]] virtual void abort(int code, const std::string& why) = 0;

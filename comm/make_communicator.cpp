@@ -54,4 +54,10 @@ std::unique_ptr<Communicator> make_communicator(const DistConfig& dist, MpiEnvir
   return std::make_unique<MpiCommunicator>(env);
 }
 
+std::unique_ptr<Communicator> Communicator::duplicate() const {
+  TESSERA_THROW("the {} communicator cannot be duplicated (needed for a second, independent "
+                "stream of collectives such as dist.sync_batchnorm's)",
+                backend());
+}
+
 }  // namespace tessera

@@ -124,7 +124,8 @@ void mpi_allreduce_tensor(MPI_Comm comm, int size, torch::Tensor& t, ReduceOp op
 }
 
 MpiCommunicator::MpiCommunicator(const MpiEnvironment& env)
-    : comm_(env.dup_world()),
+    : env_(&env),
+      comm_(env.dup_world()),
       rank_(env.rank()),
       size_(env.size()),
       local_rank_(env.local_rank()),
@@ -245,5 +246,9 @@ void MpiCommunicator::barrier() {
 }
 
 void MpiCommunicator::abort(int code, const std::string& why) { mpi_abort_world(code, why); }
+
+std::unique_ptr<Communicator> MpiCommunicator::duplicate() const {
+  return std::make_unique<MpiCommunicator>(*env_);
+}
 
 }  // namespace tessera

@@ -49,6 +49,7 @@ class MpiCommunicator : public Communicator {
   void barrier() override;
 
   [[noreturn]] void abort(int code, const std::string& why) override;
+  std::unique_ptr<Communicator> duplicate() const override;
 
   // The underlying communicator (for MPI-level tools such as the benchmark). Do not issue
   // collectives on it concurrently with this object's own.
@@ -59,6 +60,7 @@ class MpiCommunicator : public Communicator {
   void sync_point(const char* op);
   void check_root(int root, const char* op) const;
 
+  const MpiEnvironment* env_;  // not owned; outlives this communicator
   MpiComm comm_;
   int rank_ = 0;
   int size_ = 1;

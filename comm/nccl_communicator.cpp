@@ -104,7 +104,7 @@ CudaEvent::~CudaEvent() {
   if (event_ != nullptr) cudaEventDestroy(event_);
 }
 
-NcclCommunicator::NcclCommunicator(const MpiEnvironment& env) : mpi_(env) {
+NcclCommunicator::NcclCommunicator(const MpiEnvironment& env) : env_(&env), mpi_(env) {
   int visible = 0;
   TESSERA_CHECK_CUDA(cudaGetDeviceCount(&visible));
   TESSERA_CHECK(visible > 0, "NCCL backend: no CUDA device visible on host {} (rank {})",
@@ -266,6 +266,10 @@ void NcclCommunicator::abort(int code, const std::string& why) {
     if (!aborted_.exchange(true) && nccl_ != nullptr) ncclCommAbort(nccl_);
   }
   mpi_abort_world(code, why);
+}
+
+std::unique_ptr<Communicator> NcclCommunicator::duplicate() const {
+  return std::make_unique<NcclCommunicator>(*env_);
 }
 
 }  // namespace tessera

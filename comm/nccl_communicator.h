@@ -85,6 +85,7 @@ class NcclCommunicator : public Communicator {
   void barrier() override { mpi_.barrier(); }
 
   [[noreturn]] void abort(int code, const std::string& why) override;
+  std::unique_ptr<Communicator> duplicate() const override;
 
   // Raw device-pointer collectives (count elements of `dtype`); enqueue on our stream and
   // return a Work completing with the collective. `recv` of allgather holds size()*count.
@@ -108,6 +109,7 @@ class NcclCommunicator : public Communicator {
   void check_usable(const char* what) const;
   void check_tensor(const torch::Tensor& t, const char* what) const;
 
+  const MpiEnvironment* env_;  // not owned; outlives this communicator
   MpiCommunicator mpi_;
   int device_ = -1;
   std::unique_ptr<CudaStream> stream_;

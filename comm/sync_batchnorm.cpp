@@ -125,6 +125,13 @@ SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(const torch::nn::BatchNorm2dOptions& op
   reset();
 }
 
+SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(const torch::nn::BatchNorm2dOptions& options_,
+                                         std::shared_ptr<Communicator> comm)
+    : options(options_), comm_(comm.get()), owned_comm_(std::move(comm)) {
+  TESSERA_CHECK(comm_ != nullptr, "SyncBatchNorm2d: null communicator");
+  reset();
+}
+
 void SyncBatchNorm2dImpl::reset() {
   const int64_t c = options.num_features();
   TESSERA_CHECK(c > 0, "SyncBatchNorm2d: num_features must be > 0, got {}", c);
@@ -221,6 +228,13 @@ Norm2dFactory sync_batchnorm_factory(Communicator& comm) {
   Communicator* c = &comm;
   return [c](const torch::nn::BatchNorm2dOptions& options) {
     return torch::nn::AnyModule(SyncBatchNorm2d(options, *c));
+  };
+}
+
+Norm2dFactory sync_batchnorm_factory(std::shared_ptr<Communicator> comm) {
+  TESSERA_CHECK(comm != nullptr, "sync_batchnorm_factory: null communicator");
+  return [comm](const torch::nn::BatchNorm2dOptions& options) {
+    return torch::nn::AnyModule(SyncBatchNorm2d(options, comm));
   };
 }
 

@@ -44,6 +44,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ namespace tessera {
 class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
  public:
   SyncBatchNorm2dImpl(const torch::nn::BatchNorm2dOptions& options, Communicator& comm);
+  // Shares ownership of `comm` (keeps it alive as long as this layer or a clone exists).
+  SyncBatchNorm2dImpl(const torch::nn::BatchNorm2dOptions& options,
+                      std::shared_ptr<Communicator> comm);
   SyncBatchNorm2dImpl(int64_t num_features, Communicator& comm)
       : SyncBatchNorm2dImpl(torch::nn::BatchNorm2dOptions(num_features), comm) {}
 
@@ -79,6 +83,7 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
 
  private:
   Communicator* comm_;
+  std::shared_ptr<Communicator> owned_comm_;  // set by the owning constructor only
 };
 TORCH_MODULE(SyncBatchNorm2d);
 
@@ -90,9 +95,14 @@ torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
                               torch::Tensor running_var, double exponential_average_factor,
                               double eps, Communicator& comm);
 
-// A factory for models that let the caller choose their 2-D norm layer.
+// A factory for models that let the caller choose their 2-D norm layer (the same type as
+// models/layers.h's Norm2dFactory, which make_model() takes).
 using Norm2dFactory = std::function<torch::nn::AnyModule(const torch::nn::BatchNorm2dOptions&)>;
 Norm2dFactory sync_batchnorm_factory(Communicator& comm);
+// The layers share ownership of `comm`: typically comm->duplicate(), a communicator of their own
+// (see above). The last layer (or clone) destroyed frees it, which must happen before the
+// MpiEnvironment ends.
+Norm2dFactory sync_batchnorm_factory(std::shared_ptr<Communicator> comm);
 
 // Replaces every BatchNorm2d registered in the tree under `root` (registry and Sequential slots)
 // with a SyncBatchNorm2d holding the same options, parameters and buffers (same device/dtype).

@@ -111,16 +111,16 @@ GenericAutoencoderImpl::GenericAutoencoderImpl(const GenericAutoencoderOptions& 
   auto encoder = register_module("encoder", torch::nn::ModuleList());
   int64_t channels = o.in_channels;
   for (int64_t i = 0; i < o.depth; ++i) {
-    encoder_.emplace_back(channels, o.filters << i, o.batch_norm);
+    encoder_.emplace_back(channels, o.filters << i, o.batch_norm, o.norm);
     encoder->push_back(encoder_.back());
     channels = o.filters << i;
   }
   bottleneck_ =
-      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
+      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm, o.norm));
   channels = o.filters << o.depth;
   auto decoder = register_module("decoder", torch::nn::ModuleList());
   for (int64_t level = o.depth - 1; level >= 0; --level) {
-    decoder_.emplace_back(channels, o.filters << level, o.batch_norm);
+    decoder_.emplace_back(channels, o.filters << level, o.batch_norm, o.norm);
     decoder->push_back(decoder_.back());
     channels = o.filters << level;
   }

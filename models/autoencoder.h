@@ -73,6 +73,7 @@ struct GenericAutoencoderOptions {
   double dropout = 0.1;
   bool batch_norm = true;
   bool residual = false;
+  Norm2dFactory norm;  // the norm layers (empty: BatchNorm2d); see ConvBlock
 };
 
 class GenericAutoencoderImpl : public ImageModelImpl {

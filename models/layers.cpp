@@ -7,6 +7,15 @@
 #include "models/model.h"
 
 namespace tessera {
+torch::nn::AnyModule make_norm2d(const Norm2dFactory& norm,
+                                 const torch::nn::BatchNorm2dOptions& options) {
+  if (!norm) return torch::nn::AnyModule(torch::nn::BatchNorm2d(options));
+  torch::nn::AnyModule m = norm(options);
+  TESSERA_CHECK(!m.is_empty(), "the norm layer factory returned an empty module for {} channels",
+                options.num_features());
+  return m;
+}
+
 namespace keras {
 
 namespace {
@@ -106,13 +115,18 @@ torch::Tensor KerasConvTranspose2dImpl::forward(const torch::Tensor& x) {
   return keras_conv_transpose2d_polyphase(x, weight, bias, kernel_, stride_);
 }
 
-ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, bool batch_norm) {
+ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out, bool batch_norm,
+                             const Norm2dFactory& norm) {
   conv1 = register_module("conv1", keras::conv2d(in, out, 3, 1, 1, /*he=*/true));
-  if (batch_norm)
-    bn1 = register_module("bn1", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
+  if (batch_norm) {
+    bn1 = make_norm2d(norm, keras::batch_norm_options(out));
+    register_module("bn1", bn1.ptr());
+  }
   conv2 = register_module("conv2", keras::conv2d(out, out, 3, 1, 1, /*he=*/true));
-  if (batch_norm)
-    bn2 = register_module("bn2", torch::nn::BatchNorm2d(keras::batch_norm_options(out)));
+  if (batch_norm) {
+    bn2 = make_norm2d(norm, keras::batch_norm_options(out));
+    register_module("bn2", bn2.ptr());
+  }
 }
 
 torch::Tensor ConvBlockImpl::forward(torch::Tensor x, std::vector<TracedLayer>* trace,
@@ -122,10 +136,10 @@ torch::Tensor ConvBlockImpl::forward(torch::Tensor x, std::vector<TracedLayer>* 
     return trace != nullptr ? trace_layer(trace, prefix + suffix, type, std::move(t)) : t;
   };
   x = rec(".conv1", "Conv2D", conv1(x));
-  if (bn1) x = rec(".bn1", "BatchNormalization", bn1(x));
+  if (!bn1.is_empty()) x = rec(".bn1", "BatchNormalization", bn1.forward(x));
   x = rec(".relu1", "Activation(relu)", torch::relu(x));
   x = rec(".conv2", "Conv2D", conv2(x));
-  if (bn2) x = rec(".bn2", "BatchNormalization", bn2(x));
+  if (!bn2.is_empty()) x = rec(".bn2", "BatchNormalization", bn2.forward(x));
   return rec(".relu2", "Activation(relu)", torch::relu(x));
 }
 

@@ -17,6 +17,9 @@
 //   transposed convolution (padding 0) cropped to its first in*s rows/columns. (torch's
 //   ConvTranspose2d(padding=1, output_padding=1) has the same shape but is shifted by a pixel.)
 // - ConvBlock: the article's Conv2dBlock: [conv 3x3 same -> (BN) -> ReLU] x 2, He-normal.
+//   The norm layers come from a Norm2dFactory (default: torch::nn::BatchNorm2d with the Keras
+//   options), so a caller can put another layer in the same place, e.g. comm/'s
+//   SyncBatchNorm2d (dist.sync_batchnorm) — models/ does not depend on comm/.
 //
 // Thread-safety: as LibTorch modules (one forward at a time per instance).
 #pragma once
@@ -24,6 +27,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +35,14 @@
 namespace tessera {
 
 struct TracedLayer;
+
+// Builds a 2-D norm layer from BatchNorm2d options; the module's forward takes and returns one
+// tensor. An empty factory means torch::nn::BatchNorm2d(options).
+using Norm2dFactory = std::function<torch::nn::AnyModule(const torch::nn::BatchNorm2dOptions&)>;
+
+// norm(options), or a BatchNorm2d when norm is empty.
+torch::nn::AnyModule make_norm2d(const Norm2dFactory& norm,
+                                 const torch::nn::BatchNorm2dOptions& options);
 
 namespace keras {
 
@@ -67,17 +79,19 @@ class KerasConvTranspose2dImpl : public torch::nn::Module {
 TORCH_MODULE(KerasConvTranspose2d);
 
 // The article's Conv2dBlock. Submodules: conv1, bn1 (if batch_norm), conv2, bn2 (if
-// batch_norm). When `trace` is non-null, appends rows named `prefix`.conv1, .bn1, .relu1, ...
+// batch_norm); the norm layers are made by `norm` (BatchNorm2d when empty) from
+// keras::batch_norm_options(out). When `trace` is non-null, appends rows named `prefix`.conv1,
+// .bn1, .relu1, ...
 class ConvBlockImpl : public torch::nn::Module {
  public:
-  ConvBlockImpl(int64_t in, int64_t out, bool batch_norm);
+  ConvBlockImpl(int64_t in, int64_t out, bool batch_norm, const Norm2dFactory& norm = {});
   torch::Tensor forward(torch::Tensor x, std::vector<TracedLayer>* trace = nullptr,
                         const std::string& prefix = "");
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::AnyModule bn1;  // empty without batch norm
   torch::nn::Conv2d conv2{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr};
+  torch::nn::AnyModule bn2;
 };
 TORCH_MODULE(ConvBlock);
 

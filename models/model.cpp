@@ -43,7 +43,8 @@ int64_t model_out_channels(const TaskConfig& task) {
   return task.out_channels;
 }
 
-ImageModel make_model(const ModelConfig& model, const TaskConfig& task) {
+ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
+                      const Norm2dFactory& norm) {
   const int64_t in = task.in_channels;
   const int64_t out = model_out_channels(task);
   if (model.arch == "unet") {
@@ -54,6 +55,7 @@ ImageModel make_model(const ModelConfig& model, const TaskConfig& task) {
     o.depth = model.depth;
     o.dropout = model.dropout;
     o.batch_norm = model.batch_norm;
+    o.norm = norm;
     o.residual = model.residual;
     return UNet(o).ptr();
   }
@@ -78,6 +80,7 @@ ImageModel make_model(const ModelConfig& model, const TaskConfig& task) {
     o.depth = model.depth;
     o.dropout = model.dropout;
     o.batch_norm = model.batch_norm;
+    o.norm = norm;
     o.residual = model.residual;
     return GenericAutoencoder(o).ptr();
   }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "models/layers.h"
 
 namespace tessera {
 
@@ -82,8 +83,10 @@ int64_t model_out_channels(const TaskConfig& task);
 // Builds model.arch (unet | autoencoder | autoencoder_generic) with task.in_channels inputs and
 // model_out_channels(task) outputs, in training mode, on the CPU, with the Keras initialisation.
 // Unknown arch or invalid sizes (filters, depth, dropout, residual with in != out) -> Error
-// naming the key.
-ImageModel make_model(const ModelConfig& model, const TaskConfig& task);
+// naming the key. `norm` makes the batch-norm layers (empty: torch::nn::BatchNorm2d; the trainer
+// passes comm/'s sync_batchnorm_factory for dist.sync_batchnorm).
+ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
+                      const Norm2dFactory& norm = {});
 
 // The output activation: "sigmoid", "softmax" (over dim 1, the channels), "relu" or "none"
 // (identity). Unknown name -> Error.

@@ -24,12 +24,12 @@ UNetImpl::UNetImpl(const UNetOptions& options)
   int64_t channels = o.in_channels;
   for (int64_t i = 0; i < o.depth; ++i) {
     const int64_t width = o.filters << i;
-    encoder_.emplace_back(channels, width, o.batch_norm);
+    encoder_.emplace_back(channels, width, o.batch_norm, o.norm);
     encoder->push_back(encoder_.back());
     channels = width;
   }
   bottleneck_ =
-      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm));
+      register_module("bottleneck", ConvBlock(channels, o.filters << o.depth, o.batch_norm, o.norm));
   channels = o.filters << o.depth;
 
   auto up = register_module("up", torch::nn::ModuleList());
@@ -39,7 +39,7 @@ UNetImpl::UNetImpl(const UNetOptions& options)
     up_.emplace_back(channels, width, 3, 2);
     up->push_back(up_.back());
     // concat [up (width), skip (width)] -> block
-    decoder_.emplace_back(2 * width, width, o.batch_norm);
+    decoder_.emplace_back(2 * width, width, o.batch_norm, o.norm);
     decoder->push_back(decoder_.back());
     channels = width;
   }

@@ -36,6 +36,7 @@ struct UNetOptions {
   double dropout = 0.1;
   bool batch_norm = true;
   bool residual = false;
+  Norm2dFactory norm;  // the norm layers (empty: BatchNorm2d); see ConvBlock
 };
 
 class UNetImpl : public ImageModelImpl {

@@ -36,9 +36,15 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
   model.eval();
   torch::NoGradGuard no_grad;
   auto metrics = make_metrics(cfg.task, cfg.model, cfg.eval, cfg.loss.ignore_index);
-  // Super-resolution: score plain bicubic up-scaling on the same images, side by side.
+  // Score the model's input on the same images, side by side, where it is the baseline to beat:
+  // plain bicubic up-scaling (super-resolution), the noisy image (denoising), the masked image
+  // (inpainting).
   std::unique_ptr<Metrics> bicubic;
-  if (cfg.task.kind == TaskKind::super_resolution) {
+  std::string baseline_name;
+  if (cfg.task.kind == TaskKind::super_resolution) baseline_name = "bicubic";
+  if (cfg.task.kind == TaskKind::denoising) baseline_name = "noisy_input";
+  if (cfg.task.kind == TaskKind::inpainting) baseline_name = "masked_input";
+  if (!baseline_name.empty() && cfg.task.in_channels == model_out_channels(cfg.task)) {
     ModelConfig identity = cfg.model;
     identity.activation = "none";
     bicubic = make_metrics(cfg.task, identity, cfg.eval, cfg.loss.ignore_index);
@@ -64,7 +70,10 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
 
   EvalResult r;
   r.metrics = metrics->compute();
-  if (bicubic) r.baseline = bicubic->compute();
+  if (bicubic) {
+    r.baseline = bicubic->compute();
+    r.baseline_name = baseline_name;
+  }
   if (per_image) r.per_image = per_image_json(*metrics);
   r.samples = total;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -74,7 +83,7 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
 
 std::string format_eval_table(const EvalResult& r) {
   const bool base = !r.baseline.empty();
-  std::string out = base ? fmt::format("{:<16} {:>12} {:>12}\n", "metric", "model", "bicubic")
+  std::string out = base ? fmt::format("{:<16} {:>12} {:>12}\n", "metric", "model", r.baseline_name)
                          : fmt::format("{:<16} {:>12}\n", "metric", "value");
   for (const auto& [k, v] : r.metrics) {
     if (base) {

@@ -20,7 +20,11 @@ namespace tessera {
 
 struct EvalResult {
   std::map<std::string, double> metrics;    // "dice", "iou", "psnr", ...
-  std::map<std::string, double> baseline;   // super-resolution: bicubic's psnr/ssim; else empty
+  // The same metrics for the model's input as the prediction, where that is the natural
+  // baseline: super-resolution "bicubic" (the bicubic up-scaling), denoising "noisy_input",
+  // inpainting "masked_input". Empty (and baseline_name "") for other tasks.
+  std::map<std::string, double> baseline;
+  std::string baseline_name;
   nlohmann::json per_image;                 // [{"index": i, "dice": ...}, ...] (rank 0 only)
   int64_t samples = 0;
   double seconds = 0.0;
@@ -33,7 +37,7 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
 // The metric the config selects for "best" (checkpoint.metric "val/dice" -> "dice").
 std::string selected_metric_name(const Config& cfg);
 
-// Table for the terminal: metric | value (| bicubic).
+// Table for the terminal: metric | value (| baseline).
 std::string format_eval_table(const EvalResult& r);
 
 }  // namespace tessera

@@ -33,7 +33,7 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   torch::set_num_threads(cfg.train.threads_per_rank);
   const torch::Device device = select_device(cfg, comm);
   torch::manual_seed(cfg.experiment.seed);
-  auto model = build_model(cfg, comm);
+  auto model = make_model(cfg.model, cfg.task);  // eval mode: plain batch norm
   const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
   model->to(device);
 
@@ -60,7 +60,8 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
       if (slash != std::string::npos) per_class[k.substr(slash + 1)][k.substr(0, slash)] = v;
     }
     summary["per_class"] = per_class;
-    if (!r.baseline.empty()) summary["bicubic"] = r.baseline;
+    // "bicubic" / "noisy_input" / "masked_input": the same metrics for the model's input.
+    if (!r.baseline.empty()) summary[r.baseline_name] = r.baseline;
     summary["per_image"] = r.per_image;
     const std::string out_dir = cfg.run_dir() + "/eval";
     fs::create_directories(out_dir);

@@ -17,8 +17,10 @@ namespace tessera {
 // there are fewer GPUs than local ranks).
 torch::Device select_device(const Config& cfg, const Communicator& comm);
 
-// The configured model; BatchNorm layers become SyncBatchNorm when dist.sync_batchnorm is set
-// and there is more than one rank.
+// The configured model for training; its batch-norm layers are SyncBatchNorm2d when
+// dist.sync_batchnorm is set and there is more than one rank (then collective: every rank calls
+// it; the layers own a duplicate of `comm`, so the model must be destroyed before the MPI
+// environment). Eval/predict/export build the plain model (same state-dict names).
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm);
 
 // train.channels_last: re-lays out every 4-D parameter and buffer (convolution weights) as

@@ -11,6 +11,7 @@
 #include "comm/mpi_communicator.h"
 #include "comm/sync_batchnorm.h"
 #include "common/error.h"
+#include "models/unet.h"
 #include "tests/comm/comm_test_main.h"
 #include "tests/comm/reducer_test_util.h"
 
@@ -268,6 +269,77 @@ TEST(ConvertSyncBatchNorm, RankDependentUnusedParameterWithSyncBatchNormOnItsOwn
       EXPECT_LT(max_diff(item.value().grad(), expected[item.key()].grad()), 1e-5)
           << item.key() << " step " << step;
     }
+  }
+}
+
+// The article's U-Net with dist.sync_batchnorm's wiring (trainer/session.cpp): norm layers from
+// sync_batchnorm_factory on a duplicate communicator that the layers own, gradients averaged by
+// GradReducer on the original. N ranks x batch B must train like one process with batch N*B.
+TEST(SyncBatchNormModels, UNetWithSyncBatchNormMatchesOneBigBatch) {
+  MpiCommunicator comm(test_env());
+  const int n = comm.size();
+  const int r = comm.rank();
+  constexpr int kB = 2;
+  const auto data = make_batches(3, n * kB, 41);
+  UNetOptions o;
+  o.in_channels = 3;
+  o.out_channels = 3;
+  o.filters = 4;
+  o.depth = 1;  // 6x6 inputs: one pooling
+  o.dropout = 0.0;
+  torch::manual_seed(7);
+  UNet reference(o);
+  {
+    torch::optim::SGD sgd(reference->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+    for (const auto& batch : data) {
+      sgd.zero_grad();
+      torch::mse_loss(reference->forward(batch.first), batch.second).backward();
+      sgd.step();
+    }
+  }
+  std::shared_ptr<Communicator> bn_comm = comm.duplicate();
+  EXPECT_EQ(bn_comm->size(), n);
+  EXPECT_EQ(bn_comm->rank(), r);
+  o.norm = sync_batchnorm_factory(bn_comm);
+  torch::manual_seed(7);
+  UNet model(o);
+  int64_t synced = 0;
+  for (const auto& m : model->modules(/*include_self=*/false)) {
+    if (dynamic_cast<const SyncBatchNorm2dImpl*>(m.get()) != nullptr) ++synced;
+  }
+  EXPECT_EQ(synced, 6);  // 2 per ConvBlock: encoder.0, bottleneck, decoder.0
+  std::vector<std::string> ref_keys, keys;
+  for (const auto& item : reference->named_parameters()) ref_keys.push_back(item.key());
+  for (const auto& item : model->named_parameters()) keys.push_back(item.key());
+  EXPECT_EQ(keys, ref_keys);  // checkpoints interchangeable with the plain model
+
+  ReducerOptions options;
+  options.bucket_mb = 1.0 / 1024;
+  GradReducer reducer(*model, comm, options);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  for (const auto& batch : data) {
+    reducer.zero_grad();
+    const auto x = batch.first.narrow(0, r * kB, kB);
+    torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
+    reducer.finish();
+    sgd.step();
+  }
+  EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
+  if (n > 1) {
+    // Plain (unsynchronised) batch norm would differ: per-rank statistics.
+    o.norm = nullptr;
+    torch::manual_seed(7);
+    UNet local(o);
+    GradReducer local_reducer(*local, comm, options);
+    torch::optim::SGD local_sgd(local->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+    for (const auto& batch : data) {
+      local_reducer.zero_grad();
+      const auto x = batch.first.narrow(0, r * kB, kB);
+      torch::mse_loss(local->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
+      local_reducer.finish();
+      local_sgd.step();
+    }
+    EXPECT_GT(max_param_diff(*local, *reference), 1e-3);
   }
 }
 

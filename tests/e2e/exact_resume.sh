@@ -2,9 +2,11 @@
 # Exact resume contract (CPU): a run of 2S steps and a run stopped at step S (mid-epoch, by a
 # stop request folded into the step consensus) then resumed with --resume auto for S more steps
 # end with bit-identical parameters and identical metrics.jsonl training losses.
-# Shuffling, augmentation and dropout are on. Usage: exact_resume.sh NP
+# Shuffling, augmentation and dropout are on. Usage: exact_resume.sh NP [syncbn]
+# (syncbn: with dist.sync_batchnorm on, the model's batch norms synchronised across the ranks).
 source "$(dirname "$0")/lib.sh"
 NP=${1:-2}
+MODE=${2:-}
 S=7   # 40 samples * 0.6 train = 24; batch 2 x NP ranks -> 6 (np 2) or 12 (np 1) steps per epoch
 synth roads data
 CFG=$TESSERA_SOURCE_DIR/configs/ci/roads.yaml
@@ -13,11 +15,15 @@ common=(--set data.train=data/train --set data.val=data/val --set data.test=data
         --set train.eval_every=5 --set train.checkpoint_every=100 --set model.dropout=0.2
         --set data.shuffle=global --set data.augment.hflip=true --set data.augment.rot90=true
         --set data.augment.color_jitter=0.1)
+[ "$MODE" = syncbn ] && common+=(--set model.batch_norm=true --set dist.sync_batchnorm=true)
 
 expect_ok full mpi full "$NP" 300 train "$CFG" "${common[@]}" --set experiment.name=full
 TESSERA_TEST_STOP_AT_STEP=$S expect_ok part1 mpi part1 "$NP" 300 train "$CFG" "${common[@]}" \
   --set experiment.name=part
 expect_log part1 "stop requested"
+if [ "$MODE" = syncbn ]; then
+  expect_log full "dist.sync_batchnorm: 10 batch-norm layers synchronised across $NP ranks"
+fi
 [ -d out/part/checkpoints/step-000000$S ] || [ -d "out/part/checkpoints/$(printf 'step-%07d' $S)" ] ||
   fail "no checkpoint at step $S after the stop: $(ls out/part/checkpoints)"
 expect_ok part2 mpi part2 "$NP" 300 train "$CFG" "${common[@]}" --set experiment.name=part --resume auto
@@ -37,4 +43,4 @@ a, b = losses(sys.argv[1]), losses(sys.argv[2])
 assert len(a) == 14 and a == b, f"full {a}\npart {b}"
 print("identical losses:", a)
 PYEOF
-echo "PASS: exact resume with $NP rank(s): parameters and losses identical"
+echo "PASS: exact resume with $NP rank(s) ${MODE:+($MODE) }: parameters and losses identical"

@@ -18,10 +18,17 @@ expect_ok resume mpi resume 2 300 train "$CFG" "${common[@]}" --set train.max_st
 expect_log resume "resumed from step 4"
 expect_ok eval mpi eval 2 300 eval "$CFG" "${common[@]}" --checkpoint latest --split test
 [ -f out/$name/eval/summary.json ] || fail "no eval/summary.json"
+# The model's input scored beside it where that is the baseline to beat.
+case $name in superres) base=bicubic ;; denoise) base=noisy_input ;; inpaint) base=masked_input ;; *) base= ;; esac
 "$PY" -c "
 import json; s = json.load(open('out/$name/eval/summary.json'))
 assert s['samples'] == 8, s['samples']          # 40 * 0.2, each sample exactly once
 assert len(s['per_image']) == 8 and s['metrics'], s
+base = '$base'
+if base:
+    assert set(s[base]) == set(s['metrics']) and 'psnr' in s[base], s
+else:
+    assert not {'bicubic', 'noisy_input', 'masked_input'} & set(s), s
 print(s['metrics'])" >"$LOGS/summary.log" 2>&1 || fail "bad summary.json: $(cat "$LOGS/summary.log")"
 expect_ok predict run predict 120 "$TESSERA_BIN" predict "$CFG" "${common[@]}" --checkpoint latest \
   --input data/test --out pred

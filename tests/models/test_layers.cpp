@@ -107,13 +107,16 @@ TEST(ModelsLayers, ConvHelperZeroBiasAndPadding) {
 
 TEST(ModelsLayers, BatchNormHasKerasDefaults) {
   ConvBlock block(3, 8, /*batch_norm=*/true);
-  ASSERT_TRUE(block->bn1 && block->bn2);
-  const auto& o = block->bn1->options;
+  ASSERT_FALSE(block->bn1.is_empty() || block->bn2.is_empty());
+  const auto* bn1_ptr = block->bn1.ptr()->as<torch::nn::BatchNorm2dImpl>();
+  ASSERT_NE(bn1_ptr, nullptr);
+  const auto& bn1 = *bn1_ptr;
+  const auto& o = bn1.options;
   EXPECT_DOUBLE_EQ(o.momentum().value(), 0.01);  // Keras momentum 0.99
   EXPECT_DOUBLE_EQ(o.eps(), 1e-3);
-  EXPECT_TRUE(block->bn1->weight.eq(1).all().item<bool>());
-  EXPECT_TRUE(block->bn1->bias.eq(0).all().item<bool>());
-  EXPECT_TRUE(block->bn1->running_var.eq(1).all().item<bool>());
+  EXPECT_TRUE(bn1.weight.eq(1).all().item<bool>());
+  EXPECT_TRUE(bn1.bias.eq(0).all().item<bool>());
+  EXPECT_TRUE(bn1.running_var.eq(1).all().item<bool>());
   // Keras' convs keep their bias before BN (use_bias defaults to True).
   EXPECT_TRUE(block->conv1->options.bias());
 }
@@ -121,7 +124,7 @@ TEST(ModelsLayers, BatchNormHasKerasDefaults) {
 TEST(ModelsLayers, ConvBlockWithoutBatchNormIsConvReluConvRelu) {
   torch::manual_seed(5);
   ConvBlock block(2, 4, /*batch_norm=*/false);
-  EXPECT_FALSE(block->bn1);
+  EXPECT_TRUE(block->bn1.is_empty());
   EXPECT_EQ(block->named_children().size(), 2u);
   torch::Tensor x = torch::randn({1, 2, 6, 6});
   torch::Tensor expect = torch::relu(block->conv2(torch::relu(block->conv1(x))));
