@@ -12,13 +12,15 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh >/tmp/tessera-results-build.log 2>&1 ||
   { tail -40 /tmp/tessera-results-build.log; exit 1; }
-BIN=$PWD/build/bin/tessera
 RANKS=${RESULTS_RANKS:-2}
 OUT=${RESULTS_OUT:-runs/results}
+# A private copy of the binary, so rebuilding the tree during the long runs cannot swap it.
+mkdir -p "$OUT/bin"
+cp build/bin/tessera "$OUT/bin/tessera"
+BIN=$PWD/$OUT/bin/tessera
 TASKS=("$@")
 [ ${#TASKS[@]} -gt 0 ] || TASKS=(cells roads superres denoise)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-mkdir -p "$OUT"
 SKIMAGE=/usr/lib/python3/dist-packages/skimage/data
 
 # data_<task>: builds $OUT/data/<task>/{train,val,test} once.
@@ -75,8 +77,8 @@ for t in "${TASKS[@]}"; do
   [ -n "${CONFIG[$t]:-}" ] || { echo "unknown task '$t': expected cells, roads, superres, denoise" >&2; exit 2; }
   echo "== $t: data"
   "data_$t"
-  # shellcheck disable=SC2046  # word splitting of the override list is intended
-  read -r -a sets <<<"$(common "$t")"
+  # shellcheck disable=SC2207  # the override list is split on whitespace (no spaces in paths)
+  sets=($(common "$t"))
   echo "== $t: train on $RANKS ranks: tessera train ${CONFIG[$t]} ${sets[*]}"
   start=$(date +%s)
   mpirun --bind-to none -np "$RANKS" "$BIN" train "${CONFIG[$t]}" "${sets[@]}" --resume auto \

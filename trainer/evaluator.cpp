@@ -30,7 +30,7 @@ nlohmann::json per_image_json(const Metrics& m) {
 }  // namespace
 
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
-                    const torch::Device& device, bool per_image) {
+                    const torch::Device& device, bool per_image, Loss* loss) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_training = model.is_training();
   model.eval();
@@ -51,6 +51,7 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
   }
   loader.start_epoch(0);
   int64_t samples = 0;
+  double loss_sum = 0.0;
   while (auto batch = loader.next()) {
     torch::Tensor x = batch->inputs.to(device);
     torch::Tensor y = batch->targets.to(device);
@@ -61,15 +62,18 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
                                : torch::Tensor();
     metrics->update(out, y, labels, batch->indices);
     if (bicubic) bicubic->update(in, y, labels, batch->indices);
+    if (loss != nullptr) loss_sum += (*loss)(out, y).item<double>() * static_cast<double>(x.size(0));
     samples += x.size(0);
   }
   metrics->all_reduce(comm);
   if (bicubic) bicubic->all_reduce(comm);
   int64_t total = samples;
   comm.allreduce(&total, 1, ReduceOp::sum);
+  if (loss != nullptr) comm.allreduce(&loss_sum, 1, ReduceOp::sum);
 
   EvalResult r;
   r.metrics = metrics->compute();
+  if (loss != nullptr && total > 0) r.metrics["loss"] = loss_sum / static_cast<double>(total);
   if (bicubic) {
     r.baseline = bicubic->compute();
     r.baseline_name = baseline_name;

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "datasets/loader.h"
 #include "models/model.h"
+#include "trainer/losses.h"
 
 namespace tessera {
 
@@ -31,8 +32,12 @@ struct EvalResult {
 };
 
 // Runs `model` (switched to eval mode, restored afterwards) over the loader's whole split.
+// With `loss`, metrics["loss"] is the loss over the split: the per-batch loss weighted by the
+// batch's sample count, summed over ranks, divided by the sample count (exactly the mean per
+// sample for losses that average per sample or pixel; for batch-level terms such as soft Dice
+// it is the size-weighted mean of the batch values).
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
-                    const torch::Device& device, bool per_image);
+                    const torch::Device& device, bool per_image, Loss* loss = nullptr);
 
 // The metric the config selects for "best" (checkpoint.metric "val/dice" -> "dice").
 std::string selected_metric_name(const Config& cfg);

@@ -39,6 +39,8 @@ checkpoints::CheckpointData capture_state(const Config& cfg, torch::nn::Module& 
       {"best_step", progress.best_step},
       {"smoothed_metric", nan_safe(progress.smoothed)},
       {"bad_evals", progress.bad_evals},
+      {"train_loss_sum", progress.train_loss_sum},
+      {"train_loss_count", progress.train_loss_count},
       {"world_size", world_size},
       // Every random stream is a pure function of these: model init (seed), dropout (seed, step,
       // rank: the torch generator is reseeded each step), shuffle (seed, epoch), augmentation
@@ -67,6 +69,8 @@ std::string restore_state(const checkpoints::CheckpointData& data, torch::nn::Mo
     progress.best_step = s.at("best_step").get<int64_t>();
     progress.smoothed = from_nan_safe(s.at("smoothed_metric"));
     progress.bad_evals = s.at("bad_evals").get<int>();
+    progress.train_loss_sum = s.value("train_loss_sum", 0.0);
+    progress.train_loss_count = s.value("train_loss_count", int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     TESSERA_THROW("checkpoint {}: state.json is malformed: {}", data.dir, e.what());
   }

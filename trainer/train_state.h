@@ -31,6 +31,10 @@ struct TrainProgress {
   int64_t best_step = -1;
   double smoothed = std::numeric_limits<double>::quiet_NaN();
   int bad_evals = 0;  // evaluations since the last improvement (early stopping)
+  // Sum and count of the per-step training losses (means over ranks) since the last validation:
+  // the value of checkpoint.metric train/loss at the next one.
+  double train_loss_sum = 0.0;
+  int64_t train_loss_count = 0;
 };
 
 checkpoints::CheckpointData capture_state(const Config& cfg, torch::nn::Module& model,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <csignal>
 #include <cstdlib>
@@ -200,17 +201,34 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     if (!val_loader) return false;
     evaluated_step = progress.step;
     auto ws = watchdog.enter(Phase::eval, progress.step);
-    EvalResult r = evaluate(cfg, *model, *val_loader, comm, device, /*per_image=*/false);
+    // Batch-norm running statistics are per rank (each rank's own batches; gradients are
+    // averaged, buffers are not). Validate every rank with rank 0's, the ones a checkpoint
+    // stores, so in-training validation equals `tessera eval` of that checkpoint and a resumed
+    // run (whose ranks all load rank 0's) validates exactly like an uninterrupted one.
+    if (world > 1) reducer.broadcast_buffers(0);
+    EvalResult r =
+        evaluate(cfg, *model, *val_loader, comm, device, /*per_image=*/false, loss_fn.get());
     summary.last_val = r.metrics;
     nlohmann::json rec = {{"step", progress.step}, {"epoch", progress.epoch}, {"split", "val"},
                           {"seconds", r.seconds}};
     for (const auto& [k, v] : r.metrics) rec["val/" + k] = v;
     const std::string name = selected_metric_name(cfg);
-    auto it = r.metrics.find(name);
-    TESSERA_CHECK(it != r.metrics.end(),
-                  "checkpoint.metric '{}': the {} task's validation does not compute '{}'",
-                  cfg.checkpoint.metric, to_string(cfg.task.kind), name);
-    const double raw = it->second;
+    double raw = std::numeric_limits<double>::quiet_NaN();
+    if (cfg.checkpoint.metric == "train/loss") {
+      // The mean training loss since the previous validation (restored on resume).
+      TESSERA_CHECK(progress.train_loss_count > 0,
+                    "checkpoint.metric train/loss: no training step since the last validation");
+      raw = progress.train_loss_sum / static_cast<double>(progress.train_loss_count);
+      rec["train/loss"] = raw;
+    } else {
+      auto it = r.metrics.find(name);
+      TESSERA_CHECK(it != r.metrics.end(),
+                    "checkpoint.metric '{}': the {} task's validation does not compute '{}'",
+                    cfg.checkpoint.metric, to_string(cfg.task.kind), name);
+      raw = it->second;
+    }
+    progress.train_loss_sum = 0.0;
+    progress.train_loss_count = 0;
     progress.smoothed = (std::isnan(progress.smoothed) || cfg.checkpoint.ema <= 0)
                             ? raw
                             : cfg.checkpoint.ema * progress.smoothed +
@@ -320,6 +338,8 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     if (!verdict.skip) {
       loss_accum += verdict.loss_mean;
       ++loss_count;
+      progress.train_loss_sum += verdict.loss_mean;
+      ++progress.train_loss_count;
     }
     stop = verdict.stop;
 

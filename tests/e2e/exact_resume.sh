@@ -42,5 +42,12 @@ def losses(p):
 a, b = losses(sys.argv[1]), losses(sys.argv[2])
 assert len(a) == 14 and a == b, f"full {a}\npart {b}"
 print("identical losses:", a)
+# Validation after the resume (step 10) scores the same model exactly alike.
+def vals(p):
+    return [{k: v for k, v in r.items() if k != "seconds"}
+            for r in map(json.loads, open(p)) if r.get("split") == "val"]
+va, vb = vals(sys.argv[1]), vals(sys.argv[2])
+assert len(va) >= 2 and va == vb, f"full {va}\npart {vb}"
+print("identical validation records:", [(r["step"], r["val/dice"]) for r in va])
 PYEOF
 echo "PASS: exact resume with $NP rank(s) ${MODE:+($MODE) }: parameters and losses identical"
