@@ -29,24 +29,6 @@ SynthTask synth_task_from_string(const std::string& name) {
   TESSERA_THROW("unknown synth task '{}'; accepted: {}", name, fmt::join(names, ", "));
 }
 
-std::string task_kind_name(TaskKind kind) {
-  switch (kind) {
-    case TaskKind::segmentation:
-      return "segmentation";
-    case TaskKind::translation:
-      return "translation";
-    case TaskKind::super_resolution:
-      return "super_resolution";
-    case TaskKind::denoising:
-      return "denoising";
-    case TaskKind::inpainting:
-      return "inpainting";
-    case TaskKind::anomaly:
-      return "anomaly";
-  }
-  TESSERA_THROW("invalid TaskKind {}", static_cast<int>(kind));
-}
-
 TaskKind synth_task_kind(SynthTask task) {
   switch (task) {
     case SynthTask::roads:
@@ -94,7 +76,7 @@ Sample synth_sample(SynthTask task, const SynthParams& p, uint64_t seed, int64_t
 
 DatasetInfo synth_dataset_info(SynthTask task, const SynthParams& p) {
   DatasetInfo info;
-  info.task = task_kind_name(synth_task_kind(task));
+  info.task = to_string(synth_task_kind(task));
   info.height = info.width = p.size;
   info.input_height = info.input_width = p.size;
   info.in_channels = 3;

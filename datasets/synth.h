@@ -34,9 +34,6 @@ std::string to_string(SynthTask task);
 SynthTask synth_task_from_string(const std::string& name);
 // The config task.kind a synth task trains (roads -> segmentation, superres -> super_resolution..).
 TaskKind synth_task_kind(SynthTask task);
-// The config spelling of a task kind ("segmentation", "super_resolution", ...): the string
-// stored as DatasetInfo::task. (Same as common/config.h's to_string(TaskKind).)
-std::string task_kind_name(TaskKind kind);
 
 struct SynthParams {
   int size = 64;                 // target image size (square)

@@ -56,25 +56,6 @@ class TraceScope {
   bool was_training_;
 };
 
-// Local so models/ does not depend on the config parser's to_string (same names).
-const char* kind_name(TaskKind kind) {
-  switch (kind) {
-    case TaskKind::segmentation:
-      return "segmentation";
-    case TaskKind::translation:
-      return "translation";
-    case TaskKind::super_resolution:
-      return "super_resolution";
-    case TaskKind::denoising:
-      return "denoising";
-    case TaskKind::inpainting:
-      return "inpainting";
-    case TaskKind::anomaly:
-      return "anomaly";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 ModelSummary summarize_model(ImageModelImpl& model, int64_t height, int64_t width) {
@@ -165,7 +146,7 @@ std::string describe_model(const Config& config, int64_t image_size) {
   out += fmt::format(
       "task: {}, {} -> {} channels, output activation {} (applied outside the "
       "network)\n\n",
-      kind_name(config.task.kind), model->in_channels(), model->out_channels(), m.activation);
+      to_string(config.task.kind), model->in_channels(), model->out_channels(), m.activation);
   return out + format_summary(s);
 }
 

@@ -142,7 +142,7 @@ std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
   } else {
     TESSERA_CHECK(contains(kImageLosses, loss.name),
                   "loss.name: '{}' is a segmentation loss but task.kind = {}; expected one of {}",
-                  loss.name, detail::task_kind_name(task.kind), joined(kImageLosses));
+                  loss.name, to_string(task.kind), joined(kImageLosses));
   }
   check_options(loss, task, segmentation);
 

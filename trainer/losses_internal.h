@@ -34,10 +34,6 @@ struct MulticlassTarget {
 MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits, const torch::Tensor& target,
                                            int classes, int ignore_index);
 
-// The config spelling of a task kind ("super_resolution", ...). Local so the losses and metrics
-// do not depend on the config parser's to_string(TaskKind).
-const char* task_kind_name(TaskKind kind);
-
 // "[2,3,16,16]" for messages.
 std::string shape_str(const torch::Tensor& t);
 

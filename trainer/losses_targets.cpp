@@ -6,24 +6,6 @@
 
 namespace tessera::detail {
 
-const char* task_kind_name(TaskKind kind) {
-  switch (kind) {
-    case TaskKind::segmentation:
-      return "segmentation";
-    case TaskKind::translation:
-      return "translation";
-    case TaskKind::super_resolution:
-      return "super_resolution";
-    case TaskKind::denoising:
-      return "denoising";
-    case TaskKind::inpainting:
-      return "inpainting";
-    case TaskKind::anomaly:
-      return "anomaly";
-  }
-  return "?";
-}
-
 std::string shape_str(const torch::Tensor& t) {
   std::string s = "[";
   for (int64_t d = 0; d < t.dim(); ++d) s += (d ? "," : "") + std::to_string(t.size(d));

@@ -171,7 +171,7 @@ void check_metric_names(const std::vector<std::string>& names, const TaskConfig&
     TESSERA_THROW(
         "eval.metrics[{}]: '{}' is not a metric of task.kind = {}{}; expected one of "
         "{}{}",
-        i, names[i], detail::task_kind_name(task.kind),
+        i, names[i], to_string(task.kind),
         task.kind == TaskKind::segmentation ? fmt::format(" (task.classes = {})", task.classes)
                                             : std::string(),
         list,

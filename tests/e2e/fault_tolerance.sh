@@ -58,7 +58,11 @@ done
 rank_pid=$(pgrep -f "^$TESSERA_BIN train .*experiment.name=sig" | tail -1)
 [ -n "$rank_pid" ] || fail "no rank process found to signal"
 kill -TERM "$rank_pid"
-timeout 120 tail --pid=$mpirun_pid -f /dev/null
+# Bounded wait for mpirun to end (tail --pid polls the process; it holds no pipe of the job).
+if ! timeout 120 tail --pid=$mpirun_pid -f /dev/null; then
+  kill -KILL $mpirun_pid 2>/dev/null
+  fail "the job was still running 120 s after SIGTERM to one rank"
+fi
 wait $mpirun_pid; rc=$?
 [ $rc -eq 0 ] || fail "job did not exit 0 after SIGTERM (rc=$rc)"
 expect_log sig "stop requested"
