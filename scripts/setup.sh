@@ -12,6 +12,8 @@ PACKAGES=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # python reference (parity tests, h5py interop, PyTorch DDP baseline)
   python3-torch python3-h5py python3-numpy python3-skimage
+  # real photographs for the super-resolution results (scripts/results.sh)
+  python-matplotlib-data
   # cluster tests
   slurm-wlm slurmctld slurmd slurm-client munge iproute2 procps util-linux
 )

@@ -26,6 +26,26 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();
 }
 
+// Data-parallel SGD (momentum 0.9) on the MSE loss with GradReducer on `comm`: each rank takes
+// its kB rows of every batch (rank r: rows r*kB .. r*kB+kB-1).
+template <typename Model>
+void train_data_parallel(Model& model, Communicator& comm,
+                         const std::vector<std::pair<torch::Tensor, torch::Tensor>>& data, int kB,
+                         double lr) {
+  ReducerOptions options;
+  options.bucket_mb = 1.0 / 1024;  // several buckets, launched between SyncBN's collectives
+  GradReducer reducer(*model, comm, options);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(lr).momentum(0.9));
+  const int r = comm.rank();
+  for (const auto& batch : data) {
+    reducer.zero_grad();
+    const auto x = batch.first.narrow(0, r * kB, kB);
+    torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
+    reducer.finish();
+    sgd.step();
+  }
+}
+
 struct Layout {
   int n, r, offset, mine, total;
 };
@@ -184,7 +204,6 @@ TEST(ConvertSyncBatchNorm, SwapsSequentialSlotsAndRefusesMemberHeldLayers) {
 TEST(ConvertSyncBatchNorm, TrainingWithSyncBatchNormAndReducerMatchesOneBigBatch) {
   MpiCommunicator comm(test_env());
   const int n = comm.size();
-  const int r = comm.rank();
   constexpr int kB = 3;
   const auto data = make_batches(3, n * kB, 17);
   BlockNet reference(2);
@@ -203,17 +222,7 @@ TEST(ConvertSyncBatchNorm, TrainingWithSyncBatchNormAndReducerMatchesOneBigBatch
     if (own_comm) bn_comm = std::make_unique<MpiCommunicator>(test_env());
     BlockNet model(2);
     convert_sync_batchnorm(*model, own_comm ? *bn_comm : comm);
-    ReducerOptions options;
-    options.bucket_mb = 1.0 / 1024;  // several buckets, launched between SyncBN's collectives
-    GradReducer reducer(*model, comm, options);
-    torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
-    for (const auto& batch : data) {
-      reducer.zero_grad();
-      const auto x = batch.first.narrow(0, r * kB, kB);
-      torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
-      reducer.finish();
-      sgd.step();
-    }
+    train_data_parallel(model, comm, data, kB, 0.1);
     EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
   }
 }
@@ -313,32 +322,14 @@ TEST(SyncBatchNormModels, UNetWithSyncBatchNormMatchesOneBigBatch) {
   for (const auto& item : model->named_parameters()) keys.push_back(item.key());
   EXPECT_EQ(keys, ref_keys);  // checkpoints interchangeable with the plain model
 
-  ReducerOptions options;
-  options.bucket_mb = 1.0 / 1024;
-  GradReducer reducer(*model, comm, options);
-  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  for (const auto& batch : data) {
-    reducer.zero_grad();
-    const auto x = batch.first.narrow(0, r * kB, kB);
-    torch::mse_loss(model->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
-    reducer.finish();
-    sgd.step();
-  }
+  train_data_parallel(model, comm, data, kB, 0.05);
   EXPECT_LT(max_param_diff(*model, *reference), 5e-5);  // parameters and running stats
   if (n > 1) {
     // Plain (unsynchronised) batch norm would differ: per-rank statistics.
     o.norm = nullptr;
     torch::manual_seed(7);
     UNet local(o);
-    GradReducer local_reducer(*local, comm, options);
-    torch::optim::SGD local_sgd(local->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-    for (const auto& batch : data) {
-      local_reducer.zero_grad();
-      const auto x = batch.first.narrow(0, r * kB, kB);
-      torch::mse_loss(local->forward(x), batch.second.narrow(0, r * kB, kB)).backward();
-      local_reducer.finish();
-      local_sgd.step();
-    }
+    train_data_parallel(local, comm, data, kB, 0.05);
     EXPECT_GT(max_param_diff(*local, *reference), 1e-3);
   }
 }
