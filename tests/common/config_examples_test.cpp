@@ -102,10 +102,16 @@ TEST(ConfigExamples, ArticleTasks) {
   EXPECT_EQ(sr.task.out_channels, 3);
   EXPECT_TRUE(sr.model.residual);
   EXPECT_EQ(sr.task.scale, 2);
-  EXPECT_EQ(sr.loss.name, "l1");
+  EXPECT_EQ(sr.loss.name, "mse");
+  EXPECT_FALSE(sr.model.batch_norm);
   const Config dn = load_config(root + "denoise.yaml");
   EXPECT_EQ(dn.task.kind, TaskKind::denoising);
   EXPECT_EQ(dn.loss.name, "mse");
+  EXPECT_EQ(dn.model.arch, "unet");
+  EXPECT_TRUE(dn.model.residual);
+  const Config dae = load_config(root + "denoise_autoencoder.yaml");
+  EXPECT_EQ(dae.task.kind, TaskKind::denoising);
+  EXPECT_EQ(dae.model.arch, "autoencoder_generic");
   EXPECT_EQ(load_config(root + "inpaint.yaml").task.kind, TaskKind::inpainting);
   EXPECT_EQ(load_config(root + "anomaly.yaml").task.kind, TaskKind::anomaly);
 }
