@@ -166,7 +166,7 @@ void add_run_keys(std::vector<KeySpec>& s) {
       key("logging.level", TESSERA_CFG_FIELD(logging.level), "Log level (TESSERA_LOG_LEVEL wins).")
           .one_of({"trace", "debug", "info", "warn", "error", "off"}));
   s.push_back(key("logging.progress", TESSERA_CFG_FIELD(logging.progress),
-                  "Progress display (auto = bar on a terminal, lines otherwise).")
+                  "Progress display (auto = bar on a terminal outside mpirun/srun, lines otherwise).")
                   .one_of({"auto", "bar", "lines", "off"}));
   s.push_back(key("logging.all_ranks", TESSERA_CFG_FIELD(logging.all_ranks),
                   "Every rank logs (TESSERA_LOG_ALL_RANKS=1 wins)."));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <vector>
@@ -17,7 +18,13 @@ RunLog::RunLog(const std::string& run_dir, int64_t resume_step, const std::strin
                bool enabled)
     : enabled_(enabled), mode_(progress_mode), path_(run_dir + "/metrics.jsonl") {
   if (!enabled_) return;
-  tty_ = isatty(STDOUT_FILENO) != 0;
+  // Under a launcher, stdout being a terminal says nothing about where the output ends up:
+  // OpenMPI hands every rank a pseudo-terminal even when mpirun's own output goes to a file
+  // (and srun can too), so `auto` draws the bar only in a process started directly.
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                        std::getenv("PMIX_RANK") != nullptr || std::getenv("PMI_RANK") != nullptr ||
+                        std::getenv("SLURM_STEP_ID") != nullptr;
+  tty_ = isatty(STDOUT_FILENO) != 0 && !launched;
   std::vector<std::string> kept;
   if (resume_step >= 0 && fs::exists(path_)) {
     std::ifstream in(path_);

@@ -3,8 +3,10 @@
 //     record (per log interval and per validation). On resume, records with a step beyond the
 //     resumed step (written after the checkpoint a crashed run resumes from) are dropped first,
 //     so the file reads as one uninterrupted run.
-//   - a progress display on stdout: a single refreshing line when stdout is a terminal
-//     (logging.progress auto|bar), plain log lines otherwise (auto|lines), or nothing (off).
+//   - a progress display on stdout: a single refreshing line when stdout is a terminal and the
+//     process was not started by mpirun/srun (logging.progress auto; `bar` forces it), plain log
+//     lines otherwise (auto|lines), or nothing (off). Under mpirun every rank's stdout is a
+//     pseudo-terminal whatever mpirun's own output is, so auto cannot tell.
 // Only rank 0 constructs one with enabled=true; other ranks get a disabled instance.
 #pragma once
 
