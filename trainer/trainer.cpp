@@ -215,11 +215,12 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     const std::string name = selected_metric_name(cfg);
     double raw = std::numeric_limits<double>::quiet_NaN();
     if (cfg.checkpoint.metric == "train/loss") {
-      // The mean training loss since the previous validation (restored on resume).
-      TESSERA_CHECK(progress.train_loss_count > 0,
-                    "checkpoint.metric train/loss: no training step since the last validation");
-      raw = progress.train_loss_sum / static_cast<double>(progress.train_loss_count);
-      rec["train/loss"] = raw;
+      // The mean training loss since the previous validation (restored on resume); none when
+      // every step since was skipped (non-finite).
+      if (progress.train_loss_count > 0) {
+        raw = progress.train_loss_sum / static_cast<double>(progress.train_loss_count);
+        rec["train/loss"] = raw;
+      }
     } else {
       auto it = r.metrics.find(name);
       TESSERA_CHECK(it != r.metrics.end(),
@@ -229,6 +230,14 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
     }
     progress.train_loss_sum = 0.0;
     progress.train_loss_count = 0;
+    if (!std::isfinite(raw)) {
+      // No usable value: keep the selection state as it is rather than end the run.
+      log.write(rec);
+      spdlog::warn("step {} val: {} has no finite value ({}); best-checkpoint selection and "
+                   "early stopping skip this validation",
+                   progress.step, cfg.checkpoint.metric, raw);
+      return false;
+    }
     progress.smoothed = (std::isnan(progress.smoothed) || cfg.checkpoint.ema <= 0)
                             ? raw
                             : cfg.checkpoint.ema * progress.smoothed +
