@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libtorch-dev libopenmpi-dev openmpi-bin libyaml-cpp-dev libhdf5-dev libcli11-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
-  libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+  libopencv-dev
   # python reference (parity tests, h5py interop, PyTorch DDP baseline)
   python3-torch python3-h5py python3-numpy python3-skimage
   # real photographs for the super-resolution results (scripts/results.sh)
