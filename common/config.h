@@ -60,6 +60,9 @@ struct LossConfig {
   float focal_alpha = 0.25f;
   float ssim_weight = 0.84f;  // ssim_l1: w * (1-SSIM) + (1-w) * L1
   float smooth = 1.0f;        // dice smoothing
+  // How batch-level statistics (soft Dice, weighted means) combine over data-parallel ranks:
+  // global_batch | per_image | per_rank (trainer/losses.h).
+  std::string reduction = "global_batch";
 };
 
 struct AugmentConfig {

@@ -109,6 +109,11 @@ std::vector<KeySpec> build_schema() {
                   "ssim_l1: w * (1 - SSIM) + (1 - w) * L1.")
                   .in(closed(0, 1)));
   s.push_back(key("loss.smooth", TESSERA_CFG_FIELD(loss.smooth), "Dice smoothing term.").in(ge(0)));
+  s.push_back(key("loss.reduction", TESSERA_CFG_FIELD(loss.reduction),
+                  "Batch-level loss statistics (Dice, weighted means) over: global_batch (all "
+                  "ranks' batches: N ranks x B = one batch of N*B), per_image (then averaged; "
+                  "also equals gradient accumulation) or per_rank (each rank's own batch).")
+                  .one_of({"global_batch", "per_image", "per_rank"}));
   // data
   s.push_back(key("data.train", TESSERA_CFG_FIELD(data.train),
                   "Training dataset directory (shards + manifest; relative paths from the working "

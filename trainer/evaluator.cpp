@@ -1,5 +1,7 @@
 #include "trainer/evaluator.h"
 
+#include <optional>
+
 #include <chrono>
 #include <fmt/format.h>
 
@@ -30,7 +32,8 @@ nlohmann::json per_image_json(const Metrics& m) {
 }  // namespace
 
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
-                    const torch::Device& device, bool per_image, Loss* loss) {
+                    const torch::Device& device, bool per_image, Loss* loss,
+                    Watchdog* watchdog) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_training = model.is_training();
   model.eval();
@@ -65,11 +68,14 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
     if (loss != nullptr) loss_sum += (*loss)(out, y).item<double>() * static_cast<double>(x.size(0));
     samples += x.size(0);
   }
+  std::optional<Watchdog::Scope> waiting;
+  if (watchdog != nullptr) waiting.emplace(watchdog->enter(Phase::collective));
   metrics->all_reduce(comm);
   if (bicubic) bicubic->all_reduce(comm);
   int64_t total = samples;
   comm.allreduce(&total, 1, ReduceOp::sum);
   if (loss != nullptr) comm.allreduce(&loss_sum, 1, ReduceOp::sum);
+  waiting.reset();
 
   EvalResult r;
   r.metrics = metrics->compute();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "comm/communicator.h"
+#include "comm/watchdog.h"
 #include "common/config.h"
 #include "datasets/loader.h"
 #include "models/model.h"
@@ -35,9 +36,12 @@ struct EvalResult {
 // With `loss`, metrics["loss"] is the loss over the split: the per-batch loss weighted by the
 // batch's sample count, summed over ranks, divided by the sample count (exactly the mean per
 // sample for losses that average per sample or pixel; for batch-level terms such as soft Dice
-// it is the size-weighted mean of the batch values).
+// it is the size-weighted mean of the batch values). With `watchdog`, the final reductions run in
+// Phase::collective (a waiting phase), so a rank that finished its slice and waits for a stalled
+// one does not blame itself.
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
-                    const torch::Device& device, bool per_image, Loss* loss = nullptr);
+                    const torch::Device& device, bool per_image, Loss* loss = nullptr,
+                    Watchdog* watchdog = nullptr);
 
 // The metric the config selects for "best" (checkpoint.metric "val/dice" -> "dice").
 std::string selected_metric_name(const Config& cfg);

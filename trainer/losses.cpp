@@ -110,7 +110,7 @@ torch::Tensor output_activation(const torch::Tensor& logits, const std::string& 
 }
 
 std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
-                                const ModelConfig& model) {
+                                const ModelConfig& model, std::shared_ptr<LossStats> stats) {
   TESSERA_CHECK(contains(loss_names(), loss.name),
                 "loss.name: unknown loss '{}'; expected one of {}", loss.name,
                 joined(loss_names()));
@@ -149,21 +149,22 @@ std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
   using namespace detail;
   const int ig = loss.ignore_index;
   const std::string& n = loss.name;
-  if (n == "bce") return std::make_unique<BceLoss>(ig);
-  if (n == "dice") return std::make_unique<DiceLoss>(loss.smooth, ig);
+  const BatchReduce r{parse_loss_reduction(loss.reduction), std::move(stats)};
+  if (n == "bce") return std::make_unique<BceLoss>(ig, r);
+  if (n == "dice") return std::make_unique<DiceLoss>(loss.smooth, ig, r);
   if (n == "bce_dice")
-    return std::make_unique<BceDiceLoss>(loss.bce_weight, loss.dice_weight, loss.smooth, ig);
+    return std::make_unique<BceDiceLoss>(loss.bce_weight, loss.dice_weight, loss.smooth, ig, r);
   if (n == "focal" && task.classes == 1)
-    return std::make_unique<BinaryFocalLoss>(loss.focal_alpha, loss.focal_gamma, ig);
+    return std::make_unique<BinaryFocalLoss>(loss.focal_alpha, loss.focal_gamma, ig, r);
   if (n == "focal")
     return std::make_unique<MulticlassFocalLoss>(task.classes, loss.class_weights, loss.focal_gamma,
-                                                 ig);
-  if (n == "ce") return std::make_unique<CrossEntropyLoss>(task.classes, loss.class_weights, ig);
+                                                 ig, r);
+  if (n == "ce") return std::make_unique<CrossEntropyLoss>(task.classes, loss.class_weights, ig, r);
   if (n == "multiclass_dice")
-    return std::make_unique<MulticlassDiceLoss>(task.classes, loss.smooth, ig);
+    return std::make_unique<MulticlassDiceLoss>(task.classes, loss.smooth, ig, r);
   if (n == "ce_dice")
     return std::make_unique<CeDiceLoss>(task.classes, loss.class_weights, ig, loss.bce_weight,
-                                        loss.dice_weight, loss.smooth);
+                                        loss.dice_weight, loss.smooth, r);
   if (n == "mse") return std::make_unique<ImageLoss>(ImageLossKind::mse, model.activation, 0.0f);
   if (n == "l1") return std::make_unique<ImageLoss>(ImageLossKind::l1, model.activation, 0.0f);
   if (n == "ssim") return std::make_unique<ImageLoss>(ImageLossKind::ssim, model.activation, 1.0f);

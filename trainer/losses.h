@@ -23,6 +23,21 @@
 // Bad shapes, labels out of range, unknown names and loss/task mismatches throw tessera::Error
 // naming the config key (loss.name, loss.class_weights, ...) and what was expected.
 //
+// Batch-level statistics and data parallelism (loss.reduction): soft Dice and the weighted means
+// (ignored pixels, class weights) are ratios of sums over a batch, so the value a rank computes
+// over its own batch is not the value of the global batch. The reduction is explicit:
+//   global_batch (default) the sums are taken over the global batch: every rank's statistics are
+//                summed inside autograd (LossStats, one small allreduce per loss call), so N
+//                ranks x batch B train exactly like one process with batch N*B (up to summation
+//                order). Gradient accumulation cannot match this for Dice: the micro-batches are
+//                sequential, so each micro-batch's Dice is over that micro-batch (all ranks).
+//   per_image    Dice and weighted means per image, then the mean over images: a plain mean over
+//                samples, so N ranks, one big batch and gradient accumulation all agree.
+//   per_rank     each rank's own batch (tessera before 2026-12): the result depends on the rank
+//                count.
+// Losses that are plain means over equally sized batches (mse, l1, ssim, bce without ignored
+// pixels) are the same under all three. Evaluation uses the loss without LossStats (batch-local).
+//
 // Threads: a Loss holds only configuration (and a cached SSIM window); one instance may be used
 // from several threads only if they do not call it concurrently.
 #pragma once
@@ -33,9 +48,28 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "common/config.h"
 
 namespace tessera {
+
+enum class LossReduction { global_batch, per_image, per_rank };
+LossReduction parse_loss_reduction(const std::string& s);  // throws naming loss.reduction
+
+// Sums a loss statistic over the global batch (all data-parallel ranks), inside autograd.
+class LossStats {
+ public:
+  virtual ~LossStats() = default;
+  // The sum of `local` over every rank (same shape). The gradient that flows back to `local` is
+  // the incoming one times the world size, so after the gradient reducer averages over ranks the
+  // parameters get d(loss)/d(parameters) of the global-batch loss.
+  virtual torch::Tensor global_sum(const torch::Tensor& local) = 0;
+};
+
+// A LossStats over `comm` for training with loss.reduction global_batch and more than one rank;
+// nullptr otherwise (then every statistic is local). Collective when it returns one (it
+// duplicates `comm`, so its allreduces never interleave with the gradient reducer's).
+std::shared_ptr<LossStats> make_loss_stats(const LossConfig& loss, const Communicator& comm);
 
 class Loss {
  public:
@@ -50,8 +84,10 @@ class Loss {
 // Builds the loss named by loss.name for the task. Throws tessera::Error for an unknown name,
 // a loss that does not fit the task (e.g. ce with task.classes == 1, mse for segmentation), a
 // model.activation that does not match a segmentation loss, or out-of-range options.
+// `stats`: see LossStats (nullptr: batch-local statistics, as for evaluation).
 std::unique_ptr<Loss> make_loss(const LossConfig& loss, const TaskConfig& task,
-                                const ModelConfig& model);
+                                const ModelConfig& model,
+                                std::shared_ptr<LossStats> stats = nullptr);
 
 // Every loss name make_loss accepts, in documentation order.
 const std::vector<std::string>& loss_names();

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,65 +51,93 @@ void check_logits(const torch::Tensor& logits, const char* what);
 torch::Tensor checked_labels(const torch::Tensor& logits, const torch::Tensor& target,
                              int64_t num_values, int ignore_index, int classes_for_message);
 
-// sum(values * weights) / sum(weights), 0 (with a gradient path) when sum(weights) == 0.
-torch::Tensor weighted_mean(const torch::Tensor& values, const torch::Tensor& weights);
+// How a loss takes its batch-level statistics (loss.reduction; see losses.h).
+struct BatchReduce {
+  LossReduction mode = LossReduction::global_batch;
+  std::shared_ptr<LossStats> stats;  // nullptr: this process's batch is the whole batch
+
+  // sum(values * weights) / sum(weights) over the batch (global_batch, per_rank) or per image and
+  // then averaged (per_image); 0 (with a gradient path) where the weights sum to 0.
+  torch::Tensor weighted_mean(const torch::Tensor& values, const torch::Tensor& weights) const;
+  // Mean soft Dice (2 sum(p y) + s) / (sum(p) + sum(y) + s) of probabilities p and targets y
+  // (N,K,H,W): per class over the batch, or per image and class (per_image); then averaged.
+  torch::Tensor dice(const torch::Tensor& p, const torch::Tensor& y, float smooth) const;
+
+ private:
+  // Sums of a statistic (reduced over `dims`) from this batch, over all ranks in global_batch.
+  std::vector<torch::Tensor> sums(const std::vector<torch::Tensor>& parts) const;
+};
 
 // ---- binary segmentation --------------------------------------------------------------------
 class BceLoss : public Loss {
  public:
-  explicit BceLoss(int ignore_index) : ignore_index_(ignore_index) {}
+  BceLoss(int ignore_index, BatchReduce reduce)
+      : ignore_index_(ignore_index), reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "bce"; }
-  static torch::Tensor compute(const torch::Tensor& logits, const BinaryTarget& t);
+  static torch::Tensor compute(const torch::Tensor& logits, const BinaryTarget& t,
+                               const BatchReduce& reduce);
 
  private:
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 class DiceLoss : public Loss {
  public:
-  DiceLoss(float smooth, int ignore_index) : smooth_(smooth), ignore_index_(ignore_index) {}
+  DiceLoss(float smooth, int ignore_index, BatchReduce reduce)
+      : smooth_(smooth), ignore_index_(ignore_index), reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "dice"; }
-  static torch::Tensor compute(const torch::Tensor& logits, const BinaryTarget& t, float smooth);
+  static torch::Tensor compute(const torch::Tensor& logits, const BinaryTarget& t, float smooth,
+                               const BatchReduce& reduce);
 
  private:
   float smooth_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 class BceDiceLoss : public Loss {
  public:
-  BceDiceLoss(float bce_weight, float dice_weight, float smooth, int ignore_index)
+  BceDiceLoss(float bce_weight, float dice_weight, float smooth, int ignore_index,
+              BatchReduce reduce)
       : bce_weight_(bce_weight),
         dice_weight_(dice_weight),
         smooth_(smooth),
-        ignore_index_(ignore_index) {}
+        ignore_index_(ignore_index),
+        reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "bce_dice"; }
 
  private:
   float bce_weight_, dice_weight_, smooth_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 class BinaryFocalLoss : public Loss {
  public:
-  BinaryFocalLoss(float alpha, float gamma, int ignore_index)
-      : alpha_(alpha), gamma_(gamma), ignore_index_(ignore_index) {}
+  BinaryFocalLoss(float alpha, float gamma, int ignore_index, BatchReduce reduce)
+      : alpha_(alpha), gamma_(gamma), ignore_index_(ignore_index), reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "focal"; }
 
  private:
   float alpha_, gamma_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 // ---- multi-class segmentation ---------------------------------------------------------------
 class CrossEntropyLoss : public Loss {
  public:
-  CrossEntropyLoss(int classes, std::vector<float> class_weights, int ignore_index)
-      : classes_(classes), class_weights_(std::move(class_weights)), ignore_index_(ignore_index) {}
+  CrossEntropyLoss(int classes, std::vector<float> class_weights, int ignore_index,
+                   BatchReduce reduce)
+      : classes_(classes),
+        class_weights_(std::move(class_weights)),
+        ignore_index_(ignore_index),
+        reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "ce"; }
   torch::Tensor compute(const torch::Tensor& logits, const MulticlassTarget& t) const;
@@ -117,12 +146,13 @@ class CrossEntropyLoss : public Loss {
   int classes_;
   std::vector<float> class_weights_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 class MulticlassDiceLoss : public Loss {
  public:
-  MulticlassDiceLoss(int classes, float smooth, int ignore_index)
-      : classes_(classes), smooth_(smooth), ignore_index_(ignore_index) {}
+  MulticlassDiceLoss(int classes, float smooth, int ignore_index, BatchReduce reduce)
+      : classes_(classes), smooth_(smooth), ignore_index_(ignore_index), reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "multiclass_dice"; }
   torch::Tensor compute(const torch::Tensor& logits, const MulticlassTarget& t) const;
@@ -131,14 +161,15 @@ class MulticlassDiceLoss : public Loss {
   int classes_;
   float smooth_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 class CeDiceLoss : public Loss {
  public:
   CeDiceLoss(int classes, std::vector<float> class_weights, int ignore_index, float ce_weight,
-             float dice_weight, float smooth)
-      : ce_(classes, std::move(class_weights), ignore_index),
-        dice_(classes, smooth, ignore_index),
+             float dice_weight, float smooth, const BatchReduce& reduce)
+      : ce_(classes, std::move(class_weights), ignore_index, reduce),
+        dice_(classes, smooth, ignore_index, reduce),
         classes_(classes),
         ignore_index_(ignore_index),
         ce_weight_(ce_weight),
@@ -155,11 +186,13 @@ class CeDiceLoss : public Loss {
 
 class MulticlassFocalLoss : public Loss {
  public:
-  MulticlassFocalLoss(int classes, std::vector<float> class_weights, float gamma, int ignore_index)
+  MulticlassFocalLoss(int classes, std::vector<float> class_weights, float gamma, int ignore_index,
+                      BatchReduce reduce)
       : classes_(classes),
         class_weights_(std::move(class_weights)),
         gamma_(gamma),
-        ignore_index_(ignore_index) {}
+        ignore_index_(ignore_index),
+        reduce_(std::move(reduce)) {}
   torch::Tensor operator()(const torch::Tensor& logits, const torch::Tensor& target) override;
   std::string name() const override { return "focal"; }
 
@@ -168,6 +201,7 @@ class MulticlassFocalLoss : public Loss {
   std::vector<float> class_weights_;
   float gamma_;
   int ignore_index_;
+  BatchReduce reduce_;
 };
 
 // ---- image losses ---------------------------------------------------------------------------

@@ -36,42 +36,42 @@ torch::Tensor focal_modulation(const torch::Tensor& log_p, float gamma) {
 
 // ---- binary ---------------------------------------------------------------------------------
 
-torch::Tensor BceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t) {
+torch::Tensor BceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t,
+                               const BatchReduce& reduce) {
   // max(x,0) - x*y + log(1 + exp(-|x|)): LibTorch's stable form.
   const torch::Tensor per_pixel = torch::binary_cross_entropy_with_logits(
       logits, t.y, /*weight=*/{}, /*pos_weight=*/{}, at::Reduction::None);
   if (!t.mask.defined()) return per_pixel.mean();
-  return weighted_mean(per_pixel, t.mask);
+  return reduce.weighted_mean(per_pixel, t.mask);
 }
 
 torch::Tensor BceLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
   const torch::Tensor logits = upcast(raw_logits);
-  return compute(logits, prepare_binary_target(logits, target, ignore_index_));
+  return compute(logits, prepare_binary_target(logits, target, ignore_index_), reduce_);
 }
 
-torch::Tensor DiceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t, float smooth) {
+torch::Tensor DiceLoss::compute(const torch::Tensor& logits, const BinaryTarget& t, float smooth,
+                                const BatchReduce& reduce) {
   torch::Tensor p = torch::sigmoid(logits);
   torch::Tensor y = t.y;
   if (t.mask.defined()) {
     p = p * t.mask;
     y = y * t.mask;
   }
-  const torch::Tensor intersection = (p * y).sum();
-  const torch::Tensor total = p.sum() + y.sum();
-  return 1.0 - (2.0 * intersection + smooth) / (total + smooth);
+  return 1.0 - reduce.dice(p, y, smooth);
 }
 
 torch::Tensor DiceLoss::operator()(const torch::Tensor& raw_logits, const torch::Tensor& target) {
   const torch::Tensor logits = upcast(raw_logits);
-  return compute(logits, prepare_binary_target(logits, target, ignore_index_), smooth_);
+  return compute(logits, prepare_binary_target(logits, target, ignore_index_), smooth_, reduce_);
 }
 
 torch::Tensor BceDiceLoss::operator()(const torch::Tensor& raw_logits,
                                       const torch::Tensor& target) {
   const torch::Tensor logits = upcast(raw_logits);
   const BinaryTarget t = prepare_binary_target(logits, target, ignore_index_);
-  return bce_weight_ * BceLoss::compute(logits, t) +
-         dice_weight_ * DiceLoss::compute(logits, t, smooth_);
+  return bce_weight_ * BceLoss::compute(logits, t, reduce_) +
+         dice_weight_ * DiceLoss::compute(logits, t, smooth_, reduce_);
 }
 
 torch::Tensor BinaryFocalLoss::operator()(const torch::Tensor& raw_logits,
@@ -83,7 +83,7 @@ torch::Tensor BinaryFocalLoss::operator()(const torch::Tensor& raw_logits,
   const torch::Tensor alpha_t = alpha_ * t.y + (1.0f - alpha_) * (1.0f - t.y);
   const torch::Tensor per_pixel = alpha_t * focal_modulation(-ce, gamma_) * ce;
   if (!t.mask.defined()) return per_pixel.mean();
-  return weighted_mean(per_pixel, t.mask);
+  return reduce_.weighted_mean(per_pixel, t.mask);
 }
 
 // ---- multi-class ----------------------------------------------------------------------------
@@ -92,7 +92,7 @@ torch::Tensor CrossEntropyLoss::compute(const torch::Tensor& logits,
                                         const MulticlassTarget& t) const {
   const torch::Tensor log_p = torch::log_softmax(logits, 1);
   const torch::Tensor nll = -log_p.gather(1, t.labels.unsqueeze(1)).squeeze(1);
-  return weighted_mean(nll, pixel_weights(logits, t, class_weights_));
+  return reduce_.weighted_mean(nll, pixel_weights(logits, t, class_weights_));
 }
 
 torch::Tensor CrossEntropyLoss::operator()(const torch::Tensor& raw_logits,
@@ -110,11 +110,7 @@ torch::Tensor MulticlassDiceLoss::compute(const torch::Tensor& logits,
     p = p * m;
     y = y * m;
   }
-  const std::vector<int64_t> dims = {0, 2, 3};
-  const torch::Tensor intersection = (p * y).sum(dims);
-  const torch::Tensor total = p.sum(dims) + y.sum(dims);
-  const torch::Tensor dice = (2.0 * intersection + smooth_) / (total + smooth_);
-  return 1.0 - dice.mean();
+  return 1.0 - reduce_.dice(p, y, smooth_);
 }
 
 torch::Tensor MulticlassDiceLoss::operator()(const torch::Tensor& raw_logits,
@@ -136,7 +132,7 @@ torch::Tensor MulticlassFocalLoss::operator()(const torch::Tensor& raw_logits,
   const torch::Tensor log_p_true =
       torch::log_softmax(logits, 1).gather(1, t.labels.unsqueeze(1)).squeeze(1);
   const torch::Tensor per_pixel = -focal_modulation(log_p_true, gamma_) * log_p_true;
-  return weighted_mean(per_pixel, pixel_weights(logits, t, class_weights_));
+  return reduce_.weighted_mean(per_pixel, pixel_weights(logits, t, class_weights_));
 }
 
 }  // namespace tessera::detail

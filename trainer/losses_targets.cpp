@@ -111,11 +111,4 @@ MulticlassTarget prepare_multiclass_target(const torch::Tensor& logits, const to
   return out;
 }
 
-torch::Tensor weighted_mean(const torch::Tensor& values, const torch::Tensor& weights) {
-  const torch::Tensor num = (values * weights).sum();
-  const torch::Tensor den = weights.sum();
-  // den == 0 only when every weight is 0, and then num == 0 too: 0 / 1 keeps gradients finite.
-  return num / (den + (den == 0).to(den.scalar_type()));
-}
-
 }  // namespace tessera::detail

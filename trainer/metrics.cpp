@@ -117,6 +117,7 @@ void Metrics::all_reduce(Communicator& comm) {
     unpack_rows(parts[r], columns, static_cast<int>(r), all);
   sort_by_id(all);
   per_image_ = std::move(all);
+  sums_from_rows(per_image_);
   reduced_ = true;
 }
 

@@ -83,6 +83,10 @@ class Metrics {
   virtual void check_compatible(const Metrics& other) const = 0;
   // One int64 allreduce and/or one float64 allreduce of the counts/sums.
   virtual void reduce_sums(Communicator& comm) = 0;
+  // After all_reduce gathered every rank's rows (ordered by id): recomputes the floating-point
+  // sums from the per-image scores in id order, so results do not depend on how the samples were
+  // divided among ranks (a float sum's value depends on its order). Integer counts stay.
+  virtual void sums_from_rows(const std::vector<ImageScore>& rows) = 0;
 
  private:
   std::vector<ImageScore> per_image_;

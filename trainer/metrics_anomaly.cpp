@@ -1,6 +1,8 @@
 // AnomalyMetrics: per-image reconstruction error and exact ROC-AUC over the gathered list.
 #include "trainer/metrics_anomaly.h"
 
+#include <algorithm>
+
 #include "comm/communicator.h"
 #include "common/error.h"
 #include "trainer/losses.h"
@@ -70,6 +72,11 @@ void AnomalyMetrics::merge_sums(const Metrics& other) {
 void AnomalyMetrics::reduce_sums(Communicator& comm) {
   comm.allreduce(counts_.data(), counts_.size(), ReduceOp::sum);
   comm.allreduce(sums_.data(), sums_.size(), ReduceOp::sum);
+}
+
+void AnomalyMetrics::sums_from_rows(const std::vector<ImageScore>& rows) {
+  std::fill(sums_.begin(), sums_.end(), 0.0);
+  for (const ImageScore& r : rows) sums_.at(static_cast<size_t>(static_cast<int>(r.values.at(1)) + 1)) += r.values.at(0);
 }
 
 std::map<std::string, double> AnomalyMetrics::compute() const {

@@ -38,6 +38,7 @@ class AnomalyMetrics : public Metrics {
   void merge_sums(const Metrics& other) override;
   void check_compatible(const Metrics& other) const override;
   void reduce_sums(Communicator& comm) override;
+  void sums_from_rows(const std::vector<ImageScore>& rows) override;
 
  private:
   AnomalyOptions options_;

@@ -1,6 +1,8 @@
 // ImageMetrics: BasicSR-convention PSNR/SSIM (RGB and Y), MAE, MSE in float64.
 #include "trainer/metrics_image.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <limits>
 
@@ -117,6 +119,13 @@ void ImageMetrics::merge_sums(const Metrics& other) {
 void ImageMetrics::reduce_sums(Communicator& comm) {
   comm.allreduce(&image_count_, 1, ReduceOp::sum);
   comm.allreduce(sums_.data(), sums_.size(), ReduceOp::sum);
+}
+
+void ImageMetrics::sums_from_rows(const std::vector<ImageScore>& rows) {
+  std::fill(sums_.begin(), sums_.end(), 0.0);
+  for (const ImageScore& r : rows) {
+    for (size_t j = 0; j < sums_.size() && j < r.values.size(); ++j) sums_[j] += r.values[j];
+  }
 }
 
 std::map<std::string, double> ImageMetrics::compute() const {

@@ -48,6 +48,7 @@ class ImageMetrics : public Metrics {
   void merge_sums(const Metrics& other) override;
   void check_compatible(const Metrics& other) const override;
   void reduce_sums(Communicator& comm) override;
+  void sums_from_rows(const std::vector<ImageScore>& rows) override;
 
  private:
   ImageOptions options_;

@@ -168,6 +168,15 @@ void SegmentationMetrics::reduce_sums(Communicator& comm) {
   iou_sum_ = sums[1];
 }
 
+void SegmentationMetrics::sums_from_rows(const std::vector<ImageScore>& rows) {
+  dice_sum_ = 0.0;
+  iou_sum_ = 0.0;
+  for (const ImageScore& r : rows) {
+    dice_sum_ += r.values.at(0);
+    iou_sum_ += r.values.at(1);
+  }
+}
+
 std::map<std::string, double> SegmentationMetrics::compute() const {
   TESSERA_CHECK(image_count_ > 0, "segmentation metrics: no images were evaluated (empty split?)");
   std::map<std::string, double> out;

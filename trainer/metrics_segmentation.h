@@ -58,6 +58,7 @@ class SegmentationMetrics : public Metrics {
   void merge_sums(const Metrics& other) override;
   void check_compatible(const Metrics& other) const override;
   void reduce_sums(Communicator& comm) override;
+  void sums_from_rows(const std::vector<ImageScore>& rows) override;
 
  private:
   int num_classes() const { return static_cast<int>(counts_.size()); }

@@ -114,6 +114,12 @@ std::vector<std::string> check_resume_config(const Config& stored, int stored_wo
         "x {} = {}",
         stored.data.batch_size, stored_world, stored.train.grad_accum, g_old, now.data.batch_size,
         world, now.train.grad_accum, g_new));
+    const int64_t per = static_cast<int64_t>(world) * now.train.grad_accum;
+    if (g_old % per == 0) {
+      refused.back() += fmt::format(" (to resume on {} rank(s) with train.grad_accum {}, set "
+                                    "data.batch_size={}: the same global batch)",
+                                    world, now.train.grad_accum, g_old / per);
+    }
   }
   if (!refused.empty()) {
     std::string msg;

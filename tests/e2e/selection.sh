@@ -37,7 +37,12 @@ for tag, key in (("val", "val/loss"), ("train", "train/loss")):
             expect = sum(losses[s] for s in steps) / 2
             assert abs(v[key] - expect) < 1e-9 * max(1, abs(expect)), (v, expect)
     sel = [r["selected/loss"] for r in vals]
+    # the selected value is the metric it claims to be (checkpoint.ema 0: no smoothing)
+    assert sel == [r[key] for r in vals], (sel, [r[key] for r in vals])
     best_step = vals[sel.index(min(sel))]["step"]
+    # the best checkpoint records that value
+    meta = json.load(open(f"out/{tag}/checkpoints/step-{best_step:07d}/meta.json"))
+    assert meta["metric"] == min(sel), (meta.get("metric"), min(sel))
     names = [d for d in os.listdir(f"out/{tag}/checkpoints") if d.startswith("step-")]
     # the resumed run logged the same selection values
     part = [r for r in records(f"{tag}-part") if r.get("split") == "val"]

@@ -1,0 +1,137 @@
+#include "trainer/test_hooks.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <cstdlib>
+#include <vector>
+
+#include "common/error.h"
+
+namespace tessera {
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t at = s.find(sep, start);
+    parts.push_back(s.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return parts;
+    start = at + 1;
+  }
+}
+
+int64_t parse_int(const std::string& text, const char* var, const char* form) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  TESSERA_CHECK(!text.empty() && end && *end == '\0' && errno == 0 && v >= 0,
+                "{}='{}': expected {} (a non-negative integer where a number stands)", var, text,
+                form);
+  return v;
+}
+
+FaultPhase parse_phase(const std::string& s, const char* var, const char* form) {
+  for (FaultPhase p : {FaultPhase::data, FaultPhase::forward, FaultPhase::backward,
+                       FaultPhase::allreduce, FaultPhase::consensus, FaultPhase::validation,
+                       FaultPhase::checkpoint}) {
+    if (s == to_string(p)) return p;
+  }
+  TESSERA_THROW("{}: unknown phase '{}'; expected {}", var, s, form);
+}
+
+}  // namespace
+
+const char* to_string(FaultPhase phase) {
+  switch (phase) {
+    case FaultPhase::data: return "data";
+    case FaultPhase::forward: return "forward";
+    case FaultPhase::backward: return "backward";
+    case FaultPhase::allreduce: return "allreduce";
+    case FaultPhase::consensus: return "consensus";
+    case FaultPhase::validation: return "validation";
+    case FaultPhase::checkpoint: return "checkpoint";
+  }
+  return "?";
+}
+
+TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& getenv) {
+  TestHooks h;
+  auto get = [&](const char* name) -> std::string {
+    const char* v = getenv(name);
+    return v ? v : "";
+  };
+  if (const std::string v = get("TESSERA_TEST_STOP_AT_STEP"); !v.empty()) {
+    h.stop_at_step = parse_int(v, "TESSERA_TEST_STOP_AT_STEP", "STEP");
+  }
+  if (const std::string v = get("TESSERA_TEST_KILL_IN_CHECKPOINT"); !v.empty()) {
+    const auto parts = split(v, ':');
+    const char* form = "PHASE or PHASE:STEP";
+    TESSERA_CHECK(parts.size() <= 2 && !parts[0].empty(), "TESSERA_TEST_KILL_IN_CHECKPOINT='{}': expected {}", v, form);
+    h.kill_in_checkpoint = parts[0];
+    if (parts.size() == 2) {
+      h.kill_in_checkpoint_step = parse_int(parts[1], "TESSERA_TEST_KILL_IN_CHECKPOINT", form);
+    }
+  }
+  if (const std::string v = get("TESSERA_TEST_FAULT"); !v.empty()) {
+    const char* var = "TESSERA_TEST_FAULT";
+    const char* form =
+        "ACTION:RANK:PHASE:STEP (ACTION kill|stall, RANK a number or 'last', PHASE "
+        "data|forward|backward|allreduce|consensus|validation|checkpoint)";
+    const auto parts = split(v, ':');
+    TESSERA_CHECK(parts.size() == 4, "{}='{}': expected {}", var, v, form);
+    if (parts[0] == "kill") {
+      h.fault = Action::kill;
+    } else if (parts[0] == "stall") {
+      h.fault = Action::stall;
+    } else {
+      TESSERA_THROW("{}='{}': unknown action '{}'; expected {}", var, v, parts[0], form);
+    }
+    h.fault_rank = parts[1] == "last" ? -2 : static_cast<int>(parse_int(parts[1], var, form));
+    h.fault_phase = parse_phase(parts[2], var, form);
+    h.fault_step = parse_int(parts[3], var, form);
+  }
+  h.sample_log = get("TESSERA_TEST_SAMPLE_LOG");
+  return h;
+}
+
+TestHooks TestHooks::from_env() {
+  return from_env([](const char* name) { return std::getenv(name); });
+}
+
+void TestHooks::resolve_ranks(int size) {
+  if (fault_rank == -2) fault_rank = size - 1;
+  if (fault != Action::none) {
+    TESSERA_CHECK(fault_rank >= 0 && fault_rank < size,
+                  "TESSERA_TEST_FAULT: rank {} does not exist in a world of {} ranks", fault_rank,
+                  size);
+  }
+}
+
+void TestHooks::append_samples(int rank, int64_t epoch, int64_t step,
+                               const std::vector<int64_t>& indices) const {
+  const std::string path = fmt::format("{}.rank{}", sample_log, rank);
+  std::ofstream out(path, std::ios::app);
+  out << epoch << ' ' << step;
+  for (int64_t i : indices) out << ' ' << i;
+  out << '\n';
+  out.flush();
+  TESSERA_CHECK(out.good(), "TESSERA_TEST_SAMPLE_LOG: cannot append to {}", path);
+}
+
+void TestHooks::fire() const {
+  spdlog::default_logger()->flush();
+  if (fault == Action::kill) {
+    std::raise(SIGKILL);
+  }
+  // stall: block this thread for good (the watchdog thread keeps running and ends the job).
+  while (true) pause();
+}
+
+}  // namespace tessera

@@ -1,0 +1,85 @@
+// Fault injection for the end-to-end tests: the one place the trainer reads test hooks.
+//
+// The hooks come from environment variables, parsed ONCE when training starts
+// (TestHooks::from_env); the training loop only asks the parsed struct, so nothing reads the
+// environment per step. A malformed value is an error naming the variable (a test that meant
+// to inject a fault and silently did not would pass for the wrong reason). They are never needed
+// in normal use; docs/run-dir.md ("Test hooks") lists them:
+//
+//   TESSERA_TEST_STOP_AT_STEP=S              the last rank requests a stop at step S, exactly as
+//                                            if it had received SIGTERM
+//   TESSERA_TEST_KILL_IN_CHECKPOINT=PHASE:S  rank 0 SIGKILLs itself at phase PHASE of the
+//                                            checkpoint store's write at step S (S may be omitted:
+//                                            any step)
+//   TESSERA_TEST_FAULT=ACTION:RANK:PHASE:S   rank RANK (or `last`) does ACTION when it enters
+//                                            trainer phase PHASE at step S: `kill` (SIGKILL
+//                                            itself) or `stall` (stop making progress, as a hung
+//                                            file system or a deadlock would, until the watchdog
+//                                            or the launcher ends it). PHASE: data, forward,
+//                                            backward, allreduce, consensus, validation,
+//                                            checkpoint.
+//   TESSERA_TEST_SAMPLE_LOG=PREFIX           every rank appends one line per training batch to
+//                                            PREFIX.rank<R>: "EPOCH STEP i0 i1 ..." (the global
+//                                            sample indices it trained on)
+//
+// Threads: const after construction; hit() may be called from the training thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// Where in a step a TESSERA_TEST_FAULT can fire.
+enum class FaultPhase { data, forward, backward, allreduce, consensus, validation, checkpoint };
+const char* to_string(FaultPhase phase);
+
+struct TestHooks {
+  int64_t stop_at_step = -1;            // -1: none
+  std::string kill_in_checkpoint;       // store phase name; empty: none
+  int64_t kill_in_checkpoint_step = -1;  // -1: any step
+
+  enum class Action { none, kill, stall };
+  Action fault = Action::none;
+  int fault_rank = -1;  // resolved against the world size; -2 = "last" until resolved
+  FaultPhase fault_phase = FaultPhase::data;
+  int64_t fault_step = -1;
+
+  std::string sample_log;  // prefix; empty: none
+
+  // Parses the variables (getenv is injectable for tests). Throws tessera::Error naming the
+  // variable and the expected form for a malformed value.
+  static TestHooks from_env(const std::function<const char*(const char*)>& getenv);
+  static TestHooks from_env();
+
+  // Resolves "last" for a world of `size` ranks.
+  void resolve_ranks(int size);
+
+  // Called on entering `phase` at `step` on `rank`: kills or stalls the process when a fault
+  // is set for exactly that place. Cheap when no fault is set.
+  void hit(FaultPhase phase, int rank, int64_t step) const {
+    if (fault != Action::none && phase == fault_phase && step == fault_step && rank == fault_rank) {
+      fire();
+    }
+  }
+
+  // Appends a batch's sample indices to the sample log (when set). Throws naming the file when
+  // it cannot be written.
+  void log_samples(int rank, int64_t epoch, int64_t step, const std::vector<int64_t>& indices) const {
+    if (!sample_log.empty()) append_samples(rank, epoch, step, indices);
+  }
+
+  // The rank that requests a stop at `step` (the last rank).
+  bool stop_requested(int rank, int size, int64_t step) const {
+    return stop_at_step >= 0 && rank == size - 1 && step == stop_at_step;
+  }
+
+ private:
+  [[noreturn]] void fire() const;
+  void append_samples(int rank, int64_t epoch, int64_t step,
+                      const std::vector<int64_t>& indices) const;
+};
+
+}  // namespace tessera

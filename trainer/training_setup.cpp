@@ -1,0 +1,139 @@
+// TrainingRun phases before the first step: set-up, resume, distribute (see training_run.h).
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "checkpoints/state_io.h"
+#include "comm/fingerprint.h"
+#include "datasets/manifest.h"
+#include "trainer/session.h"
+#include "trainer/task_io.h"
+#include "trainer/training_run.h"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+namespace {
+
+LoaderOptions train_loader_options(const Config& cfg, const Communicator& comm) {
+  LoaderOptions o;
+  o.rank = comm.rank();
+  o.size = comm.size();
+  o.seed = cfg.experiment.seed;
+  o.train = true;
+  o.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+  return o;
+}
+
+std::unique_ptr<Loader> make_train_loader(const Config& cfg, const Communicator& comm) {
+  TESSERA_CHECK(!cfg.data.train.empty(), "data.train: no training data directory configured ({})",
+                cfg.source_path);
+  auto loader = std::make_unique<Loader>(cfg.data, cfg.data.train, train_loader_options(cfg, comm));
+  TESSERA_CHECK(loader->batches_per_epoch() > 0,
+                "data.train {}: {} samples are too few for {} ranks x batch {} (drop-last leaves "
+                "no batch)",
+                cfg.data.train, loader->size(), comm.size(), cfg.data.batch_size);
+  return loader;
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptions& opts)
+    : cfg_(cfg),
+      comm_(comm),
+      opts_(opts),
+      rank_(comm.rank()),
+      world_(comm.size()),
+      is_root_(comm.rank() == 0),
+      run_dir_(cfg.run_dir()),
+      hooks_(TestHooks::from_env()),
+      device_(select_device(cfg, comm)),
+      store_(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
+             cfg.checkpoint.mode) {
+  TESSERA_CHECK(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1");
+  hooks_.resolve_ranks(world_);
+  torch::set_num_threads(cfg.train.threads_per_rank);
+
+  torch::manual_seed(cfg.experiment.seed);  // model initialisation
+  model_ = build_model(cfg, comm);
+  model_->to(device_);
+  if (cfg.train.channels_last) to_channels_last(*model_);
+  loss_ = make_loss(cfg.loss, cfg.task, cfg.model, make_loss_stats(cfg.loss, comm));
+  eval_loss_ = make_loss(cfg.loss, cfg.task, cfg.model);
+  std::vector<torch::Tensor> params = model_->parameters();
+  optimizer_ = make_optimizer(cfg.optim, params);
+  schedule_ = std::make_unique<LrSchedule>(cfg.schedule, cfg.optim.lr, cfg.train.max_steps);
+
+  train_loader_ = make_train_loader(cfg, comm);
+  if (!cfg.data.val.empty()) {
+    LoaderOptions vo = train_loader_options(cfg, comm);
+    vo.train = false;
+    val_loader_.emplace(cfg.data, cfg.data.val, vo);
+  }
+
+  if (is_root_ && !hooks_.kill_in_checkpoint.empty()) {
+    store_.set_phase_hook([this](const char* p) {
+      if (hooks_.kill_in_checkpoint == p &&
+          (hooks_.kill_in_checkpoint_step < 0 || progress_.step == hooks_.kill_in_checkpoint_step)) {
+        std::raise(SIGKILL);
+      }
+    });
+  }
+}
+
+void TrainingRun::resume() {
+  if (!opts_.resume.empty()) {
+    std::optional<checkpoints::CheckpointData> ckpt;
+    if (opts_.resume == "auto") {
+      ckpt = store_.load_auto();
+      if (!ckpt) spdlog::info("--resume auto: no checkpoint in {}, starting fresh", run_dir_);
+    } else {
+      ckpt = store_.load(opts_.resume);
+    }
+    if (ckpt) {
+      // The config check comes first, so a changed model is reported as a config diff rather
+      // than as a shape mismatch while loading weights.
+      Config stored = load_config_from_string(ckpt->file("config.yaml"), ckpt->dir + "/config.yaml");
+      for (const auto& line : check_resume_config(stored, ckpt->world_size, cfg_, world_)) {
+        spdlog::info("resume: {}", line);
+      }
+      restore_state(*ckpt, *model_, *optimizer_, progress_);
+      resumed_ = true;
+      spdlog::info("resumed from step {} (epoch {}, sampler position {})", progress_.step,
+                   progress_.epoch, progress_.cursor.position);
+    }
+  } else if (is_root_ && !store_.list().empty()) {
+    TESSERA_THROW("run directory {} already has checkpoints; pass --resume auto to continue it, "
+                  "or choose another experiment.name / experiment.output_dir",
+                  run_dir_);
+  }
+  if (is_root_) {
+    fs::create_directories(run_dir_);
+    std::ofstream(run_dir_ + "/config.resolved.yaml") << to_yaml(cfg_);
+  }
+  log_ = RunLog(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
+  start_step_ = progress_.step;
+}
+
+void TrainingRun::distribute() {
+  watchdog_ = std::make_unique<Watchdog>(comm_, cfg_.dist.timeout_s);
+  reducer_ = std::make_unique<GradReducer>(*model_, comm_, reducer_options(cfg_.dist));
+  {
+    auto ws = watchdog_->enter(Phase::collective, 0);
+    FingerprintInput fp;
+    fp.config = to_yaml(cfg_);
+    fp.parameters = describe_module(*model_);
+    fp.data = manifest_to_json(load_manifest(cfg_.data.train)).dump();
+    verify_fingerprint(comm_, fp);
+  }
+  stop_signal_ = std::make_unique<StopSignal>();
+  consensus_ = std::make_unique<StepConsensus>(comm_, parse_nonfinite_policy(cfg_.dist.nonfinite),
+                                               watchdog_.get());
+  if (resumed_) train_loader_->restore(progress_.cursor);
+  train_loader_->start_epoch(progress_.epoch);
+  t_start_ = TrainClock::now();
+}
+
+}  // namespace tessera
