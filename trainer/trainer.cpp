@@ -94,12 +94,13 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
   train_opt.seed = cfg.experiment.seed;
   train_opt.train = true;
   train_opt.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
-  Loader train_loader(cfg.data, cfg.data.train, train_opt);
+  Loader train_loader = with_context(cfg.where("data.train"),
+                                     [&] { return Loader(cfg.data, cfg.data.train, train_opt); });
   std::optional<Loader> val_loader;
   if (!cfg.data.val.empty()) {
     LoaderOptions vo = train_opt;
     vo.train = false;
-    val_loader.emplace(cfg.data, cfg.data.val, vo);
+    with_context(cfg.where("data.val"), [&] { val_loader.emplace(cfg.data, cfg.data.val, vo); });
   }
   TESSERA_CHECK(train_loader.batches_per_epoch() > 0,
                 "data.train {}: {} samples are too few for {} ranks x batch {} (drop-last leaves "
