@@ -20,8 +20,10 @@ import sys
 
 TIMING_FIELDS = {"images_per_s", "data_wait_fraction", "time", "seconds", "elapsed_s",
                  "seconds_per_image", "wall_s"}
-HASHED = (".pt", ".png", ".csv", ".npy")
-NAME_ONLY = {"config.yaml", "config.resolved.yaml", "meta.json", "job.sbatch"}
+HASHED = ("model.pt", ".png", ".csv", ".npy")
+# optim.pt: its bytes differ between identical runs (the optimizer's parameter state is keyed
+# by a per-process id), so only its name counts; the weights show what the optimizer did.
+NAME_ONLY = {"config.yaml", "config.resolved.yaml", "meta.json", "job.sbatch", "optim.pt"}
 
 
 def write_yaml(base, out, settings):
@@ -84,7 +86,12 @@ def digest(cwd, log, rc):
                         out.append(f"{rel}: {json.dumps(strip_timing(json.loads(line)), sort_keys=True)}")
             elif name.endswith(".json") and name not in NAME_ONLY:
                 with open(path, encoding="utf-8") as f:
-                    out.append(f"{rel}: {json.dumps(strip_timing(json.load(f)), sort_keys=True)}")
+                    record = strip_timing(json.load(f))
+                if name == "state.json":
+                    record.pop("rng", None)  # echoes experiment.seed; not evidence of a read
+                out.append(f"{rel}: {json.dumps(record, sort_keys=True)}")
+            elif name in NAME_ONLY:
+                out.append(f"{rel}")
             elif name.endswith(HASHED) or name in ("latest", "best"):
                 with open(path, "rb") as f:
                     out.append(f"{rel}: sha256 {hashlib.sha256(f.read()).hexdigest()}")
