@@ -128,9 +128,12 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   .reads("trainer/trainer.cpp"));
   // eval
   s.push_back(key("eval.metrics", TESSERA_CFG_FIELD(eval.metrics),
-                  "Metrics computed at validation and eval; must suit the task.")
+                  "Metrics checkpoint.metric may select from; must suit the task. Known gap: "
+                  "validation and eval compute and log every metric of the task whatever this "
+                  "lists.")
                   .one_of(all_metrics())
-                  .reads("trainer/metrics.cpp"));
+                  .reads("config validation only (checkpoint.metric); not yet by "
+                         "trainer/evaluator.cpp"));
   s.push_back(key("eval.threshold", TESSERA_CFG_FIELD(eval.threshold),
                   "Binary segmentation: probability threshold.")
                   .in(open(0, 1))

@@ -11,6 +11,10 @@
 #   submit   `tessera submit --dry-run` (the Slurm script)
 #   refused  a key that accepts its default only: another value must be refused at load,
 #            naming the key (see KeySpec::only_default)
+#   unread   a KNOWN gap, listed in docs/config.md: a train run in which the change must still
+#            make no difference; when it starts to, the test fails asking to make it a train
+#            entry (eval.metrics: every metric of the task is computed and logged whatever it
+#            says; it only limits what checkpoint.metric may name)
 # The observation is config_keys_reach.py's digest. A key without an entry below fails the test,
 # as does an entry whose changed config does not load (a difference must come from the code that
 # reads the key, not from a refusal), and an entry whose change makes no difference.
@@ -92,6 +96,7 @@ seg_shards  seg  data.shuffle=shards
 seg_frozen  seg  optim.lr=1.0e-12 schedule.min_lr=0 train.eval_every=1
 seg_nan     seg  optim.name=sgd optim.lr=1.0e+30 schedule.name=constant model.batch_norm=false
 tr_tile     tr   eval.tile=16
+seg_loss    seg  checkpoint.metric=val/loss checkpoint.mode=min
 cuda        seg  train.device=cuda
 mc          mc
 sr          sr
@@ -173,8 +178,8 @@ checkpoint.keep_last       train   seg        1
 checkpoint.keep_best       train   seg        0
 checkpoint.metric          train   seg        val/loss  checkpoint.mode=min
 checkpoint.mode            refused -          min
-checkpoint.ema             train   seg        0.5
-eval.metrics               train   seg        [dice]
+checkpoint.ema             train   seg_loss   0.5
+eval.metrics               unread  seg        [dice]
 eval.threshold             train   seg        0.3
 eval.save_predictions      predict seg        1
 eval.tile                  predict tr         16
@@ -183,7 +188,7 @@ eval.border_crop           train   sr         2
 dist.backend               train   cuda       BACKEND
 dist.bucket_mb             train   seg        0.0001
 dist.overlap               train   seg        false
-dist.sync_batchnorm        train   seg        true
+dist.sync_batchnorm        train2  seg        true
 dist.timeout_s             train   seg        30
 dist.nonfinite             train   seg_nan    abort
 cluster.launcher           launch  seg        srun
@@ -282,7 +287,7 @@ run_one() {  # ID PROBE [TRAINED-ID DATA]
   rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || return 1
   if [ -n "$trained" ]; then cp -r "$WORK/runs/$trained/." "$dir/" && rm -f "$dir"/run.log; fi
   case $probe in
-    train) timeout -k 10 180 "$TESSERA_BIN" train "$cfgf" >run.log 2>&1 </dev/null ;;
+    train | unread) timeout -k 10 180 "$TESSERA_BIN" train "$cfgf" >run.log 2>&1 </dev/null ;;
     train2) timeout -k 10 180 mpirun --oversubscribe --bind-to none -np 2 "$TESSERA_BIN" train "$cfgf" \
       >run.log 2>&1 </dev/null ;;
     launch) timeout -k 10 60 "$TESSERA_BIN" launch "$cfgf" --dry-run >run.log 2>&1 </dev/null ;;
@@ -321,6 +326,14 @@ for b in $(awk '$4 != "cuda" {print $5}' compare.txt | sort -u); do
 done
 reached=0
 while read -r id key probe ctx b value rest; do
+  if [ "$probe" = unread ]; then
+    if same "$b" "$id"; then
+      echo "KNOWN UNREAD: $key (changing it to $value changes nothing; docs/config.md)"
+    else
+      fail "$key is now read (changing it to $value made a difference): make its entry a train one"
+    fi
+    continue
+  fi
   if same "$b" "$id"; then
     fail "$key: changing it to $value ($probe, context $ctx${rest:+, with $rest}) changed nothing observable"
   else
