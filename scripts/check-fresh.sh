@@ -14,6 +14,7 @@
 # only to save time: the host's ccache directory (same compiler -> cache hits; bookworm's gcc 12
 # matches the host, trixie's gcc 14 hits from its second run on) and a per-release apt archive
 # cache (/var/cache/tessera-fresh/RELEASE, .debs apt verified against the root's own index).
+# The root shares the host's network, so its Slurm ports and test namespaces get other names.
 # proc, sysfs, devpts and a tmpfs on /dev/shm are mounted; an EXIT trap stops every process left
 # in the root and unmounts everything, also on failure or Ctrl-C; the root is then removed
 # (--keep leaves it, unmounted, for inspection).
@@ -50,6 +51,12 @@ case $root in "$repo"/*) echo "check-fresh: the root must be outside the reposit
 ccache_dir=${CCACHE_DIR:-$(ccache -k cache_dir 2>/dev/null || echo "$HOME/.cache/ccache")}
 apt_cache=${TESSERA_FRESH_APT_CACHE-/var/cache/tessera-fresh/$release}
 jobs=${TESSERA_FRESH_JOBS:-$(nproc)}
+# The root shares the host's network: its Slurm ports and test network namespaces must not be
+# the ones a host test run uses at the same time (tests/cluster/slurm.sh, netns.sh defaults).
+case $release in
+  bookworm) slurm_port=16917 netns_prefix=tfb netns_net=10.201.0 ;;
+  trixie) slurm_port=16937 netns_prefix=tft netns_net=10.202.0 ;;
+esac
 mkdir -p "$LOGDIR" "$root"
 TIMINGS=$LOGDIR/timings.txt
 : >"$TIMINGS"
@@ -128,7 +135,8 @@ in_root() {
     LANG=C.UTF-8 TERM=dumb CI="${CI:-}" CCACHE_DIR=/ccache TESSERA_JOBS="$jobs" \
     TESSERA_TEST_JOBS="${TESSERA_FRESH_TEST_JOBS:-2}" \
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
-    OMP_NUM_THREADS=1 \
+    OMP_NUM_THREADS=1 TESSERA_SLURM_PORT="$slurm_port" TESSERA_NETNS_PREFIX="$netns_prefix" \
+    TESSERA_NETNS_NET="$netns_net" \
     chroot "$root" /bin/bash -c "set -euo pipefail; cd /src; $1"
 }
 
@@ -159,7 +167,7 @@ mounts() {
   grep " $root/" /proc/mounts
 }
 
-export root repo commit release jobs ccache_dir apt_cache
+export root repo commit release jobs ccache_dir apt_cache slurm_port netns_prefix netns_net
 export -f mount_in in_root host_tools bootstrap clone mounts
 
 SMOKE_ENV='B=/src/build/bin/tessera; S=/tmp/smoke; CFG=configs/ci/roads.yaml;
