@@ -80,9 +80,11 @@ root_pids() {  # processes whose root directory is the fresh root
   done
   return 0
 }
+step_pid=""
 cleanup() {
   local rc=$? i pids m
   trap - EXIT INT TERM
+  [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null  # the running step's timeout
   for sig in TERM KILL; do  # daemons (slurmd, munged) or ranks a failed step left behind
     pids=$(root_pids)
     [ -z "$pids" ] && break
@@ -112,8 +114,12 @@ step() {
   local log=$LOGDIR/$name.log start rc=0
   start=$(date +%s)
   printf 'check-fresh: %-14s ... ' "$name"
-  # Functions run in a child bash (exported below), so `timeout` bounds them like commands.
-  timeout --kill-after=20 "$secs" bash -c '"$@"' step "$@" >"$log" 2>&1 </dev/null || rc=$?
+  # Functions run in a child bash (exported below), so `timeout` bounds them like commands. It
+  # runs in the background so that a signal to this script is handled at once, not at its end.
+  timeout --kill-after=20 "$secs" bash -c '"$@"' step "$@" >"$log" 2>&1 </dev/null &
+  step_pid=$!
+  wait $step_pid || rc=$?
+  step_pid=
   local took=$(( $(date +%s) - start ))
   printf '%-14s %5d s  %s\n' "$name" "$took" "$([ $rc = 0 ] && echo ok || echo "FAILED rc=$rc")" >>"$TIMINGS"
   if [ $rc = 0 ]; then echo "ok ($took s)"; return 0; fi
@@ -148,9 +154,10 @@ bootstrap() {
   rmdir "$root"  # mmdebstrap wants a missing or empty target
   mmdebstrap --variant=apt --quiet "$release" "$root"
 }
-clone() {
-  git clone -q --no-checkout "$repo" "$root/src"
-  git -C "$root/src" checkout -q --detach "$commit"
+clone() {  # the commit alone (also a detached HEAD on no branch), as branch `under-test`
+  git init -q "$root/src"
+  git -C "$repo" push -q "$root/src" "$commit:refs/heads/under-test"
+  git -C "$root/src" checkout -q under-test
   git -C "$root/src" log -1 --format='%H %s'
 }
 mounts() {
