@@ -80,11 +80,14 @@ root_pids() {  # processes whose root directory is the fresh root
   done
   return 0
 }
-step_pid=""
+step_pid="" step_name=""
 cleanup() {
   local rc=$? i pids m
   trap - EXIT INT TERM
-  [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null  # the running step's timeout
+  if [ -n "$step_pid" ]; then  # interrupted: stop the running step's timeout (and its group)
+    echo "check-fresh: interrupted during step '$step_name'; cleaning up" >&2
+    kill -TERM "$step_pid" 2>/dev/null
+  fi
   for sig in TERM KILL; do  # daemons (slurmd, munged) or ranks a failed step left behind
     pids=$(root_pids)
     [ -z "$pids" ] && break
@@ -112,6 +115,7 @@ total_start=$(date +%s)
 step() {
   local name=$1 secs=$2; shift 2
   local log=$LOGDIR/$name.log start rc=0
+  step_name=$name
   start=$(date +%s)
   printf 'check-fresh: %-14s ... ' "$name"
   # Functions run in a child bash (exported below), so `timeout` bounds them like commands. It
