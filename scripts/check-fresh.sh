@@ -15,7 +15,7 @@
 # matches the host, trixie's gcc 14 hits from its second run on) and a per-release apt archive
 # cache (/var/cache/tessera-fresh/RELEASE, .debs apt verified against the root's own index).
 # The root shares the host's network, so its Slurm ports and test namespaces get other names.
-# proc, sysfs, devpts and a tmpfs on /dev/shm are mounted; an EXIT trap stops every process left
+# proc, sysfs (with the host's /sys/fs/cgroup), devpts and a tmpfs on /dev/shm are mounted; an EXIT trap stops every process left
 # in the root and unmounts everything, also on failure or Ctrl-C; the root is then removed
 # (--keep leaves it, unmounted, for inspection).
 #
@@ -71,6 +71,8 @@ mount_in() {  # mount_in TARGET mount-args...: mounts onto TARGET inside the roo
   local target=$root/$1; shift
   mkdir -p "$target"
   mount "$@" "$target"
+  # Host directories bound in: events may flow in, never out (unmounting here leaves the host's).
+  case " $* " in *" --bind "* | *" --rbind "*) mount --make-rslave "$target" ;; esac
 }
 root_mounts() { awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r; }
 root_pids() {  # processes whose root directory is the fresh root
@@ -167,6 +169,9 @@ clone() {  # the commit alone (also a detached HEAD on no branch), as branch `un
 mounts() {
   mount_in proc -t proc proc
   mount_in sys -t sysfs sysfs
+  # Slurm 24.11's slurmd (trixie) will not start without the cgroup file system (sysfs alone
+  # lacks it: "No filesystem mounted on /sys/fs/cgroup"); v1 hierarchies or v2, as the host has.
+  mount_in sys/fs/cgroup --rbind /sys/fs/cgroup
   mount_in dev/pts --bind /dev/pts
   mount_in dev/shm -t tmpfs -o size=4g tmpfs
   mkdir -p "$ccache_dir"
