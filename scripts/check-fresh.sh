@@ -74,7 +74,7 @@ mount_in() {  # mount_in TARGET mount-args...: mounts onto TARGET inside the roo
   # Host directories bound in: events may flow in, never out (unmounting here leaves the host's).
   case " $* " in *" --bind "* | *" --rbind "*) mount --make-rslave "$target" ;; esac
 }
-root_mounts() { awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r; }
+root_mounts() { awk -v r="$root" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r; }
 root_pids() {  # processes whose root directory is the fresh root
   local p
   for p in /proc/[0-9]*; do
@@ -167,6 +167,10 @@ clone() {  # the commit alone (also a detached HEAD on no branch), as branch `un
   git -C "$root/src" log -1 --format='%H %s'
 }
 mounts() {
+  # The root is a mount point of its own: `ip netns exec` (tests/cluster/netns.sh) remounts / in
+  # a new mount namespace, which fails where / is a plain directory.
+  mount --bind "$root" "$root"
+  mount --make-private "$root"
   mount_in proc -t proc proc
   mount_in sys -t sysfs sysfs
   # Slurm 24.11's slurmd (trixie) will not start without the cgroup file system (sysfs alone
@@ -180,7 +184,7 @@ mounts() {
     mkdir -p "$apt_cache/partial"
     mount_in var/cache/apt/archives --bind "$apt_cache"
   fi
-  grep " $root/" /proc/mounts
+  grep " $root[/ ]" /proc/mounts
 }
 
 export root repo commit release jobs ccache_dir apt_cache slurm_port netns_prefix netns_net
