@@ -7,8 +7,14 @@
 #    lines and starts with "prterun noticed". mpi_log_text FILE prints the file with line breaks
 #    and runs of blanks folded into single spaces; match regexes against that, and write
 #    "(mpirun|prterun)" (or MPI_LAUNCHER_RE) for the launcher's name.
+#  - The program mpirun starts its remote daemons with (ssh by default) is the MCA parameter
+#    plm_rsh_agent in OpenMPI 4 (OMPI_MCA_plm_rsh_agent) and PRRTE's plm_ssh_agent in OpenMPI 5
+#    (PRTE_MCA_plm_ssh_agent; the OMPI_MCA_ name is silently ignored there). mpi_use_rsh_agent
+#    PROGRAM exports both.
 MPI_LAUNCHER_RE='(mpirun|orterun|prterun)'
 
 is_mpi_launcher() { case ${1##*/} in mpirun | orterun | prterun) return 0 ;; *) return 1 ;; esac; }
 
 mpi_log_text() { tr -s '\n\t ' '   ' <"$1"; echo; }
+
+mpi_use_rsh_agent() { export OMPI_MCA_plm_rsh_agent=$1 PRTE_MCA_plm_ssh_agent=$1; }
