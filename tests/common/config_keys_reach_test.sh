@@ -134,6 +134,7 @@ loss.focal_gamma           train   seg_focal  3
 loss.focal_alpha           train   seg_focal  0.5
 loss.ssim_weight           train   sr_ssim    0.5
 loss.smooth                train   seg        2
+loss.reduction             train   seg        per_image
 data.train                 train   seg        WORK/data/seg/test
 data.val                   train   seg        WORK/data/seg/test
 data.test                  eval    seg        WORK/data/seg/val
