@@ -110,6 +110,9 @@ done
 for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$LAST; do
   phase=${place%%:*} rank=${place##*:}
   wphase=$phase; [ $phase = validation ] && wphase=eval   # the watchdog's name of the phase
+  # The watchdog's step is the step index last trained (0-based): after K steps, validation
+  # and checkpoint of step K run while it still says K-1.
+  wstep=$K; [ $phase != forward ] && wstep=$((K - 1))
   other=$((LAST - rank))
   name=stall-$phase-r$rank
   TESSERA_TEST_FAULT=stall:$rank:$phase:$K timed "$name" $HARD train "$CFG" "${common[@]}" \
@@ -120,8 +123,8 @@ for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$L
   awk -v d="$took" -v m=$STALL_BOUND 'BEGIN { exit !(d <= m) }' ||
     fail "$name: the job ended ${took} s after the stall (bound ${STALL_BOUND} s)"
   log=$LOGS/$name.log
-  grep -Eq "tessera watchdog: rank $rank \(host [^)]*\) stuck in phase $wphase( #[0-9]+)? \(step $K\)" "$log" ||
-    fail "$name: no watchdog line naming rank $rank in phase $wphase at step $K"
+  grep -Eq "tessera watchdog: rank $rank \(host [^)]*\) stuck in phase $wphase( #[0-9]+)? \(step $wstep\)" "$log" ||
+    fail "$name: no watchdog line naming rank $rank in phase $wphase at step $wstep"
   # The first line that blames a rank (one that is not waiting) names the stalled one; the
   # other rank's line, if any, says it is waiting.
   first=$(grep "tessera watchdog: rank" "$log" | grep -v "waiting for other ranks" | head -1)
