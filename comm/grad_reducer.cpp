@@ -101,6 +101,9 @@ GradReducer::GradReducer(torch::nn::Module& model, Communicator& comm,
   }
   ready_.assign(params_.size(), 0);
   reset_step();
+  spdlog::debug("GradReducer: {} parameter(s) in {} bucket(s) of <= {} MiB, overlap {}",
+                params_.size(), buckets_.size(), options_.bucket_mb,
+                options_.overlap ? "on" : "off");
 }
 
 GradReducer::~GradReducer() {

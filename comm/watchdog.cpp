@@ -1,5 +1,7 @@
 #include "comm/watchdog.h"
 
+#include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,6 +69,8 @@ Watchdog::Watchdog(int rank, Options options, AbortFn abort)
   timeouts_[static_cast<int>(Phase::idle)].store(0.0);
   since_ns_.store(now_ns());
   if (options_.start_thread) thread_ = std::thread([this] { run(); });
+  spdlog::debug("watchdog: rank {} aborts the job when a phase takes over {} s", rank_,
+                options_.timeout_s);
 }
 
 Watchdog::~Watchdog() {

@@ -13,6 +13,16 @@ Config finish(RawConfig raw, const std::vector<std::string>& overrides, const Lo
   assign_values(raw, config);
   validate_config(raw, config, options.partial);
   config.source_path = source;
+  for (const auto& [key, leaf] : raw.leaves) {
+    const Origin& o = leaf.origin;
+    if (!o.override.empty()) {
+      config.origins[key] = "--set " + o.override;
+    } else if (o.line > 0) {
+      config.origins[key] = fmt::format("{}:{}", o.file, o.line);
+    } else if (!o.file.empty()) {
+      config.origins[key] = o.file;
+    }
+  }
   return config;
 }
 
@@ -20,6 +30,13 @@ Config finish(RawConfig raw, const std::vector<std::string>& overrides, const Lo
 
 std::string Config::run_dir() const {
   return experiment.output_dir + "/" + experiment.name;
+}
+
+std::string Config::where(const std::string& key) const {
+  const auto it = origins.find(key);
+  if (it == origins.end()) return key + " (default)";
+  if (it->second.compare(0, 6, "--set ") == 0) return key + " (set by " + it->second + ")";
+  return key + " (set in " + it->second + ")";
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,

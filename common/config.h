@@ -34,8 +34,8 @@ struct TaskConfig {
   int in_channels = 3;
   int out_channels = 1;
   int scale = 2;                // super_resolution only
-  float noise_std = 0.1f;       // denoising: Gaussian noise added on the fly when targets are clean
-  float mask_fraction = 0.25f;  // inpainting: fraction of the image hidden
+  float noise_std = 0.0f;       // denoising on-the-fly noise: not implemented, 0 only
+  float mask_fraction = 0.25f;  // inpainting on-the-fly holes: not implemented, default only
 };
 
 struct ModelConfig {
@@ -115,7 +115,7 @@ struct TrainConfig {
   int64_t eval_every = 200;
   int64_t checkpoint_every = 200;
   int early_stop_patience = 0;     // evaluations without improvement; 0 = off
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 (GPU)
+  std::string precision = "fp32";  // fp32 only (bf16 | fp16: not implemented yet, refused)
   std::string device = "cpu";      // cpu | cuda
   int threads_per_rank = 1;
   bool channels_last = false;
@@ -186,9 +186,16 @@ struct Config {
   LoggingConfig logging;
 
   std::string source_path;  // the top-level YAML file this came from ("" if built in code)
+  // Where each key that is not at its default was set: "configs/roads.yaml:13" (the file of the
+  // chain that set it) or "--set data.train=x". Filled by load_config*.
+  std::map<std::string, std::string> origins;
 
   // <output_dir>/<name>
   std::string run_dir() const;
+  // The key and where it was set, for errors about a value this config handed to a component:
+  // "data.train (set in configs/roads.yaml:13)", "data.train (set by --set data.train=x)",
+  // "data.train (default)". Use with with_context() (common/error.h).
+  std::string where(const std::string& key) const;
 };
 
 // A config problem: file, key path, position, what was expected.

@@ -2,7 +2,11 @@
 //
 // Each KeySpec binds a dotted key path to the Config field it fills (a function returning a
 // reference to that field; the field's C++ type is the key's type), with its numeric range, its
-// accepted values (enumerations), an optional fixed list length and a one-line meaning. The
+// accepted values (enumerations), an optional fixed list length, a one-line meaning and the code
+// that reads it (`read_by`: no key is accepted that nothing reads; tests/common/
+// config_keys_reach_test.sh changes each key and observes the difference in what `tessera` does).
+// A key whose feature is not implemented yet accepts its default only (`only_default`): any other
+// value is refused at load, naming the key, where it was set and why. The
 // reader (config_yaml.cpp), the converter (config_values.cpp), to_yaml()/flatten() and the
 // documentation table (`tessera config keys`, docs/config.md) are all driven by this one table,
 // so adding a key means adding a Config field and one entry in config_schema.cpp.
@@ -49,6 +53,8 @@ struct KeySpec {
   int list_size = -1;                // fixed length of a list key; -1 = any length
   std::string doc;                   // one line: meaning and units
   bool required = false;             // must be set by the file, its bases or an override
+  std::string read_by;               // the code that reads the key ("trainer/optim.cpp")
+  std::string not_implemented;       // non-empty: only the default is accepted; this says why
 
   // Builder helpers used by the table.
   KeySpec& in(Range r) {
@@ -65,6 +71,15 @@ struct KeySpec {
   }
   KeySpec& must_be_set() {
     required = true;
+    return *this;
+  }
+  KeySpec& reads(std::string where) {
+    read_by = std::move(where);
+    return *this;
+  }
+  // Any value but the default is refused ("<why>"), until the feature exists.
+  KeySpec& only_default(std::string why) {
+    not_implemented = std::move(why);
     return *this;
   }
 

@@ -179,7 +179,7 @@ std::string config_keys_markdown() {
     if (k.section() != current) {
       current = k.section();
       out += fmt::format("\n### `{}`\n\n", current);
-      out += "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+      out += "| key | type | default | allowed | meaning | read by |\n|---|---|---|---|---|---|\n";
     }
     std::string allowed;
     if (!k.choices.empty()) {
@@ -192,9 +192,9 @@ std::string config_keys_markdown() {
           fmt::format("{} values{}{}", k.list_size, allowed.empty() ? "" : ", each ", allowed);
     std::string def = "`" + format_value(k, defaults, true) + "`";
     if (k.required) def = "required";
-    std::string doc = k.doc;
-    std::string type = k.type_name();
-    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.path, type, def, allowed, doc);
+    if (!k.not_implemented.empty()) allowed = def + " only (the rest: not implemented yet)";
+    out += fmt::format("| `{}` | {} | {} | {} | {} | {} |\n", k.path, k.type_name(), def, allowed,
+                       k.doc, k.read_by);
   }
   return out;
 }

@@ -34,6 +34,20 @@ class Validator {
     }
   }
 
+  // Keys whose feature does not exist yet accept their default only (KeySpec::only_default).
+  void unimplemented() const {
+    const Config defaults;
+    for (const auto& spec : config_schema()) {
+      if (spec.not_implemented.empty()) continue;
+      const std::string value = format_value(spec, c_, false);
+      const std::string accepted = format_value(spec, defaults, false);
+      if (value != accepted) {
+        fail(spec.path, "`{}` is refused: {} (accepted: {})", value, spec.not_implemented,
+             accepted);
+      }
+    }
+  }
+
   void relations() const {
     experiment();
     task();
@@ -223,9 +237,6 @@ class Validator {
       fail("schedule.warmup_steps", "must be < train.max_steps, found {}; {}", s.warmup_steps,
            is("train.max_steps"));
     }
-    if (tr.precision == "fp16" && tr.device != "cuda") {
-      fail("train.precision", "fp16 needs device cuda; {}", is("train.device"));
-    }
     if (c_.dist.backend == "nccl" && tr.device != "cuda") {
       fail("dist.backend", "nccl needs device cuda; {}", is("train.device"));
     }
@@ -292,6 +303,7 @@ class Validator {
 void validate_config(const RawConfig& raw, const Config& config, bool partial) {
   Validator v(raw, config);
   if (!partial) v.required();
+  v.unimplemented();
   v.relations();
 }
 

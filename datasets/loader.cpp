@@ -257,6 +257,8 @@ void Loader::start_epoch(int64_t epoch) {
   for (int t = 0; t < m.cfg.loader_threads; ++t) {
     m.workers.emplace_back([&m] { m.worker_loop(); });
   }
+  spdlog::debug("data loader {}: epoch {}, {} worker thread(s), up to {} batch(es) prefetched",
+                m.dir, epoch, m.cfg.loader_threads, m.cfg.prefetch_batches);
 }
 
 std::optional<Batch> Loader::next() {

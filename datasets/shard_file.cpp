@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/compat.h"
+
 #if !H5_VERSION_GE(1, 10, 5)
 #error "tessera needs HDF5 >= 1.10.5 (H5Dget_chunk_info_by_coord)"
 #endif
@@ -51,8 +53,8 @@ struct ShardFile::Access {
   };
   std::vector<Chunk> chunks;  // one per sample (direct only)
 
-  // Records every sample's chunk location; `base` is the user-block size (chunk addresses are
-  // relative to it).
+  // Records every sample's chunk location; `base` is added to HDF5's chunk addresses to make them
+  // file offsets (the user-block size where HDF5 reports addresses relative to it).
   void build_index(const std::string& path, uint64_t base) {
     chunks.resize(dims[0]);
     std::vector<hsize_t> offset(rank, 0);
@@ -266,8 +268,9 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
     H5Id fcpl(TESSERA_CHECK_HDF5(H5Fget_create_plist(root), "{}", path), H5Pclose);
     hsize_t userblock = 0;
     TESSERA_CHECK_HDF5(H5Pget_userblock(fcpl.get(), &userblock), "{}", path);
-    inputs_->build_index(path, userblock);
-    targets_->build_index(path, userblock);
+    const uint64_t base = compat::hdf5_chunk_address_includes_userblock() ? 0 : userblock;
+    inputs_->build_index(path, base);
+    targets_->build_index(path, base);
     // Everything needed is in memory now: release HDF5's per-file state.
     inputs_->ds.close(path);
     targets_->ds.close(path);

@@ -13,6 +13,9 @@
 #include <set>
 #include <tuple>
 
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include "common/error.h"
 
 namespace tessera {
@@ -49,13 +52,44 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes) 
   }
 }
 
+namespace {
+
+// torch::pickle_save's container (a zip with data.pkl and data/<n> tensor records, what
+// torch.save writes) without its type tags: pickle_save wraps every dict in
+// torch.jit._pickle.restore_type_tag(dict, "Dict[str, Tensor]"), a global that PyTorch >= 2.6's
+// default torch.load(weights_only=True) refuses. Untagged, the pickle names only
+// torch._utils._rebuild_tensor_v2, torch.*Storage and collections.OrderedDict, which every
+// torch.load accepts, and LibTorch's pickle_load still reads it (as a Dict[Any, Any]).
+std::vector<char> pickle_untagged(const c10::IValue& value) {
+  std::vector<char> pickle;
+  auto append = [&](const char* buf, size_t size) { pickle.insert(pickle.end(), buf, buf + size); };
+  torch::jit::Pickler pickler(append, /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
+                              /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
+                              /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> container;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
+    const char* bytes = static_cast<const char*>(data);
+    container.insert(container.end(), bytes, bytes + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
+                                     writer);
+  writer.writeEndOfFile();
+  return container;
+}
+
+}  // namespace
+
 void save_tensor_dict(const StateDict& entries, const std::string& path) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, tensor] : entries) {
     TESSERA_CHECK(!dict.contains(name), "save_tensor_dict('{}'): duplicate key '{}'", path, name);
     dict.insert(name, tensor.detach().to(torch::kCPU).contiguous());
   }
-  write_file_atomic(path, torch::pickle_save(c10::IValue(dict)));
+  write_file_atomic(path, pickle_untagged(c10::IValue(dict)));
 }
 
 StateDict read_tensor_dict(const std::string& path) {

@@ -5,8 +5,31 @@
 # Environment: DEMO_STEPS (default from configs/demo.yaml), DEMO_RANKS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== packages (scripts/setup.sh)"
 bash scripts/setup.sh
-bash scripts/build.sh >/tmp/tessera-demo-build.log 2>&1 || { tail -40 /tmp/tessera-demo-build.log; exit 1; }
+
+# The build runs in the background with its output in a log; every 15 s (or when it ends) one
+# line says how far it got: ninja's/make's latest [n/N] (or [ p%]) line and the elapsed time.
+BUILD_LOG=${TMPDIR:-/tmp}/tessera-demo-build.log
+echo "== build (scripts/build.sh -> build/bin/tessera; log: $BUILD_LOG)"
+echo "   a first build compiles ~200 files (~15 min on 2 cores); later builds take seconds"
+bash scripts/build.sh >"$BUILD_LOG" 2>&1 &
+build_pid=$!
+build_start=$(date +%s)
+last=""
+while ! timeout 15 tail --pid=$build_pid -f /dev/null; do
+  line=$(grep -aoE '^\[ *[0-9]+(/[0-9]+|%)\] .*' "$BUILD_LOG" | tail -n 1 | cut -c1-90 || true)
+  if [ -n "$line" ] && [ "$line" != "$last" ]; then
+    echo "   $(( $(date +%s) - build_start )) s: $line"
+    last=$line
+  fi
+done
+if ! wait $build_pid; then
+  echo "== build FAILED after $(( $(date +%s) - build_start )) s; last lines of $BUILD_LOG:"
+  tail -40 "$BUILD_LOG"
+  exit 1
+fi
+echo "   built in $(( $(date +%s) - build_start )) s"
 BIN=build/bin/tessera
 RANKS=${DEMO_RANKS:-2}
 CONFIG=configs/demo.yaml

@@ -32,7 +32,7 @@ fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}"
+echo "setup: installing ${#missing[@]} packages (a few minutes on a fresh machine; log: /tmp/tessera-setup-apt.log): ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
   >/tmp/tessera-setup-apt.log 2>&1 || { tail -30 /tmp/tessera-setup-apt.log; exit 1; }

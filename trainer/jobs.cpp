@@ -43,7 +43,9 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   lo.seed = cfg.experiment.seed;
   lo.train = false;
   lo.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
-  Loader loader(cfg.data, dir, lo);
+  const bool key = opts.split == "train" || opts.split == "val" || opts.split == "test";
+  Loader loader = with_context(key ? cfg.where("data." + opts.split) : "--split " + opts.split,
+                               [&] { return Loader(cfg.data, dir, lo); });
   EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true);
 
   if (comm.rank() == 0) {

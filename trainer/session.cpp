@@ -29,12 +29,18 @@ torch::Device select_device(const Config& cfg, const Communicator& comm) {
 
 void to_channels_last(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
+  int n = 0;
   for (auto& t : model.parameters()) {
-    if (t.dim() == 4) t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    if (t.dim() != 4) continue;
+    t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    ++n;
   }
   for (auto& t : model.buffers()) {
-    if (t.dim() == 4) t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    if (t.dim() != 4) continue;
+    t.set_data(t.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    ++n;
   }
+  spdlog::debug("train.channels_last: {} 4-D tensor(s) in the channels-last layout", n);
 }
 
 torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last) {

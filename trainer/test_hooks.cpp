@@ -83,7 +83,7 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
   if (const std::string v = get("TESSERA_TEST_FAULT"); !v.empty()) {
     const char* var = "TESSERA_TEST_FAULT";
     const char* form =
-        "ACTION:RANK:PHASE:STEP (ACTION kill|stall, RANK a number or 'last', PHASE "
+        "ACTION:RANK:PHASE:STEP (ACTION kill|stall|nan, RANK a number or 'last', PHASE "
         "data|forward|backward|allreduce|consensus|validation|checkpoint)";
     const auto parts = split(v, ':');
     TESSERA_CHECK(parts.size() == 4, "{}='{}': expected {}", var, v, form);
@@ -91,11 +91,15 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
       h.fault = Action::kill;
     } else if (parts[0] == "stall") {
       h.fault = Action::stall;
+    } else if (parts[0] == "nan") {
+      h.fault = Action::nan;
     } else {
       TESSERA_THROW("{}='{}': unknown action '{}'; expected {}", var, v, parts[0], form);
     }
     h.fault_rank = parts[1] == "last" ? -2 : static_cast<int>(parse_int(parts[1], var, form));
     h.fault_phase = parse_phase(parts[2], var, form);
+    TESSERA_CHECK(h.fault != Action::nan || h.fault_phase == FaultPhase::data,
+                  "{}='{}': action nan poisons a batch, so its phase must be data", var, v);
     h.fault_step = parse_int(parts[3], var, form);
   }
   h.sample_log = get("TESSERA_TEST_SAMPLE_LOG");

@@ -13,9 +13,11 @@
 //                                            any step)
 //   TESSERA_TEST_FAULT=ACTION:RANK:PHASE:S   rank RANK (or `last`) does ACTION when it enters
 //                                            trainer phase PHASE at step S: `kill` (SIGKILL
-//                                            itself) or `stall` (stop making progress, as a hung
+//                                            itself), `stall` (stop making progress, as a hung
 //                                            file system or a deadlock would, until the watchdog
-//                                            or the launcher ends it). PHASE: data, forward,
+//                                            or the launcher ends it) or `nan` (phase data only:
+//                                            the batch's inputs become NaN, as a corrupt sample
+//                                            would make them). PHASE: data, forward,
 //                                            backward, allreduce, consensus, validation,
 //                                            checkpoint. Before it acts, the rank writes
 //                                            "tessera test hook: rank R kills itself with
@@ -45,7 +47,7 @@ struct TestHooks {
   std::string kill_in_checkpoint;       // store phase name; empty: none
   int64_t kill_in_checkpoint_step = -1;  // -1: any step
 
-  enum class Action { none, kill, stall };
+  enum class Action { none, kill, stall, nan };
   Action fault = Action::none;
   int fault_rank = -1;  // resolved against the world size; -2 = "last" until resolved
   FaultPhase fault_phase = FaultPhase::data;
@@ -64,7 +66,7 @@ struct TestHooks {
   // Called on entering `phase` at `step` on `rank`: kills or stalls the process when a fault
   // is set for exactly that place, after one line on stderr (below). Cheap when no fault is set.
   void hit(FaultPhase phase, int rank, int64_t step) const {
-    if (fault != Action::none && phase == fault_phase && step == fault_step && rank == fault_rank) {
+    if ((fault == Action::kill || fault == Action::stall) && phase == fault_phase && step == fault_step && rank == fault_rank) {
       fire(phase, rank, step);
     }
   }
@@ -73,6 +75,11 @@ struct TestHooks {
   // it cannot be written.
   void log_samples(int rank, int64_t epoch, int64_t step, const std::vector<int64_t>& indices) const {
     if (!sample_log.empty()) append_samples(rank, epoch, step, indices);
+  }
+
+  // True when this rank's batch of `step` is to be poisoned with NaN (action `nan`).
+  bool poison_batch(int rank, int64_t step) const {
+    return fault == Action::nan && step == fault_step && rank == fault_rank;
   }
 
   // The rank that requests a stop at `step` (the last rank).

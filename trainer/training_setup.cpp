@@ -30,7 +30,9 @@ LoaderOptions train_loader_options(const Config& cfg, const Communicator& comm) 
 std::unique_ptr<Loader> make_train_loader(const Config& cfg, const Communicator& comm) {
   TESSERA_CHECK(!cfg.data.train.empty(), "data.train: no training data directory configured ({})",
                 cfg.source_path);
-  auto loader = std::make_unique<Loader>(cfg.data, cfg.data.train, train_loader_options(cfg, comm));
+  auto loader = with_context(cfg.where("data.train"), [&] {
+    return std::make_unique<Loader>(cfg.data, cfg.data.train, train_loader_options(cfg, comm));
+  });
   TESSERA_CHECK(loader->batches_per_epoch() > 0,
                 "data.train {}: {} samples are too few for {} ranks x batch {} (drop-last leaves "
                 "no batch)",
@@ -71,7 +73,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
   if (!cfg.data.val.empty()) {
     LoaderOptions vo = train_loader_options(cfg, comm);
     vo.train = false;
-    val_loader_.emplace(cfg.data, cfg.data.val, vo);
+    with_context(cfg.where("data.val"), [&] { val_loader_.emplace(cfg.data, cfg.data.val, vo); });
   }
 
   if (is_root_ && !hooks_.kill_in_checkpoint.empty()) {

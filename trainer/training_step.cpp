@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <limits>
 
 #include "trainer/evaluator.h"
 #include "trainer/session.h"
@@ -62,6 +63,9 @@ std::optional<Batch> TrainingRun::next_batch() {
   auto ws = watchdog_->enter(Phase::data, progress_.step);
   hooks_.hit(FaultPhase::data, rank_, progress_.step);
   std::optional<Batch> batch = train_loader_->next();
+  if (batch && hooks_.poison_batch(rank_, progress_.step)) {
+    batch->inputs.fill_(std::numeric_limits<float>::quiet_NaN());
+  }
   phases_.data += seconds_since(t0);
   return batch;
 }
@@ -152,7 +156,9 @@ void TrainingRun::restore_buffers() {
 void TrainingRun::log_interval() {
   const double elapsed = seconds_since(phases_.since);
   const double ips = elapsed > 0 ? phases_.images * world_ / elapsed : 0.0;
-  const double mean_loss = loss_accum_ / std::max<int64_t>(loss_count_, 1);
+  // NaN (null in metrics.jsonl) when every step of the interval was skipped as non-finite.
+  const double mean_loss = loss_count_ > 0 ? loss_accum_ / static_cast<double>(loss_count_)
+                                           : std::numeric_limits<double>::quiet_NaN();
   const double done_rate =
       (progress_.step - start_step_) / std::max(seconds_since(t_start_), 1e-9);
   const double eta = (cfg_.train.max_steps - progress_.step) / std::max(done_rate, 1e-9);

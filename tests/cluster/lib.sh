@@ -6,6 +6,7 @@ CLUSTER_TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$CLUSTER_TESTS/../e2e/lib.sh"
 source "$CLUSTER_TESTS/slurm.sh"
 source "$CLUSTER_TESTS/netns.sh"
+source "$CLUSTER_TESTS/../compat.sh"
 
 SKIP=77  # ctest SKIP_RETURN_CODE
 CLUSTER_SLURM_DIR=""

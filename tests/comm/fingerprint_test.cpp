@@ -61,9 +61,11 @@ TEST(Fingerprint, EqualInputsPass) {
   EXPECT_EQ(f.config, fnv1a64(reference_input().config));
 }
 
-TEST(Fingerprint, DifferentConfigOnLastRankIsRefusedEverywhere) {
+// Needs 2+ ranks: the *MultiRank* suites are filtered out of the np 1 run (CMakeLists.txt).
+TEST(FingerprintMultiRank, DifferentConfigOnLastRankIsRefusedEverywhere) {
   MpiCommunicator comm(test_env());
-  if (comm.size() == 1) GTEST_SKIP() << "needs 2+ ranks";
+  ASSERT_GE(comm.size(), 2)
+      << "a *MultiRank* case: tests/comm/CMakeLists.txt runs it at 2+ ranks";
   const int last = comm.size() - 1;
   FingerprintInput in = reference_input();
   if (comm.rank() == last) in.config = "model.arch=unet\noptim.lr=0.01\ntrain.batch_size=4\n";
@@ -80,9 +82,10 @@ TEST(Fingerprint, DifferentConfigOnLastRankIsRefusedEverywhere) {
   EXPECT_EQ(msg.find("parameters"), std::string::npos) << msg;  // only config differs
 }
 
-TEST(Fingerprint, DifferentModelAndDataAreBothNamed) {
+TEST(FingerprintMultiRank, DifferentModelAndDataAreBothNamed) {
   MpiCommunicator comm(test_env());
-  if (comm.size() == 1) GTEST_SKIP() << "needs 2+ ranks";
+  ASSERT_GE(comm.size(), 2)
+      << "a *MultiRank* case: tests/comm/CMakeLists.txt runs it at 2+ ranks";
   FingerprintInput in = reference_input(comm.rank() == 1 ? 1 : 3);  // rank 1: 1 input channel
   if (comm.rank() == 1) in.data += "shard-002.h5 64\n";
   std::string msg = refusal(comm, in);

@@ -109,7 +109,6 @@ TEST(ConfigRelations, ModelAndTraining) {
          {"schedule.warmup_steps (not set: default 100): must be < "
           "train.max_steps, found 100; train.max_steps is 50"}},
         seg);
-  check({"train: {precision: fp16}\n", {"train.precision: fp16 needs device cuda"}}, seg);
   check({"dist: {backend: nccl}\n", {"dist.backend: nccl needs device cuda"}}, seg);
   check({"dist: {sync_batchnorm: true}\nmodel: {batch_norm: false}\n",
          {"dist.sync_batchnorm: has no effect without batch norm"}},

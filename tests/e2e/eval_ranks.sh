@@ -22,7 +22,7 @@ PYEOF
 
 for pair in cells:cells denoise:denoise; do
   name=${pair%%:*} task=${pair#*:}
-  rm -rf data; synth "$task" data --samples 35
+  rm -rf data; SYNTH_SAMPLES=35 synth "$task" data
   CFG=$TESSERA_SOURCE_DIR/configs/ci/$name.yaml
   common=(--set data.train=data/train --set data.val= --set data.test=data/test
           --set experiment.output_dir=out --set experiment.name=$name --set train.eval_every=0

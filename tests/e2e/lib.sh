@@ -39,10 +39,10 @@ expect_ok() { local name=$1; shift; "$@" || fail "$name exited with $? (log $LOG
 # Asserts that log NAME contains the fixed string TEXT.
 expect_log() { grep -qF -- "$2" "$LOGS/$1.log" || fail "log $1 lacks '$2'"; }
 
-# synth TASK OUT [extra synth args]: a tiny dataset.
+# synth TASK OUT [extra synth args]: a tiny dataset (SYNTH_SAMPLES samples, default 40).
 synth() {
   local task=$1 out=$2; shift 2
-  run "synth-$task" 120 "$TESSERA_BIN" synth --task "$task" --out "$out" --samples 40 --size 32 \
+  run "synth-$task" 120 "$TESSERA_BIN" synth --task "$task" --out "$out" --samples "${SYNTH_SAMPLES:-40}" --size 32 \
     --shards 2 --seed 3 --val-fraction 0.2 --test-fraction 0.2 "$@" ||
     fail "synth $task failed"
 }

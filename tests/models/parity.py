@@ -30,11 +30,12 @@ def check_case(case, workdir):
     model = models.build_model(case["arch"], case["in_channels"], case["out_channels"],
                                case["filters"], case["depth"], case["dropout"],
                                case["batch_norm"], case["residual"])
-    # torch.load of the C++ file: a plain dict name -> tensor.
-    state = torch.load(base + ".weights.pt")
+    # torch.load of the C++ file: a plain dict name -> tensor, loadable with weights_only=True
+    # (PyTorch >= 2.6's default; 1.13 already has the flag).
+    state = torch.load(base + ".weights.pt", weights_only=True)
     assert isinstance(state, dict), f"{case['name']}: weights file holds {type(state)}"
     model.load_state_dict(state, strict=True)
-    io = torch.load(base + ".io.pt")
+    io = torch.load(base + ".io.pt", weights_only=True)
     x, y_cpp = io["input"], io["output"]
     assert list(x.shape) == case["input_shape"], (x.shape, case["input_shape"])
     model.train(case["train"])
@@ -51,7 +52,7 @@ def check_case(case, workdir):
     if not scale > 1e-3 or not torch.isfinite(y_cpp).all():
         problems.append(f"degenerate C++ output: max |output| {scale:.3g}")
     if case["train"]:
-        after = torch.load(base + ".after.pt")
+        after = torch.load(base + ".after.pt", weights_only=True)
         ours = model.state_dict()
         for key, value in after.items():
             if "running" in key or "num_batches" in key:

@@ -79,6 +79,27 @@ TEST_F(ModelsExport, FileHoldsParametersAndBuffersByModulePath) {
   EXPECT_EQ(entries.size(), collect_state_dict(*a).size());
 }
 
+// PyTorch >= 2.6's torch.load defaults to weights_only=True, which refuses every global outside
+// its allow-list, torch.jit._pickle.restore_type_tag included (torch::pickle_save tags each dict
+// with it). The Python side (tests/models/parity.py) loads with weights_only=True on every torch.
+TEST_F(ModelsExport, FileNamesNoGlobalThatWeightsOnlyLoadsRefuse) {
+  UNet a(small());
+  export_state_dict(*a, path("a.pt"));
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string ours = bytes(path("a.pt"));
+  EXPECT_NE(ours.find("_rebuild_tensor_v2"), std::string::npos);  // the pickle is readable here
+  EXPECT_EQ(ours.find("restore_type_tag"), std::string::npos);
+  EXPECT_EQ(ours.find("torch.jit"), std::string::npos);
+  // Control: LibTorch's own pickle_save of the same dict carries the tag this test looks for.
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [name, tensor] : collect_state_dict(*a)) dict.insert(name, tensor.detach());
+  const std::vector<char> tagged = torch::pickle_save(c10::IValue(dict));
+  EXPECT_NE(std::string(tagged.begin(), tagged.end()).find("restore_type_tag"), std::string::npos);
+}
+
 TEST_F(ModelsExport, StrictLoadListsMismatches) {
   UNet deep(small(4, 3));
   export_state_dict(*deep, path("deep.pt"));

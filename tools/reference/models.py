@@ -284,8 +284,11 @@ def apply_activation(name, raw):
 
 
 def load_tessera_state_dict(model, path, strict=True):
-    """Loads a state dict written by tessera (export_state_dict) into `model`."""
-    state = torch.load(path, map_location="cpu")
+    """Loads a state dict written by tessera (export_state_dict) into `model`.
+
+    weights_only=True (PyTorch >= 2.6's default, available since 1.13): the file holds tensors
+    only, so the restricted unpickler suffices and nothing in it can run code."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=strict)
     return model
 
