@@ -19,7 +19,7 @@ K=5
 # 32 px, depth 2 (configs/ci/). Measured (seed 1 | lr-0 control), loss ratio last/first and
 # metric; more seeds in docs/testing.md. BAR is a lower bound, except for error (an upper bound).
 #   roads        ratio 0.52 | 1.01   dice 0.81 | 0.27   (300 steps; seeds 2, 3: 0.58, 0.46 | dice 0.80, 0.72 vs 0.30, 0.28)
-#   cells        ratio 0.68 | 1.01   dice 0.68 | 0.08
+#   cells        ratio 0.61 | 1.00   dice 0.89 | 0.08   (300 steps; seed 2: 0.68 | dice 0.84 vs 0.10)
 #   multiclass   ratio 0.76 | 1.01   mdice 0.43 | 0.18
 #   monet_style  ratio 0.59 | 1.01   psnr 9.2 | 5.7 dB
 #   superres     ratio 0.28 | 1.03   psnr - bicubic  0.0 | -10.6 dB (matches bicubic, no better)
@@ -32,7 +32,7 @@ K=5
 fast=(--set model.filters=8 --set optim.lr=3e-3)
 case $name in
   roads)       task=roads      steps=300 fall=0.20 metric=dice      bar=0.50 opts=() ;;
-  cells)       task=cells      steps=150 fall=0.20 metric=dice      bar=0.50 opts=() ;;
+  cells)       task=cells      steps=300 fall=0.20 metric=dice      bar=0.50 opts=() ;;
   multiclass)  task=multiclass steps=150 fall=0.15 metric=mdice     bar=0.30 opts=() ;;
   monet_style) task=style      steps=150 fall=0.20 metric=psnr      bar=7.5  opts=() ;;
   superres)    task=superres   steps=200 fall=0.40 metric=psnr_gain bar=-1.0 opts=("${fast[@]}") ;;
