@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/watchdog.h"
 #include "common/config.h"
 
 namespace tessera {
@@ -64,6 +65,14 @@ class LossStats {
   // the incoming one times the world size, so after the gradient reducer averages over ranks the
   // parameters get d(loss)/d(parameters) of the global-batch loss.
   virtual torch::Tensor global_sum(const torch::Tensor& local) = 0;
+
+  // The rank's watchdog (may be null): the allreduce then runs in its waiting phase
+  // `collective`, so a rank waiting here for a stalled one does not blame itself (the loss is
+  // computed inside the trainer's `forward` phase, which is not a waiting phase).
+  void set_watchdog(Watchdog* watchdog) { watchdog_ = watchdog; }
+
+ protected:
+  Watchdog* watchdog_ = nullptr;
 };
 
 // A LossStats over `comm` for training with loss.reduction global_batch and more than one rank;

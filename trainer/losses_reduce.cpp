@@ -2,6 +2,8 @@
 // allreduce inside autograd). Semantics: trainer/losses.h.
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "common/error.h"
 #include "trainer/losses_internal.h"
 
@@ -39,6 +41,8 @@ class CommLossStats : public LossStats {
  public:
   explicit CommLossStats(std::unique_ptr<Communicator> comm) : comm_(std::move(comm)) {}
   torch::Tensor global_sum(const torch::Tensor& local) override {
+    std::optional<Watchdog::Scope> waiting;
+    if (watchdog_ != nullptr) waiting.emplace(watchdog_->enter(Phase::collective));
     return GlobalSum::apply(local, comm_.get());
   }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <cstdlib>
@@ -129,8 +130,16 @@ void TestHooks::append_samples(int rank, int64_t epoch, int64_t step,
   TESSERA_CHECK(out.good(), "TESSERA_TEST_SAMPLE_LOG: cannot append to {}", path);
 }
 
-void TestHooks::fire() const {
+void TestHooks::fire(FaultPhase phase, int rank, int64_t step) const {
   spdlog::default_logger()->flush();
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string line = fmt::format(
+      "tessera test hook: rank {} {} in phase {} at step {} (unix time {:.3f})\n", rank,
+      fault == Action::kill ? "kills itself with SIGKILL" : "stalls", to_string(phase), step, now);
+  // write(2): unbuffered, so the line is out before the signal.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
   if (fault == Action::kill) {
     std::raise(SIGKILL);
   }

@@ -19,7 +19,11 @@
 //                                            the batch's inputs become NaN, as a corrupt sample
 //                                            would make them). PHASE: data, forward,
 //                                            backward, allreduce, consensus, validation,
-//                                            checkpoint.
+//                                            checkpoint. Before it acts, the rank writes
+//                                            "tessera test hook: rank R kills itself with
+//                                            SIGKILL|stalls in phase P at step S (unix time T)"
+//                                            on stderr: the test sees that the fault fired, and
+//                                            when (T, seconds since the epoch).
 //   TESSERA_TEST_SAMPLE_LOG=PREFIX           every rank appends one line per training batch to
 //                                            PREFIX.rank<R>: "EPOCH STEP i0 i1 ..." (the global
 //                                            sample indices it trained on)
@@ -60,10 +64,10 @@ struct TestHooks {
   void resolve_ranks(int size);
 
   // Called on entering `phase` at `step` on `rank`: kills or stalls the process when a fault
-  // is set for exactly that place. Cheap when no fault is set.
+  // is set for exactly that place, after one line on stderr (below). Cheap when no fault is set.
   void hit(FaultPhase phase, int rank, int64_t step) const {
     if ((fault == Action::kill || fault == Action::stall) && phase == fault_phase && step == fault_step && rank == fault_rank) {
-      fire();
+      fire(phase, rank, step);
     }
   }
 
@@ -84,7 +88,7 @@ struct TestHooks {
   }
 
  private:
-  [[noreturn]] void fire() const;
+  [[noreturn]] void fire(FaultPhase phase, int rank, int64_t step) const;
   void append_samples(int rank, int64_t epoch, int64_t step,
                       const std::vector<int64_t>& indices) const;
 };

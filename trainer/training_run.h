@@ -105,6 +105,7 @@ class TrainingRun {
 
   // set-up
   std::shared_ptr<ImageModelImpl> model_;
+  std::shared_ptr<LossStats> loss_stats_;  // global-batch statistics of loss_ (null: local)
   std::unique_ptr<Loss> loss_;       // training loss (batch statistics per loss.reduction)
   std::unique_ptr<Loss> eval_loss_;  // the same loss, local (validation's val/loss)
   std::unique_ptr<torch::optim::Optimizer> optimizer_;

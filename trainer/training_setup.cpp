@@ -62,7 +62,8 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
   model_ = build_model(cfg, comm);
   model_->to(device_);
   if (cfg.train.channels_last) to_channels_last(*model_);
-  loss_ = make_loss(cfg.loss, cfg.task, cfg.model, make_loss_stats(cfg.loss, comm));
+  loss_stats_ = make_loss_stats(cfg.loss, comm);
+  loss_ = make_loss(cfg.loss, cfg.task, cfg.model, loss_stats_);
   eval_loss_ = make_loss(cfg.loss, cfg.task, cfg.model);
   std::vector<torch::Tensor> params = model_->parameters();
   optimizer_ = make_optimizer(cfg.optim, params);
@@ -121,6 +122,7 @@ void TrainingRun::resume() {
 
 void TrainingRun::distribute() {
   watchdog_ = std::make_unique<Watchdog>(comm_, cfg_.dist.timeout_s);
+  if (loss_stats_) loss_stats_->set_watchdog(watchdog_.get());
   reducer_ = std::make_unique<GradReducer>(*model_, comm_, reducer_options(cfg_.dist));
   {
     auto ws = watchdog_->enter(Phase::collective, 0);

@@ -35,8 +35,8 @@ void TrainingRun::after_step() {
 bool TrainingRun::validate() {
   if (!val_loader_) return false;
   evaluated_step_ = progress_.step;
-  hooks_.hit(FaultPhase::validation, rank_, progress_.step);
   auto ws = watchdog_->enter(Phase::eval, progress_.step);
+  hooks_.hit(FaultPhase::validation, rank_, progress_.step);  // inside eval: a stall shows there
   // Batch-norm running statistics are per rank (each rank's own batches; gradients are
   // averaged, buffers are not). Validate every rank with rank 0's, the ones a checkpoint
   // stores, so in-training validation equals `tessera eval` of that checkpoint and a resumed
@@ -116,14 +116,19 @@ void TrainingRun::select(double value) {
 // rank races ahead of (or exits before) a published checkpoint. `metric` marks a best candidate.
 void TrainingRun::checkpoint(std::optional<double> metric) {
   if (saved_step_ == progress_.step && !metric) return;
-  hooks_.hit(FaultPhase::checkpoint, rank_, progress_.step);
   saved_step_ = progress_.step;
   progress_.cursor = train_loader_->cursor();
+  std::string own_rng;
+  {
+    // This rank's own part of the checkpoint (rank 0's write below is the rest).
+    auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
+    hooks_.hit(FaultPhase::checkpoint, rank_, progress_.step);
+    own_rng = checkpoints::torch_rng_to_bytes();  // provenance only: training reseeds per step
+  }
   std::vector<std::string> rng;
   {
-    // Provenance only: training reseeds per step (trainer.h).
     auto ws = watchdog_->enter(Phase::collective, progress_.step);
-    rng = comm_.allgather_bytes(checkpoints::torch_rng_to_bytes());
+    rng = comm_.allgather_bytes(own_rng);
   }
   if (is_root_) {
     auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
