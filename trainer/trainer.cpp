@@ -107,6 +107,7 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
                 cfg.data.train, train_loader.size(), world, cfg.data.batch_size);
 
   // ---- resume ----------------------------------------------------------------------------
+  checkpoints::RunDirLock run_lock(run_dir, is_root);  // one writer per run directory
   checkpoints::CheckpointStore store(run_dir, cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
                         cfg.checkpoint.mode);
   TrainProgress progress;
