@@ -47,8 +47,9 @@ TEST(HostileShard, DimensionsClaimingMoreSamplesThanTheFileHolds) {
   const std::string path = tmp.sub("s.h5");
   // Chunked one sample per chunk (the direct layout), nothing written: a few KiB of file that
   // says 2^40 samples (the index alone would take 16 TiB).
-  write_raw_shard(path, {{"inputs", {kHuge, 4, 4, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8, nullptr, true},
-                         {"targets", {kHuge, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, nullptr, true}});
+  write_raw_shard(path,
+                  {{"inputs", {kHuge, 4, 4, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8, nullptr, true},
+                   {"targets", {kHuge, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, nullptr, true}});
   expect_tessera_error([&] { ShardFile f(path); },
                        {path, "1099511627776 samples", "cannot be stored in a file of"});
   // With a manifest, its count is checked first.
@@ -166,7 +167,8 @@ TEST(HostileManifest, NumbersOutOfRangeAreRefusedNotConverted) {
   };
   const std::vector<Case> cases = {
       // double -> integer conversions that were undefined behaviour:
-      {[](json& j) { j["shards"][0]["samples"] = 1e300; }, {"shards[shard-00000.h5].samples", "1e+300"}},
+      {[](json& j) { j["shards"][0]["samples"] = 1e300; },
+       {"shards[shard-00000.h5].samples", "1e+300"}},
       {[](json& j) { j["inputs"]["shape"][0] = 1e10; }, {"inputs.shape[0]", "1..1048576"}},
       {[](json& j) { j["shards"][1]["target_max"] = -1e30; }, {"target_max", "-1..255"}},
       {[](json& j) { j["samples"] = std::numeric_limits<double>::infinity(); }, {"samples"}},

@@ -48,8 +48,9 @@ std::string with_file_size_limit(rlim_t bytes, const std::function<void()>& fn) 
 class RunLogFaults : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() / ("tessera-runlog-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = (fs::temp_directory_path() /
+            ("tessera-runlog-" + std::to_string(::getpid()) + "-" + test))
                .string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
