@@ -4,9 +4,12 @@
 #include "checkpoints/sha256.h"
 #include "common/error.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 namespace fs = std::filesystem;
@@ -21,14 +24,21 @@ const nlohmann::json& require(const nlohmann::json& obj, const char* key,
   return *it;
 }
 
+// An integer in [min_value, max_value], range-checked before any narrowing.
 std::int64_t require_int(const nlohmann::json& obj, const char* key, const std::string& source,
-                         std::int64_t min_value) {
+                         std::int64_t min_value,
+                         std::int64_t max_value = std::numeric_limits<std::int64_t>::max()) {
   const nlohmann::json& v = require(obj, key, source);
   TESSERA_CHECK(v.is_number_integer(), "{}: key '{}' must be an integer, found {}", source, key,
                 v.dump());
+  TESSERA_CHECK(!v.is_number_unsigned() ||
+                    v.get<std::uint64_t>() <=
+                        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+                "{}: key '{}' is out of range, found {}", source, key, v.dump());
   const auto value = v.get<std::int64_t>();
-  TESSERA_CHECK(value >= min_value, "{}: key '{}' must be >= {}, found {}", source, key,
-                min_value, value);
+  TESSERA_CHECK(value >= min_value && value <= max_value,
+                "{}: key '{}' must be in {}..{}, found {}", source, key, min_value, max_value,
+                value);
   return value;
 }
 
@@ -82,7 +92,19 @@ nlohmann::json meta_to_json(const CheckpointMeta& meta) {
   } else {
     j["metric"] = nullptr;
   }
+  if (meta.format_version >= kFirstChecksummedFormat) {
+    // Through text and back, so the checksum is of exactly what a reader will parse (NaN in
+    // `extra` becomes null, as in the file).
+    j = nlohmann::json::parse(j.dump());
+    j[kMetaChecksumKey] = meta_checksum(j);
+  }
   return j;
+}
+
+std::string meta_checksum(const nlohmann::json& json) {
+  nlohmann::json copy = json;
+  if (copy.is_object()) copy.erase(kMetaChecksumKey);
+  return sha256_hex(copy.dump());
 }
 
 CheckpointMeta meta_from_json(const nlohmann::json& j, const std::string& source) {
@@ -91,13 +113,13 @@ CheckpointMeta meta_from_json(const nlohmann::json& j, const std::string& source
   TESSERA_CHECK(format == kFormatName, "{}: key 'format' is '{}', expected '{}'", source, format,
                 kFormatName);
   CheckpointMeta m;
-  m.format_version = static_cast<int>(require_int(j, "format_version", source, 1));
+  m.format_version = static_cast<int>(require_int(j, "format_version", source, 1, 1 << 20));
   TESSERA_CHECK(m.format_version <= kFormatVersion,
                 "{}: format_version {} was written by a newer tessera; this build reads up to {}",
                 source, m.format_version, kFormatVersion);
   m.step = require_int(j, "step", source, 0);
   m.epoch = require_int(j, "epoch", source, 0);
-  m.world_size = static_cast<int>(require_int(j, "world_size", source, 1));
+  m.world_size = static_cast<int>(require_int(j, "world_size", source, 1, 1 << 24));
   m.tessera_version = require_string(j, "tessera_version", source);
   m.created = require_string(j, "created", source);
   if (const auto it = j.find("created_unix"); it != j.end() && it->is_number()) {
@@ -126,6 +148,17 @@ CheckpointMeta meta_from_json(const nlohmann::json& j, const std::string& source
                   it->type_name());
     m.extra = *it;
   }
+  // After the schema (whose errors say more), the checksum covers every value.
+  if (m.format_version >= kFirstChecksummedFormat) {
+    const std::string recorded = require_string(j, kMetaChecksumKey, source);
+    const std::string actual = meta_checksum(j);
+    TESSERA_CHECK(recorded == actual,
+                  "{} is corrupt: its contents have SHA-256 {} but its {} records {} (a value in "
+                  "meta.json was modified or damaged)",
+                  source, actual, kMetaChecksumKey, recorded);
+  } else {
+    m.checksummed = false;
+  }
   return m;
 }
 
@@ -151,6 +184,13 @@ CheckpointMeta read_meta(const std::string& step_dir) {
 
 CheckpointData load_checkpoint_dir(const std::string& step_dir) {
   const CheckpointMeta meta = read_meta(step_dir);
+  if (!meta.checksummed) {
+    spdlog::warn("checkpoint {} is in format {} (tessera {}), whose {} has no checksum of its "
+                 "own: its files are verified, its step/epoch/world_size/metric are not. The "
+                 "next save writes format {}",
+                 step_dir, meta.format_version, meta.tessera_version, kMetaFileName,
+                 kFormatVersion);
+  }
   const std::string dir_name = fs::path(step_dir).lexically_normal().filename().string();
   if (const auto step = parse_step_dir_name(dir_name)) {
     TESSERA_CHECK(*step == meta.step,

@@ -1,6 +1,9 @@
 // The on-disk format of one checkpoint (docs/checkpoint-format.md): a directory `step-NNNNNNN/`
 // holding named files plus `meta.json`, which lists every file with its size and SHA-256 and
 // records step, epoch, world size, tessera version, creation time, metric and extra fields.
+// Format 2 adds `meta_sha256`, the SHA-256 of meta.json's own canonical JSON (every other key),
+// so a flipped byte in any value of meta.json is refused like one in a file. Format 1 (older
+// tessera, no such key) is still read, with a warning that its meta.json is not verified.
 //
 // This header defines what a checkpoint carries in memory (CheckpointData), the meta.json
 // schema (CheckpointMeta, to/from JSON) and the verifying reader of one checkpoint directory.
@@ -22,7 +25,10 @@ namespace tessera::checkpoints {
 
 inline constexpr const char* kMetaFileName = "meta.json";
 inline constexpr const char* kFormatName = "tessera-checkpoint";
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
+// The first format whose meta.json carries `meta_sha256` (and must).
+inline constexpr int kFirstChecksummedFormat = 2;
+inline constexpr const char* kMetaChecksumKey = "meta_sha256";
 
 // What the trainer hands to CheckpointStore::save and gets back from load. File names are plain
 // names ([A-Za-z0-9][A-Za-z0-9._-]*, not "meta.json"); contents are arbitrary bytes.
@@ -61,10 +67,17 @@ struct CheckpointMeta {
   std::optional<double> metric;  // absent or NaN is stored as null
   std::map<std::string, FileRecord> files;
   nlohmann::json extra = nlohmann::json::object();
+  bool checksummed = true;  // meta.json carried a verified meta_sha256 (false: format 1)
 };
 
+// The JSON of meta.json, with meta_sha256 (format 2).
 nlohmann::json meta_to_json(const CheckpointMeta& meta);
-// Validates the schema; errors name `source` (the meta.json path) and the offending key.
+// SHA-256 (hex) of the canonical form of `json` without its meta_sha256 key: nlohmann's compact
+// dump (keys sorted, numbers in shortest round-trip form), so any change of a key or value
+// changes it while whitespace does not.
+std::string meta_checksum(const nlohmann::json& json);
+// Validates the schema and (format >= 2) meta_sha256; errors name `source` (the meta.json path)
+// and the offending key.
 CheckpointMeta meta_from_json(const nlohmann::json& json, const std::string& source);
 // Reads and parses `<step_dir>/meta.json` (no file verification).
 CheckpointMeta read_meta(const std::string& step_dir);

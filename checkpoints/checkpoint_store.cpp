@@ -94,6 +94,8 @@ std::string CheckpointStore::save(const CheckpointData& d, std::optional<double>
                   d.step, name, kMetaFileName);
   }
   const auto start = std::chrono::steady_clock::now();
+  // One writer per run directory: before anything in it is touched (leftovers included).
+  if (!lock_) lock_ = std::make_shared<RunDirLock>(run_dir_);
   phase("begin");
   const bool existed = fs::is_directory(ckpt_dir_);
   make_dirs(ckpt_dir_);

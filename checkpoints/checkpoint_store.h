@@ -11,6 +11,9 @@
 // with an error naming the directory, the file and the mismatch. load_auto() is `--resume auto`:
 // the newest checkpoint that verifies, with a warning for each newer invalid one skipped.
 //
+// One writer per run directory is enforced: the first save() takes the run directory's
+// RunDirLock (run_dir_lock.h) unless this process already holds it, and keeps it for the life of
+// the store; a save while another process holds it throws, naming that process's host and pid.
 // Ownership/threads: one writer per run directory (rank 0, one thread); not thread-safe. Any
 // number of readers may load concurrently with a writer: they only ever see published
 // checkpoints (a reader racing with retention may see a checkpoint disappear).
@@ -18,8 +21,10 @@
 #pragma once
 
 #include "checkpoints/checkpoint_format.h"
+#include "checkpoints/run_dir_lock.h"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +98,7 @@ class CheckpointStore {
   std::string mode_;
   std::function<void(const char*)> hook_;
   bool use_exchange_ = true;
+  std::shared_ptr<RunDirLock> lock_;  // taken by the first save()
 };
 
 }  // namespace tessera::checkpoints

@@ -116,7 +116,9 @@ std::shared_ptr<const ShardFile> DatasetReader::shard(int index) const {
     if (it != hdf5_pos_.end()) hdf5_lru_.splice(hdf5_lru_.begin(), hdf5_lru_, it->second);
     return slot;
   }
-  auto f = std::make_shared<const ShardFile>(shard_path(index));
+  const int64_t expected =
+      manifest_.derived ? -1 : manifest_.shards[static_cast<size_t>(index)].samples;
+  auto f = std::make_shared<const ShardFile>(shard_path(index), expected);
   check_shard(index, *f);
   slot = f;
   if (!f->direct_io()) {

@@ -90,9 +90,19 @@ std::optional<std::string> h5_read_string_attr(hid_t obj, const std::string& nam
                        where);
     std::string out = p ? p : "";
     if (p) H5free_memory(p);
+    TESSERA_CHECK(out.size() <= kMaxStringAttrBytes,
+                  "{}: attribute '{}' is a {}-byte string (at most {} allowed)", where, name,
+                  out.size(), kMaxStringAttrBytes);
     return out;
   }
-  size_t n = H5Tget_size(type.get());
+  // A fixed-length string: its length comes from the file. Bounded by what the attribute
+  // stores and by kMaxStringAttrBytes before it sizes the buffer.
+  const size_t n = H5Tget_size(type.get());
+  const hsize_t stored = H5Aget_storage_size(attr.get());
+  TESSERA_CHECK(n > 0 && n <= kMaxStringAttrBytes && n <= stored,
+                "{}: attribute '{}' claims a {}-byte string ({} bytes stored; at most {} "
+                "allowed): corrupt or hostile file",
+                where, name, n, static_cast<uint64_t>(stored), kMaxStringAttrBytes);
   std::vector<char> buf(n + 1, '\0');
   TESSERA_CHECK_HDF5(H5Aread(attr.get(), type.get(), buf.data()), "reading attribute '{}' of {}",
                      name, where);

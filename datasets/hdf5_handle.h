@@ -77,6 +77,9 @@ void h5_write_attr(hid_t obj, const std::string& name, const std::string& value,
 std::optional<int64_t> h5_read_int_attr(hid_t obj, const std::string& name,
                                         const std::string& where);
 // Reads a string attribute (fixed or variable length, scalar or one element); nullopt if absent.
+// A string longer than kMaxStringAttrBytes, or a fixed length beyond what the attribute stores,
+// is refused (tessera::Error naming `where` and the attribute) before anything is allocated.
+inline constexpr size_t kMaxStringAttrBytes = 4096;
 std::optional<std::string> h5_read_string_attr(hid_t obj, const std::string& name,
                                                const std::string& where);
 

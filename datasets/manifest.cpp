@@ -1,8 +1,10 @@
 #include "datasets/manifest.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -13,9 +15,27 @@ namespace tessera {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+// Bounds of the numbers a manifest may hold (docs/data-format.md): anything outside is refused
+// before it is converted or summed, so no value of the file reaches undefined behaviour.
+constexpr int64_t kMaxDim = int64_t{1} << 20;             // pixels per axis, channels
+constexpr int64_t kMaxShardSamples = int64_t{1} << 40;    // samples in one shard
+constexpr int64_t kMaxBytes = int64_t{1} << 60;           // bytes of one shard file
+
+int64_t add_samples(int64_t a, int64_t b, const std::string& where) {
+  int64_t out = 0;
+  TESSERA_CHECK(!__builtin_add_overflow(a, b, &out),
+                "{}: the shards' sample counts add up to more than {}", where,
+                std::numeric_limits<int64_t>::max());
+  return out;
+}
+
+}  // namespace
+
 int64_t Manifest::total_samples() const {
   int64_t n = 0;
-  for (const auto& s : shards) n += s.samples;
+  for (const auto& s : shards) n = add_samples(n, s.samples, "dataset manifest");
   return n;
 }
 
@@ -56,14 +76,66 @@ T get(const json& j, const char* key, const std::string& where, const std::strin
   }
 }
 
+// An integer in [lo, hi]: a JSON integer, or a number with an integral value (10.0). Checked
+// before any conversion (a double outside int64 would be undefined behaviour when cast).
+int64_t checked_int(const json& v, const std::string& where, const std::string& path, int64_t lo,
+                    int64_t hi) {
+  bool ok = false;
+  int64_t out = 0;
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    ok = u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+    out = ok ? static_cast<int64_t>(u) : 0;
+  } else if (v.is_number_integer()) {
+    out = v.get<int64_t>();
+    ok = true;
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    ok = std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18;
+    out = ok ? static_cast<int64_t>(d) : 0;
+  } else {
+    TESSERA_THROW("{}: key '{}' must be an integer, found {} {}", where, path, v.type_name(),
+                  v.dump().substr(0, 80));
+  }
+  TESSERA_CHECK(ok && out >= lo && out <= hi, "{}: key '{}' is {}, expected an integer in {}..{}",
+                where, path, v.dump().substr(0, 80), lo, hi);
+  return out;
+}
+
+int64_t get_int(const json& j, const char* key, const std::string& where, const std::string& parent,
+                int64_t lo, int64_t hi) {
+  std::string path = parent.empty() ? key : parent + "." + key;
+  TESSERA_CHECK(j.is_object() && j.contains(key), "{}: missing key '{}'", where, path);
+  return checked_int(j.at(key), where, path, lo, hi);
+}
+
+std::vector<int> get_shape(const json& j, const char* key, const std::string& where,
+                           const std::string& parent) {
+  std::string path = parent + "." + key;
+  TESSERA_CHECK(j.is_object() && j.contains(key), "{}: missing key '{}'", where, path);
+  const json& a = j.at(key);
+  TESSERA_CHECK(a.is_array() && a.size() <= 4,
+                "{}: key '{}' must be a list of up to 4 sizes, found {}", where, path,
+                a.dump().substr(0, 80));
+  std::vector<int> out;
+  for (size_t k = 0; k < a.size(); ++k) {
+    out.push_back(static_cast<int>(
+        checked_int(a[k], where, fmt::format("{}[{}]", path, k), 1, kMaxDim)));
+  }
+  return out;
+}
+
 }  // namespace
 
 Manifest manifest_from_json(const json& j, const std::string& where) {
   Manifest m;
   TESSERA_CHECK(j.is_object(), "{}: the manifest must be a JSON object", where);
+  auto shape_of = [&](const json& parent, const char* name) {
+    return get_shape(parent, "shape", where, name);
+  };
   TESSERA_CHECK(get<std::string>(j, "format", where) == "tessera-dataset",
                 "{}: 'format' must be \"tessera-dataset\"", where);
-  m.format_version = get<int>(j, "format_version", where);
+  m.format_version = static_cast<int>(get_int(j, "format_version", where, "", 0, 1 << 20));
   TESSERA_CHECK(m.format_version >= 1 && m.format_version <= kShardFormatVersion,
                 "{}: format_version {} is not supported by this build (supports 1..{})", where,
                 m.format_version, kShardFormatVersion);
@@ -71,23 +143,24 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
   i.task = get<std::string>(j, "task", where);
   const json& in = j.contains("inputs") ? j["inputs"] : json();
   const json& tg = j.contains("targets") ? j["targets"] : json();
-  auto ishape = get<std::vector<int>>(in, "shape", where, "inputs");
+  auto ishape = shape_of(in, "inputs");
   TESSERA_CHECK(ishape.size() == 3, "{}: inputs.shape must be [h, w, C]", where);
   i.input_height = ishape[0];
   i.input_width = ishape[1];
   i.in_channels = ishape[2];
   i.input_dtype = get<std::string>(in, "dtype", where, "inputs");
   i.target_kind = get<std::string>(tg, "kind", where, "targets");
-  auto tshape = get<std::vector<int>>(tg, "shape", where, "targets");
+  auto tshape = shape_of(tg, "targets");
   TESSERA_CHECK(tshape.size() == (i.target_kind == "labels" ? 2u : 3u),
                 "{}: targets.shape must be [H, W] for label maps, [H, W, C] for images", where);
   i.height = tshape[0];
   i.width = tshape[1];
   i.target_channels = tshape.size() == 3 ? tshape[2] : 0;
   i.target_dtype = get<std::string>(tg, "dtype", where, "targets");
-  i.classes = get<int>(tg, "classes", where, "targets");
+  i.classes = static_cast<int>(get_int(tg, "classes", where, "targets", 1, 256));
   i.has_labels = get<bool>(j, "labels", where);
   validate_info(i, where);
+  int64_t total = 0;
   TESSERA_CHECK(j.contains("shards") && j["shards"].is_array() && !j["shards"].empty(),
                 "{}: 'shards' must be a non-empty list", where);
   for (const auto& e : j["shards"]) {
@@ -96,18 +169,26 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     TESSERA_CHECK(!s.file.empty() && s.file.find('/') == std::string::npos,
                   "{}: shard file '{}' must be a plain file name inside the dataset directory",
                   where, s.file);
-    s.samples = get<int64_t>(e, "samples", where, "shards[]");
+    const std::string shard_key = "shards[" + s.file + "]";
+    s.samples = get_int(e, "samples", where, shard_key, std::numeric_limits<int64_t>::min(),
+                        kMaxShardSamples);
     TESSERA_CHECK(s.samples > 0, "{}: shard {} has {} samples (empty shard)", where, s.file,
                   s.samples);
-    s.bytes = e.contains("bytes") ? get<uint64_t>(e, "bytes", where, "shards[]") : 0;
+    total = add_samples(total, s.samples, where);
+    s.bytes = e.contains("bytes")
+                  ? static_cast<uint64_t>(get_int(e, "bytes", where, shard_key, 0, kMaxBytes))
+                  : 0;
     s.crc32c = e.contains("crc32c") ? get<std::string>(e, "crc32c", where, "shards[]") : "";
-    s.target_max = e.contains("target_max") ? get<int>(e, "target_max", where, "shards[]") : -1;
+    s.target_max = e.contains("target_max")
+                       ? static_cast<int>(get_int(e, "target_max", where, shard_key, -1, 255))
+                       : -1;
     m.shards.push_back(s);
   }
   if (j.contains("samples")) {
-    TESSERA_CHECK(get<int64_t>(j, "samples", where) == m.total_samples(),
-                  "{}: 'samples' is {} but the shards add up to {}", where,
-                  get<int64_t>(j, "samples", where), m.total_samples());
+    const int64_t claimed = get_int(j, "samples", where, "", 0,
+                                    std::numeric_limits<int64_t>::max());
+    TESSERA_CHECK(claimed == total, "{}: 'samples' is {} but the shards add up to {}", where,
+                  claimed, total);
   }
   return m;
 }
@@ -199,6 +280,17 @@ Manifest derive_manifest(const std::string& dir) {
     e.samples = l.samples;
     m.shards.push_back(e);
   }
+  for (const auto& d : ref.input_shape) {
+    TESSERA_CHECK(d >= 1 && d <= kMaxDim, "{}: `inputs` sample dimension {} is outside 1..{}",
+                  first, d, kMaxDim);
+  }
+  for (const auto& d : ref.target_shape) {
+    TESSERA_CHECK(d >= 1 && d <= kMaxDim, "{}: `targets` sample dimension {} is outside 1..{}",
+                  first, d, kMaxDim);
+  }
+  TESSERA_CHECK(!ref.classes || (*ref.classes >= 1 && *ref.classes <= 256),
+                "{}: attribute classes is {}, expected 1..256", first, ref.classes.value_or(0));
+  (void)m.total_samples();  // overflow-checked sum
   DatasetInfo& i = m.info;
   i.input_height = static_cast<int>(ref.input_shape[0]);
   i.input_width = static_cast<int>(ref.input_shape[1]);

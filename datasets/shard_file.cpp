@@ -4,6 +4,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -34,6 +37,21 @@ std::string type_name(hid_t type) {
   }
 }
 
+// Bounds on what a shard file may claim (a hostile or damaged file must get an error naming it,
+// not bad_alloc or gigabytes of memory). Every size read from the file is checked against these
+// and against the file's own size before it sizes an allocation.
+constexpr size_t kMaxSampleBytes = size_t{1} << 32;  // one sample of one dataset
+constexpr uint64_t kMaxDeflateRatio = 1032;          // zlib's largest possible ratio
+// Direct layout: both datasets store one chunk per sample, each >= 1 byte plus >= 8 bytes of
+// chunk index in the file, so a file of B bytes holds at most B / 16 samples.
+constexpr uint64_t kMinDirectBytesPerSample = 16;
+
+uint64_t file_size_of(const std::string& path) {
+  struct stat st {};
+  TESSERA_CHECK(::stat(path.c_str(), &st) == 0, "cannot stat {}: {}", path, std::strerror(errno));
+  return static_cast<uint64_t>(st.st_size);
+}
+
 }  // namespace
 
 struct ShardFile::Access {
@@ -45,6 +63,7 @@ struct ShardFile::Access {
   std::vector<hsize_t> dims;  // full dims incl. N
   bool direct = false;        // pread of the raw chunk (index below)
   bool deflate = false;       // chunk is zlib-compressed
+  bool filtered = false;      // any filter (stored bytes may be smaller than the data)
   hid_t mem_type = H5I_INVALID_HID;
   struct Chunk {
     uint64_t addr = 0;  // absolute file offset
@@ -55,8 +74,11 @@ struct ShardFile::Access {
 
   // Records every sample's chunk location; `base` is added to HDF5's chunk addresses to make them
   // file offsets (the user-block size where HDF5 reports addresses relative to it).
-  void build_index(const std::string& path, uint64_t base) {
-    chunks.resize(dims[0]);
+  void build_index(const std::string& path, uint64_t base, uint64_t file_bytes) {
+    chunks.resize(dims[0]);  // bounded by the file size (see check_counts)
+    // The largest stored chunk a sample can have: zlib's compressBound of the sample size
+    // (HDF5 stores a chunk that does not compress unfiltered, with mask bit 0 set).
+    const uint64_t max_deflated = compressBound(static_cast<uLong>(sample_bytes));
     std::vector<hsize_t> offset(rank, 0);
     H5Quiet quiet;
     for (hsize_t k = 0; k < dims[0]; ++k) {
@@ -68,7 +90,17 @@ struct ShardFile::Access {
                          "locating `{}` of sample {} in {}", name, k, path);
       TESSERA_CHECK(addr != HADDR_UNDEF && size > 0,
                     "{}: `{}` of sample {} was never written (no chunk stored)", path, name, k);
-      TESSERA_CHECK(size < (uint64_t{1} << 32), "{}: chunk of sample {} is too large", path, k);
+      const bool compressed = deflate && !(mask & 1u);
+      TESSERA_CHECK(compressed ? size <= max_deflated : size == sample_bytes,
+                    "{}: `{}` of sample {} is stored as {} bytes, but a {}-byte sample takes {} "
+                    "(corrupt or hostile file)",
+                    path, name, k, static_cast<uint64_t>(size), sample_bytes,
+                    compressed ? fmt::format("at most {} compressed (compressBound)", max_deflated)
+                               : fmt::format("exactly {}", sample_bytes));
+      TESSERA_CHECK(base + addr <= file_bytes && size <= file_bytes - (base + addr),
+                    "{}: `{}` of sample {} lies at bytes {}..{}, beyond the end of the {}-byte "
+                    "file (truncated file?)",
+                    path, name, k, base + addr, base + addr + size, file_bytes);
       chunks[k] = {base + addr, static_cast<uint32_t>(size), mask};
     }
   }
@@ -99,9 +131,14 @@ struct ShardFile::Access {
     TESSERA_CHECK(compressed || c.size == sample_bytes,
                   "{}: `{}` of {} is stored as {} bytes, expected {} (corrupt file?)", path, name,
                   what, c.size, sample_bytes);
+    // One compressed-chunk buffer per thread, at most compressBound(sample) bytes (checked when
+    // the index was built); it gives memory back when it is much larger than this read needs.
     thread_local std::vector<uint8_t> raw;
     std::vector<uint8_t>& buf = compressed ? raw : dst;
     buf.resize(c.size);
+    if (compressed && raw.capacity() > 2 * size_t{c.size} + (size_t{1} << 20)) {
+      raw.shrink_to_fit();
+    }
     size_t done = 0;
     while (done < c.size) {
       ssize_t got =
@@ -174,7 +211,13 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
   a->dtype = dtype;
   a->mem_type = dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
   a->sample_bytes = static_cast<size_t>(dtype == "uint8" ? 1 : 4);
-  for (auto d : sample_shape) a->sample_bytes *= static_cast<size_t>(d);
+  for (auto d : sample_shape) {
+    TESSERA_CHECK(!__builtin_mul_overflow(a->sample_bytes, static_cast<size_t>(d),
+                                          &a->sample_bytes) &&
+                      a->sample_bytes <= kMaxSampleBytes,
+                  "{}: `{}` claims samples of more than {} bytes (corrupt or hostile file)", path,
+                  name, kMaxSampleBytes);
+  }
 
   // Direct chunk reads need: chunks of exactly one sample, native byte order, and no filter
   // other than deflate.
@@ -202,6 +245,7 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
       filters_ok = false;
     }
   }
+  a->filtered = nfilters > 0;
   a->direct = one_chunk && filters_ok && H5Tequal(ftype.get(), a->mem_type) > 0;
   if (!a->direct) a->deflate = false;
   return a;
@@ -209,7 +253,29 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
 
 }  // namespace
 
-ShardFile::ShardFile(const std::string& path) : path_(path) {
+namespace {
+
+// The sample count against the manifest and the file size, before anything is sized by it.
+void check_counts(const std::string& path, const ShardFile::Access& a, uint64_t samples,
+                  int64_t expected, uint64_t file_bytes, bool direct) {
+  TESSERA_CHECK(expected < 0 || samples == static_cast<uint64_t>(expected),
+                "{}: `{}` holds {} samples but the manifest says {}", path, a.name, samples,
+                expected);
+  // Stored bytes per sample are at least sample_bytes (unfiltered) or sample_bytes / 1032
+  // (deflate's best ratio); the direct layout needs >= 16 bytes per sample in any case.
+  uint64_t per_sample = a.filtered ? a.sample_bytes / kMaxDeflateRatio : a.sample_bytes;
+  if (direct) per_sample = std::max(per_sample, kMinDirectBytesPerSample);
+  per_sample = std::max<uint64_t>(per_sample, 1);
+  uint64_t needed = 0;
+  TESSERA_CHECK(!__builtin_mul_overflow(samples, per_sample, &needed) && needed <= file_bytes,
+                "{}: `{}` claims {} samples of {} bytes, which cannot be stored in a file of {} "
+                "bytes (truncated or corrupt file, or a hostile one)",
+                path, a.name, samples, a.sample_bytes, file_bytes);
+}
+
+}  // namespace
+
+ShardFile::ShardFile(const std::string& path, int64_t expected_samples) : path_(path) {
   H5Quiet quiet;
   H5Id fapl(TESSERA_CHECK_HDF5(H5Pcreate(H5P_FILE_ACCESS), "{}", path), H5Pclose);
   // A small metadata cache per open file: a reader keeps up to ReaderOptions::max_open_shards
@@ -240,6 +306,10 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
   TESSERA_CHECK(inputs_->dims[0] == targets_->dims[0],
                 "{}: `inputs` holds {} samples but `targets` holds {}", path, inputs_->dims[0],
                 targets_->dims[0]);
+  const uint64_t file_bytes = file_size_of(path);
+  const bool direct = inputs_->direct && targets_->direct;
+  check_counts(path, *inputs_, inputs_->dims[0], expected_samples, file_bytes, direct);
+  check_counts(path, *targets_, targets_->dims[0], expected_samples, file_bytes, direct);
   TESSERA_CHECK(layout_.samples > 0, "{}: empty shard (0 samples)", path);
   if (H5Lexists(file_.get(), "labels", H5P_DEFAULT) > 0) {
     layout_.has_labels = true;
@@ -269,8 +339,8 @@ ShardFile::ShardFile(const std::string& path) : path_(path) {
     hsize_t userblock = 0;
     TESSERA_CHECK_HDF5(H5Pget_userblock(fcpl.get(), &userblock), "{}", path);
     const uint64_t base = compat::hdf5_chunk_address_includes_userblock() ? 0 : userblock;
-    inputs_->build_index(path, base);
-    targets_->build_index(path, base);
+    inputs_->build_index(path, base, file_bytes);
+    targets_->build_index(path, base, file_bytes);
     // Everything needed is in memory now: release HDF5's per-file state.
     inputs_->ds.close(path);
     targets_->ds.close(path);

@@ -52,7 +52,11 @@ class FileDescriptor {
 
 class ShardFile {
  public:
-  explicit ShardFile(const std::string& path);
+  // expected_samples >= 0: the manifest's count, checked before the file's dimensions size
+  // anything. Every size the file claims is bounded (by the file size, by compressBound of the
+  // sample for compressed chunks) before it sizes an allocation; a file that breaks a bound is
+  // refused with a tessera::Error naming it.
+  explicit ShardFile(const std::string& path, int64_t expected_samples = -1);
   ~ShardFile();
   ShardFile(const ShardFile&) = delete;
   ShardFile& operator=(const ShardFile&) = delete;

@@ -75,13 +75,7 @@ const char* to_string(LaunchMode mode) {
 }
 
 std::string LaunchPlan::command_line() const {
-  std::vector<std::string> words;
-  if (!env.empty()) {
-    words.push_back("env");
-    for (const auto& [k, v] : env) words.push_back(k + "=" + v);
-  }
-  words.insert(words.end(), argv.begin(), argv.end());
-  return shell_join(words);
+  return shell_env_command(env, argv, "cluster.env");
 }
 
 std::vector<std::string> train_argv(const LaunchRequest& req) {

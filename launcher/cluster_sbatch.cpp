@@ -7,12 +7,15 @@ namespace tessera {
 
 namespace {
 
-// #SBATCH lines are read by sbatch, not by a shell: refuse what it would split or mangle.
+// #SBATCH lines are read by sbatch, not by a shell: refuse what it would split or mangle
+// (whitespace, quotes, backslashes, and any control character: a newline would end the line).
 std::string sbatch_value(const std::string& value, const std::string& what) {
-  TESSERA_CHECK(!value.empty() && value.find_first_of(" \t\n\"'\\") == std::string::npos,
-                "{}: \"{}\" cannot go into an #SBATCH line (no whitespace, quotes or "
-                "backslashes)",
-                what, value);
+  bool ok = !value.empty() && value.find_first_of(" \t\n\"'\\") == std::string::npos;
+  for (char c : value) ok = ok && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  TESSERA_CHECK(ok,
+                "{}: \"{}\" cannot go into an #SBATCH line (no whitespace, quotes, backslashes "
+                "or control characters)",
+                what, comment_text(value));
   return value;
 }
 
@@ -69,10 +72,11 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
 
   std::string s = "#!/bin/bash\n";
   s += "# Written by `tessera submit`";
-  if (!req.header_comment.empty()) s += " (" + req.header_comment + ")";
+  if (!req.header_comment.empty()) s += " (" + comment_text(req.header_comment) + ")";
   s += ".\n";
-  s += fmt::format("# Config: {}\n# Submit again with: sbatch {}/job.sbatch\n", req.config_path,
-                   run_dir);
+  // Comments hold escaped text: a newline in a path must not become a line of the script.
+  s += fmt::format("# Config: {}\n# Submit again with: sbatch {}/job.sbatch\n",
+                   comment_text(req.config_path), run_dir);
   s += fmt::format("#SBATCH --job-name={}\n",
                    sbatch_value(cfg.experiment.name, "experiment.name"));
   s += fmt::format("#SBATCH --nodes={}\n", cl.nodes);
@@ -107,9 +111,12 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
   inside.slurm_job_id = "$SLURM_JOB_ID";
   const LaunchPlan plan = plan_launch(cfg, launch, inside);
   s += "\n";
-  for (const auto& [k, v] : plan.env) s += fmt::format("export {}={}\n", k, shell_quote(v));
+  for (const auto& [k, v] : plan.env) {
+    check_env_name(k, "cluster.env");
+    s += fmt::format("export {}={}\n", k, shell_quote(v));
+  }
   s += "# The step: " + std::string(to_string(plan.mode)) + " inside the allocation.\n";
-  s += shell_join(plan.argv);
+  s += shell_command(plan.argv);
   s += kTail;
   return s;
 }

@@ -1,14 +1,19 @@
 #include "trainer/run_log.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <vector>
 
+#include "checkpoints/file_io.h"
 #include "common/error.h"
 
 namespace tessera {
@@ -25,27 +30,45 @@ RunLog::RunLog(const std::string& run_dir, int64_t resume_step, const std::strin
                         std::getenv("PMIX_RANK") != nullptr || std::getenv("PMI_RANK") != nullptr ||
                         std::getenv("SLURM_STEP_ID") != nullptr;
   tty_ = isatty(STDOUT_FILENO) != 0 && !launched;
-  std::vector<std::string> kept;
+  std::string kept;
   if (resume_step >= 0 && fs::exists(path_)) {
     std::ifstream in(path_);
+    TESSERA_CHECK(in.good(), "cannot read {} to resume it", path_);
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (j.is_discarded()) continue;  // a torn last line from a killed run
-      if (j.value("step", int64_t{0}) <= resume_step) kept.push_back(line);
+      // Records after the resumed step go; `step` is compared as a number, whatever its type.
+      const auto step = j.find("step");
+      const bool later = step != j.end() && step->is_number() &&
+                         step->get<double>() > static_cast<double>(resume_step);
+      if (!later) kept += line + '\n';
     }
+    TESSERA_CHECK(!in.bad(), "error reading {} to resume it", path_);
   }
-  out_.open(path_, std::ios::trunc);
-  TESSERA_CHECK(out_.good(), "cannot open {} for writing", path_);
-  for (const auto& l : kept) out_ << l << '\n';
-  out_.flush();
+  // Never truncated in place: the new contents (kept records, or nothing for a fresh run) go to
+  // a temporary file that replaces the old one by rename.
+  checkpoints::write_file_atomic(path_, kept);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  TESSERA_CHECK(fd_ >= 0, "cannot open {} for appending: {}", path_, std::strerror(errno));
+}
+
+RunLog::~RunLog() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void RunLog::write(const nlohmann::json& record) {
   if (!enabled_) return;
-  out_ << record.dump() << '\n';
-  out_.flush();
+  const std::string line = record.dump() + '\n';
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    TESSERA_CHECK(n > 0, "cannot write {} (a {}-byte record): {}", path_, line.size(),
+                  n < 0 ? std::strerror(errno) : "no progress");
+    done += static_cast<size_t>(n);
+  }
 }
 
 std::string format_duration(double seconds) {

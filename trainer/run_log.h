@@ -1,8 +1,11 @@
 // RunLog: rank 0's record of a training run.
-//   - metrics.jsonl in the run directory: one JSON object per line, appended and flushed per
-//     record (per log interval and per validation). On resume, records with a step beyond the
-//     resumed step (written after the checkpoint a crashed run resumes from) are dropped first,
-//     so the file reads as one uninterrupted run.
+//   - metrics.jsonl in the run directory: one JSON object per line, appended with one write(2)
+//     per record (per log interval and per validation). On resume, records with a step beyond
+//     the resumed step (written after the checkpoint a crashed run resumes from) are dropped
+//     first, so the file reads as one uninterrupted run. That rewrite goes through a temporary
+//     file, fsync and rename (checkpoints::write_file_atomic): a kill or a full disk at that
+//     moment leaves the old file whole. A failed write (disk full, EFBIG, I/O error) is a
+//     tessera::Error naming the file and the OS error, never ignored.
 //   - a progress display on stdout: a single refreshing line when stdout is a terminal and the
 //     process was not started by mpirun/srun (logging.progress auto; `bar` forces it), plain log
 //     lines otherwise (auto|lines), or nothing (off). Under mpirun every rank's stdout is a
@@ -14,7 +17,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <string>
 
 namespace tessera {
@@ -22,6 +24,9 @@ namespace tessera {
 class RunLog {
  public:
   RunLog() = default;
+  ~RunLog();
+  RunLog(const RunLog&) = delete;
+  RunLog& operator=(const RunLog&) = delete;
   // Opens <run_dir>/metrics.jsonl for appending; truncates records with step > resume_step
   // (resume_step < 0: a fresh run; the file is started anew).
   RunLog(const std::string& run_dir, int64_t resume_step, const std::string& progress_mode,
@@ -39,7 +44,7 @@ class RunLog {
   bool tty_ = false;
   std::string mode_;
   std::string path_;
-  std::ofstream out_;
+  int fd_ = -1;  // metrics.jsonl, O_APPEND
   bool line_open_ = false;
 };
 

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "checkpoints/checkpoint_store.h"
+#include "checkpoints/run_dir_lock.h"
 #include "comm/communicator.h"
 #include "comm/grad_reducer.h"
 #include "comm/step_consensus.h"
@@ -102,6 +103,7 @@ class TrainingRun {
   const std::string run_dir_;
   TestHooks hooks_;
   torch::Device device_;
+  checkpoints::RunDirLock run_lock_;  // rank 0: one writer per run directory
 
   // set-up
   std::shared_ptr<ImageModelImpl> model_;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoints/file_io.h"
 #include "checkpoints/state_io.h"
 #include "comm/fingerprint.h"
 #include "datasets/manifest.h"
@@ -52,6 +53,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
       run_dir_(cfg.run_dir()),
       hooks_(TestHooks::from_env()),
       device_(select_device(cfg, comm)),
+      run_lock_(cfg.run_dir(), comm.rank() == 0),
       store_(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
              cfg.checkpoint.mode) {
   TESSERA_CHECK(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1");
@@ -114,7 +116,7 @@ void TrainingRun::resume() {
   }
   if (is_root_) {
     fs::create_directories(run_dir_);
-    std::ofstream(run_dir_ + "/config.resolved.yaml") << to_yaml(cfg_);
+    checkpoints::write_file_atomic(run_dir_ + "/config.resolved.yaml", to_yaml(cfg_));
   }
   log_ = RunLog(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
   start_step_ = progress_.step;

@@ -121,6 +121,8 @@ class Writer {
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
   }
 
+  pid_t pid() const { return pid_; }
+
   // Waits for a normal exit; returns the exit status (or -1 if killed by a signal).
   int wait_exit() {
     int status = 0;
@@ -317,6 +319,84 @@ TEST(CheckpointCrashSafety, KillAtRandomMoments) {
     next = latest + 1;
   }
   recover_and_check(tmp.path(), next, log);
+}
+
+// Two writers on one run directory (a job started twice, issue 13 finding 8): while the first is
+// in the middle of a save, the second's save is refused with an error naming the first's host
+// and pid, and the first's in-flight `.tmp-*` checkpoint is untouched (before the lock, the
+// second save removed it as a "leftover"). Once the first is gone (kill -9) the lock is free.
+TEST(CheckpointCrashSafety, SecondWriterOnOneRunDirectoryIsRefused) {
+  TempDir tmp;
+  const std::string log = tmp / "writer.log";
+  Writer w(tmp.path(), 5, 1, {"--stop", "1:file_written:1", "--mb", "1"}, log);
+  const auto line = w.next_line(kReadTimeoutMs);
+  ASSERT_TRUE(line && *line == "K") << testing::slurp(log);
+  std::vector<std::string> in_flight;
+  for (const auto& e : fs::directory_iterator(tmp / "checkpoints")) {
+    if (e.path().filename().string().rfind(".tmp-", 0) == 0) in_flight.push_back(e.path());
+  }
+  ASSERT_EQ(in_flight.size(), 1u);
+
+  CheckpointStore second(tmp.path());
+  std::string error = "<no error>";
+  try {
+    second.save(testing::crash_content(9, 0, 1.0));
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  EXPECT_NE(error.find("in use by another tessera process"), std::string::npos) << error;
+  EXPECT_NE(error.find("pid " + std::to_string(w.pid())), std::string::npos) << error;
+  EXPECT_NE(error.find(std::string("host ") + host), std::string::npos) << error;
+  EXPECT_TRUE(fs::exists(in_flight[0])) << "the second writer deleted the first's checkpoint";
+  EXPECT_FALSE(fs::exists(tmp / "checkpoints/step-0000009"));
+
+  ASSERT_TRUE(w.kill_and_reap());
+  EXPECT_NO_THROW(second.save(testing::crash_content(9, 0, 1.0)));
+  EXPECT_EQ(second.load("latest").step, 9);
+}
+
+// Runs ckpt_crash_writer (one save of `step`, 1 MB) through bash with `ulimit -f LIMIT` (KiB) and
+// SIGXFSZ ignored, so a write past the limit fails with EFBIG as on a full disk. Returns the
+// wait status.
+int run_writer_with_file_limit(const std::string& run_dir, std::int64_t step,
+                               const std::string& limit, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string s = std::to_string(step);
+    ::execl("/bin/bash", "bash", "-c",
+            "trap '' XFSZ; ulimit -f \"$3\" && exec \"$0\" \"$1\" 1 \"$2\" 1 --mb 1 >>\"$4\" 2>&1",
+            TESSERA_CKPT_CRASH_WRITER, run_dir.c_str(), s.c_str(), limit.c_str(), log.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+// Disk full during a checkpoint save: the writer ends with exit status 1 and an error naming the
+// file and the cause, the previous `latest` still verifies, and no temporary directory is left.
+TEST(CheckpointCrashSafety, DiskFullDuringASave) {
+  TempDir tmp;
+  const std::string log = tmp / "writer.log";
+  int status = run_writer_with_file_limit(tmp.path(), 5, "unlimited", log);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::slurp(log);
+  // optim.pt is 667 kB: past a 500 KiB limit.
+  status = run_writer_with_file_limit(tmp.path(), 6, "500", log);
+  const std::string text = testing::slurp(log);
+  ASSERT_TRUE(WIFEXITED(status)) << "the writer died of a signal: " << text;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << text;
+  EXPECT_NE(text.find(".tmp-step-0000006-"), std::string::npos) << text;
+  EXPECT_NE(text.find("optim.pt"), std::string::npos) << text;
+  EXPECT_NE(text.find("File too large"), std::string::npos) << text;
+  CheckpointStore store(tmp.path());
+  EXPECT_EQ(store.load("latest").step, 5);
+  for (const auto& e : fs::directory_iterator(tmp / "checkpoints")) {
+    const std::string n = e.path().filename().string();
+    EXPECT_TRUE(n == "latest" || n == "best" || n == "step-0000005") << "left behind: " << n;
+  }
 }
 
 }  // namespace

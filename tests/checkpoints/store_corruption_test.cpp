@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -76,6 +78,10 @@ TEST_F(CheckpointCorruption, MetaWithWrongSchemaIsRefused) {
   auto meta = nlohmann::json::parse(testing::slurp(dir_ + "/meta.json"));
   meta["step"] = 4;
   testing::spit(dir_ + "/meta.json", meta.dump());
+  EXPECT_NE(load_error().find("meta_sha256 records"), std::string::npos) << load_error();
+  // Resealed with a matching checksum, the step still contradicts the directory name.
+  meta["meta_sha256"] = meta_checksum(meta);
+  testing::spit(dir_ + "/meta.json", meta.dump());
   EXPECT_NE(load_error().find("the directory name says step 3"), std::string::npos)
       << load_error();
   meta["step"] = 3;
@@ -85,6 +91,75 @@ TEST_F(CheckpointCorruption, MetaWithWrongSchemaIsRefused) {
   meta.erase("files");
   testing::spit(dir_ + "/meta.json", meta.dump());
   EXPECT_NE(load_error().find("'files' is missing"), std::string::npos) << load_error();
+}
+
+// Issue 13 finding 4: meta.json is trusted for step, epoch, world_size, metric ... -- a changed
+// value must be refused like a changed file, not loaded.
+TEST_F(CheckpointCorruption, ChangedValueInMetaIsRefused) {
+  const std::string path = dir_ + "/meta.json";
+  const std::string original = testing::slurp(path);
+  for (const std::string key : {"\"metric\": ", "\"epoch\": ", "\"world_size\": ",
+                                "\"created_unix\": ", "\"tessera_version\": \"", "\"cursor\": ",
+                                "\"created\": \"2"}) {
+    std::string meta = original;
+    const size_t at = meta.find(key);
+    ASSERT_NE(at, std::string::npos) << key << " in " << meta;
+    char& c = meta[at + key.size()];
+    c = std::isdigit(static_cast<unsigned char>(c)) ? static_cast<char>('0' + (c - '0' + 1) % 10)
+                                                    : static_cast<char>(c ^ 0x20);
+    testing::spit(path, meta);
+    const std::string e = load_error();
+    EXPECT_NE(e.find(path), std::string::npos) << key << ": " << e;
+  }
+  testing::spit(path, original);
+  EXPECT_EQ(load_error(), "<no error>");  // control
+}
+
+// Every single-bit flip (bits 0 and 5) of every byte of meta.json: refused, or (whitespace) the
+// loaded checkpoint is exactly the original.
+TEST_F(CheckpointCorruption, BitFlipSweepOfMeta) {
+  const std::string path = dir_ + "/meta.json";
+  const std::string original = testing::slurp(path);
+  const CheckpointData good = load_checkpoint_dir(dir_);
+  int tried = 0, refused = 0, harmless = 0;
+  for (size_t i = 0; i < original.size(); ++i) {
+    for (const int bit : {0, 5}) {
+      std::string meta = original;
+      meta[i] = static_cast<char>(meta[i] ^ (1 << bit));
+      testing::spit(path, meta);
+      ++tried;
+      try {
+        const CheckpointData d = load_checkpoint_dir(dir_);
+        const bool same = d.step == good.step && d.epoch == good.epoch &&
+                          d.world_size == good.world_size && d.metric == good.metric &&
+                          d.tessera_version == good.tessera_version && d.created == good.created &&
+                          d.files == good.files && d.meta_extra == good.meta_extra;
+        EXPECT_TRUE(same) << "byte " << i << " bit " << bit << " changed a value unnoticed: "
+                          << meta.substr(i > 20 ? i - 20 : 0, 40);
+        ++harmless;
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+  }
+  testing::spit(path, original);
+  std::printf("meta.json bit-flip sweep: %d flips, %d refused, %d harmless (same values)\n",
+              tried, refused, harmless);
+  RecordProperty("flips", tried);
+  RecordProperty("refused", refused);
+}
+
+// Format 1 (before meta.json carried a checksum) stays readable, with a warning saying that its
+// meta.json is not verified.
+TEST_F(CheckpointCorruption, FormatOneMetaIsReadWithAWarning) {
+  auto meta = nlohmann::json::parse(testing::slurp(dir_ + "/meta.json"));
+  meta["format_version"] = 1;
+  meta.erase("meta_sha256");
+  testing::spit(dir_ + "/meta.json", meta.dump(2));
+  LogCapture log;
+  EXPECT_EQ(store_->load("latest").step, 3);
+  EXPECT_NE(log.text().find("format 1"), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("no checksum"), std::string::npos) << log.text();
 }
 
 TEST_F(CheckpointCorruption, CorruptPointerIsRefused) {
