@@ -18,7 +18,7 @@ TrainSummary train(const Config& cfg, Communicator& comm, const TrainOptions& op
 }
 
 TrainSummary TrainingRun::finish() {
-  log_.end_progress();
+  log_->end_progress();
   // Final validation and checkpoint (each skipped when this step already had one).
   if (!summary_.stopped_by_signal && !summary_.stopped_early) {
     if (evaluated_step_ != progress_.step && progress_.step > start_step_) validate();

@@ -119,7 +119,7 @@ class TrainingRun {
   // resume
   TrainProgress progress_;
   bool resumed_ = false;
-  RunLog log_;
+  std::optional<RunLog> log_;  // opened by resume()
 
   // distribute
   std::unique_ptr<Watchdog> watchdog_;

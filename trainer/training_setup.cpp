@@ -118,7 +118,7 @@ void TrainingRun::resume() {
     fs::create_directories(run_dir_);
     checkpoints::write_file_atomic(run_dir_ + "/config.resolved.yaml", to_yaml(cfg_));
   }
-  log_ = RunLog(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
+  log_.emplace(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
   start_step_ = progress_.step;
 }
 

@@ -165,14 +165,14 @@ void TrainingRun::log_interval() {
   const nlohmann::json times = {{"data", phases_.data},       {"forward", phases_.forward},
                                 {"backward", phases_.backward}, {"reduce", phases_.reduce},
                                 {"optimizer", phases_.optimizer}};
-  log_.write({{"step", progress_.step},
+  log_->write({{"step", progress_.step},
               {"epoch", progress_.epoch},
               {"loss", mean_loss},
               {"lr", lr_},
               {"images_per_s", ips},
               {"data_wait_fraction", elapsed > 0 ? phases_.data / elapsed : 0.0},
               {"time", times}});
-  log_.progress(progress_.step, cfg_.train.max_steps, progress_.epoch, mean_loss,
+  log_->progress(progress_.step, cfg_.train.max_steps, progress_.epoch, mean_loss,
                 summary_.last_val.empty() ? "" : selected_metric_name(cfg_),
                 summary_.last_val.empty() ? 0.0 : progress_.smoothed, ips, eta);
   loss_accum_ = 0;

@@ -56,7 +56,7 @@ bool TrainingRun::validate() {
   progress_.train_loss_count = 0;
   if (!std::isfinite(raw)) {
     // No usable value: keep the selection state as it is rather than end the run.
-    log_.write(rec);
+    log_->write(rec);
     spdlog::warn("step {} val: {} has no finite value ({}); best-checkpoint selection and "
                  "early stopping skip this validation",
                  progress_.step, cfg_.checkpoint.metric, raw);
@@ -67,7 +67,7 @@ bool TrainingRun::validate() {
                            ? raw
                            : ema * progress_.smoothed + (1.0 - ema) * raw;
   rec["selected/" + selected_metric_name(cfg_)] = progress_.smoothed;
-  log_.write(rec);
+  log_->write(rec);
   if (is_root_) {
     spdlog::info("step {} val: {} {:.4f} (best {:.4f})", progress_.step,
                  selected_metric_name(cfg_), raw,
