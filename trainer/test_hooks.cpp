@@ -68,7 +68,7 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
     const char* v = getenv(name);
     return v ? v : "";
   };
-  if (const std::string v = get("TESSERA_TEST_STOP_AT_STEP"); !v.empty()) {
+  if (const std::string v = get("TESSERA_TEST_STOP_AT_STEP"); !v.empty() && v != "-1") {
     h.stop_at_step = parse_int(v, "TESSERA_TEST_STOP_AT_STEP", "STEP");
   }
   if (const std::string v = get("TESSERA_TEST_KILL_IN_CHECKPOINT"); !v.empty()) {

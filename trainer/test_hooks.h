@@ -6,7 +6,7 @@
 // to inject a fault and silently did not would pass for the wrong reason). They are never needed
 // in normal use; docs/run-dir.md ("Test hooks") lists them:
 //
-//   TESSERA_TEST_STOP_AT_STEP=S              the last rank requests a stop at step S, exactly as
+//   TESSERA_TEST_STOP_AT_STEP=S              (-1: none) the last rank requests a stop at step S, as
 //                                            if it had received SIGTERM
 //   TESSERA_TEST_KILL_IN_CHECKPOINT=PHASE:S  rank 0 SIGKILLs itself at phase PHASE of the
 //                                            checkpoint store's write at step S (S may be omitted:
