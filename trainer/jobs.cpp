@@ -37,12 +37,7 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
   model->to(device);
 
-  LoaderOptions lo;
-  lo.rank = comm.rank();
-  lo.size = comm.size();
-  lo.seed = cfg.experiment.seed;
-  lo.train = false;
-  lo.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+  const LoaderOptions lo = loader_options(cfg, comm.rank(), comm.size(), /*train=*/false);
   const bool key = opts.split == "train" || opts.split == "val" || opts.split == "test";
   Loader loader = with_context(key ? cfg.where("data." + opts.split) : "--split " + opts.split,
                                [&] { return Loader(cfg.data, dir, lo); });

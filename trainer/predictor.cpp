@@ -246,10 +246,7 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     const int64_t limit = opts.limit > 0 ? opts.limit : std::max(cfg.eval.save_predictions, 1);
     Config one = cfg;
     one.data.batch_size = 1;
-    LoaderOptions lo;
-    lo.train = false;
-    lo.seed = cfg.experiment.seed;
-    lo.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+    const LoaderOptions lo = loader_options(cfg, 0, 1, /*train=*/false);
     Loader loader(one.data, opts.input, lo);
     loader.start_epoch(0);
     while (written < limit) {

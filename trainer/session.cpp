@@ -27,6 +27,16 @@ torch::Device select_device(const Config& cfg, const Communicator& comm) {
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank()));
 }
 
+LoaderOptions loader_options(const Config& cfg, int rank, int size, bool train) {
+  LoaderOptions o;
+  o.rank = rank;
+  o.size = size;
+  o.seed = cfg.experiment.seed;
+  o.train = train;
+  o.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+  return o;
+}
+
 void to_channels_last(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   int n = 0;

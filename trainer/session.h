@@ -9,6 +9,7 @@
 
 #include "comm/communicator.h"
 #include "common/config.h"
+#include "datasets/loader.h"
 #include "models/model.h"
 
 namespace tessera {
@@ -22,6 +23,10 @@ torch::Device select_device(const Config& cfg, const Communicator& comm);
 // it; the layers own a duplicate of `comm`, so the model must be destroyed before the MPI
 // environment). Eval/predict/export build the plain model (same state-dict names).
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm);
+
+// Loader options for `rank` of `size` ranks: the experiment's seed, the task's scale
+// (super-resolution), training (shuffled, augmented, drop-last) or evaluation order.
+LoaderOptions loader_options(const Config& cfg, int rank, int size, bool train);
 
 // train.channels_last: re-lays out every 4-D parameter and buffer (convolution weights) as
 // channels-last (NHWC) in place: same tensors, new strides, so the optimizer, the gradient

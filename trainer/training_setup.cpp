@@ -18,22 +18,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LoaderOptions train_loader_options(const Config& cfg, const Communicator& comm) {
-  LoaderOptions o;
-  o.rank = comm.rank();
-  o.size = comm.size();
-  o.seed = cfg.experiment.seed;
-  o.train = true;
-  o.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
-  return o;
-}
-
 std::unique_ptr<Loader> make_train_loader(const Config& cfg, const Communicator& comm) {
   TESSERA_CHECK(!cfg.data.train.empty(), "data.train: no training data directory configured ({})",
                 cfg.source_path);
-  auto loader = with_context(cfg.where("data.train"), [&] {
-    return std::make_unique<Loader>(cfg.data, cfg.data.train, train_loader_options(cfg, comm));
-  });
+  const LoaderOptions o = loader_options(cfg, comm.rank(), comm.size(), /*train=*/true);
+  auto loader = with_context(cfg.where("data.train"),
+                             [&] { return std::make_unique<Loader>(cfg.data, cfg.data.train, o); });
   TESSERA_CHECK(loader->batches_per_epoch() > 0,
                 "data.train {}: {} samples are too few for {} ranks x batch {} (drop-last leaves "
                 "no batch)",
@@ -73,8 +63,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
 
   train_loader_ = make_train_loader(cfg, comm);
   if (!cfg.data.val.empty()) {
-    LoaderOptions vo = train_loader_options(cfg, comm);
-    vo.train = false;
+    const LoaderOptions vo = loader_options(cfg, comm.rank(), comm.size(), /*train=*/false);
     with_context(cfg.where("data.val"), [&] { val_loader_.emplace(cfg.data, cfg.data.val, vo); });
   }
 
