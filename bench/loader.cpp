@@ -9,6 +9,8 @@
 // is per measurement, from wait4) with the page cache warm (datasets were just written):
 //   fread      plain read() of every shard file, front to back (I/O ceiling)
 //   h5-seq     every sample's input+target bytes in storage order, one thread, no decode
+//   h5-seq-crc the same with each sample checked against its stored CRC32C (sample_crc32c), as
+//              every Loader mode does: the difference is the per-sample check's whole cost
 //   loader-*   Loader epochs: train (global shuffle, random crop C, flips/rot90/color jitter),
 //              train-shards (shards mode), eval (full images, no augmentation)
 #include <fcntl.h>
@@ -91,8 +93,8 @@ int child(const std::string& mode, const std::string& dir, const Args& a) {
       std::fclose(f);
     }
     samples = r.size();
-  } else if (mode == "h5-seq") {
-    DatasetReader r(dir, ReaderOptions{VerifyMode::none});
+  } else if (mode == "h5-seq" || mode == "h5-seq-crc") {
+    DatasetReader r(dir, ReaderOptions{mode == "h5-seq" ? VerifyMode::none : VerifyMode::size});
     RawSample raw;
     t0 = now_s();
     for (int64_t k = 0; k < r.size(); ++k) {
@@ -230,8 +232,8 @@ int main(int argc, char** argv) {
         "\nsamples %dx%dx3 uint8 + %dx%d labels, gzip %d; loader: batch %d, crop %d, "
         "threads %d, prefetch %d\n\n",
         a.size, a.size, a.size, a.size, a.gzip, a.batch, a.image_size, a.threads, a.prefetch);
-    const std::vector<std::string> modes = {"fread", "h5-seq", "loader-eval", "loader-train",
-                                            "loader-train-shards"};
+    const std::vector<std::string> modes = {"fread",       "h5-seq",       "h5-seq-crc",
+                                            "loader-eval", "loader-train", "loader-train-shards"};
     std::map<std::string, std::map<std::string, Result>> res;
     for (const auto& m : modes) {
       for (const auto& [name, n] : sets) res[m][name] = run_child(m, a.dir + "/" + name, a);
@@ -245,6 +247,13 @@ int main(int argc, char** argv) {
                   r10.samples_per_s, r1.peak_rss_mib, r10.peak_rss_mib,
                   r10.samples_per_s / res["h5-seq"]["x10"].samples_per_s);
     }
+    const double crc_us =
+        1e6 / res["h5-seq-crc"]["x10"].samples_per_s - 1e6 / res["h5-seq"]["x10"].samples_per_s;
+    std::printf(
+        "\nper-sample CRC32C check: %.2f us per sample = %.1f%% of a loader-train sample (%.1f us)"
+        "\n",
+        crc_us, 100.0 * crc_us * res["loader-train"]["x10"].samples_per_s / 1e6,
+        1e6 / res["loader-train"]["x10"].samples_per_s);
     std::printf("\nloader-train peak RSS x10 / x1 = %.3f (dataset bytes x10 / x1 = %.1f)\n",
                 res["loader-train"]["x10"].peak_rss_mib / res["loader-train"]["x1"].peak_rss_mib,
                 static_cast<double>(bytes["x10"]) / bytes["x1"]);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "datasets/checksum.h"
+#include "datasets/integrity.h"
 #include "datasets/shard_file.h"
 
 namespace tessera {
@@ -37,10 +38,21 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
   }
   if (options_.verify == VerifyMode::full && options_.full_verify_limit >= 0 &&
       total_bytes > static_cast<uint64_t>(options_.full_verify_limit)) {
-    spdlog::info(
-        "dataset {}: {:.1f} GiB, checking shard sizes only (verify all checksums with "
-        "`tessera inspect --verify {}`)",
-        dir_, total_bytes / double(1 << 30), dir_);
+    const bool per_sample = std::all_of(manifest_.shards.begin(), manifest_.shards.end(),
+                                        [](const ShardEntry& e) { return e.sample_crc32c; });
+    if (per_sample) {
+      spdlog::info(
+          "dataset {}: {:.1f} GiB: checking shard sizes now and each sample's CRC32C as it is "
+          "read (whole files: `tessera inspect --verify {}`)",
+          dir_, total_bytes / double(1 << 30), dir_);
+    } else {
+      spdlog::warn(
+          "dataset {}: {:.1f} GiB, too large to checksum at every start, and some shards carry "
+          "no per-sample checksums (written by an older tessera or another tool): their samples "
+          "are NOT verified as read. Check the files with `tessera inspect --verify {}`, or "
+          "repack the dataset with this tessera",
+          dir_, total_bytes / double(1 << 30), dir_);
+    }
     options_.verify = VerifyMode::size;
   }
   for (int i = 0; i < num_shards(); ++i) {
@@ -103,6 +115,10 @@ void DatasetReader::check_shard(int index, const ShardFile& f) const {
   TESSERA_CHECK(l.samples == e.samples,
                 "dataset {}: shard {} holds {} samples but the manifest says {}", dir_, f.path(),
                 l.samples, e.samples);
+  TESSERA_CHECK(l.has_sample_crc || !e.sample_crc32c,
+                "dataset {}: shard {} lacks the `sample_crc32c` dataset the manifest records for "
+                "it (modified or replaced file)",
+                dir_, f.path());
   TESSERA_CHECK(l.has_labels == i.has_labels,
                 "dataset {}: shard {} {} a `labels` dataset but the manifest says labels={}", dir_,
                 f.path(), l.has_labels ? "has" : "lacks", i.has_labels);
@@ -118,7 +134,8 @@ std::shared_ptr<const ShardFile> DatasetReader::shard(int index) const {
   }
   const int64_t expected =
       manifest_.derived ? -1 : manifest_.shards[static_cast<size_t>(index)].samples;
-  auto f = std::make_shared<const ShardFile>(shard_path(index), expected);
+  auto f = std::make_shared<const ShardFile>(shard_path(index), expected,
+                                             options_.verify != VerifyMode::none);
   check_shard(index, *f);
   slot = f;
   if (!f->direct_io()) {
@@ -205,27 +222,7 @@ void DatasetReader::read(int64_t index, RawSample& out) const {
 }
 
 std::vector<std::string> DatasetReader::verify_checksums() const {
-  std::vector<std::string> problems;
-  if (manifest_.derived) {
-    problems.push_back(
-        fmt::format("dataset {} has no manifest.json, so there are no checksums to verify", dir_));
-    return problems;
-  }
-  for (int s = 0; s < num_shards(); ++s) {
-    const ShardEntry& e = manifest_.shards[static_cast<size_t>(s)];
-    std::string path = shard_path(s);
-    if (e.crc32c.empty()) {
-      problems.push_back(fmt::format("{}: no checksum in the manifest", path));
-      continue;
-    }
-    FileChecksum sum = crc32c_file(path);
-    if (crc32c_hex(sum.crc) != e.crc32c || (e.bytes > 0 && sum.bytes != e.bytes)) {
-      problems.push_back(fmt::format(
-          "{}: checksum mismatch: CRC32C {} ({} bytes) but the manifest says {} ({} bytes)", path,
-          crc32c_hex(sum.crc), sum.bytes, e.crc32c, e.bytes));
-    }
-  }
-  return problems;
+  return verify_shard_checksums(dir_, manifest_);
 }
 
 }  // namespace tessera

@@ -7,7 +7,8 @@
 // (shape/dtype mismatches between shards), is not empty, and (when the manifest records it)
 // has label values inside the class range. With VerifyMode::full it also compares each shard's
 // CRC32C with the manifest. Per-sample problems that are only visible in the data (labels out of
-// range, NaN inputs, corrupt compressed chunks) are reported lazily by read(), naming the sample.
+// range, NaN inputs, corrupt compressed chunks, bytes that do not match the sample's stored
+// CRC32C) are reported lazily by read(), naming the sample.
 // Every error names the directory/file and sample, and what was expected.
 //
 // read() copies a sample's stored bytes. Shards in tessera's layout are read by direct I/O
@@ -37,11 +38,14 @@ class FileDescriptor;
 enum class VerifyMode { none, size, full };
 
 struct ReaderOptions {
-  VerifyMode verify = VerifyMode::size;  // size: file sizes vs manifest; full: + CRC32C
-  int max_open_shards = 32;              // HDF5-backed (non-direct) shards kept open
-  int max_open_files = 64;               // file descriptors kept open for direct I/O
-  // VerifyMode::full only for datasets of at most this many bytes (larger: size check, and an
-  // info line pointing at inspect_dataset); < 0 = no limit.
+  // none: no checks; size: file sizes vs manifest, and each sample against its CRC32C when the
+  // shard stores them (integrity.h); full: + every shard's CRC32C at open.
+  VerifyMode verify = VerifyMode::size;
+  int max_open_shards = 32;  // HDF5-backed (non-direct) shards kept open
+  int max_open_files = 64;   // file descriptors kept open for direct I/O
+  // VerifyMode::full only for datasets of at most this many bytes (larger: size check plus the
+  // per-sample checks, and a line saying so; a warning where shards lack per-sample checksums);
+  // < 0 = no limit.
   int64_t full_verify_limit = -1;
 };
 

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "datasets/checksum.h"
 #include "datasets/hdf5_handle.h"
+#include "datasets/integrity.h"
 #include "datasets/manifest.h"
 
 namespace tessera {
@@ -47,6 +48,7 @@ struct DatasetWriter::Impl {
   int64_t in_shard = 0;
   int target_max = -1;
   std::vector<int32_t> labels;
+  std::vector<SampleCrc> crcs;  // per sample of the current shard (integrity.h)
 
   Manifest manifest;
   std::vector<uint8_t> buf;
@@ -92,6 +94,7 @@ struct DatasetWriter::Impl {
     in_shard = 0;
     target_max = -1;
     labels.clear();
+    crcs.clear();
   }
 
   void append(H5Id& ds, const char* name, const std::vector<int64_t>& sample_shape,
@@ -131,6 +134,7 @@ struct DatasetWriter::Impl {
           H5Dwrite(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()),
           "writing `labels` in {}", w);
     }
+    write_sample_crcs(root, crcs, w);
     h5_write_attr(root, "format_version", int64_t{kShardFormatVersion}, w);
     h5_write_attr(root, "task", info.task, w);
     h5_write_attr(root, "target_kind", info.target_kind, w);
@@ -153,6 +157,7 @@ struct DatasetWriter::Impl {
     e.bytes = sum.bytes;
     e.crc32c = crc32c_hex(sum.crc);
     e.target_max = info.target_kind == "labels" ? target_max : -1;
+    e.sample_crc32c = true;
     manifest.shards.push_back(e);
   }
 
@@ -252,6 +257,10 @@ void DatasetWriter::add(const Sample& s) {
   }
   m.append(m.targets, kTargetsName, target_sample_shape(info), info.target_dtype, t_ptr);
   m.labels.push_back(s.label);
+  m.crcs.push_back(
+      {input_crc(static_cast<const uint8_t*>(in_ptr), static_cast<size_t>(input_bytes(info))),
+       target_crc(static_cast<const uint8_t*>(t_ptr), static_cast<size_t>(target_bytes(info)),
+                  info.has_labels ? &s.label : nullptr)});
   ++m.in_shard;
   ++m.count;
   if (m.in_shard == m.per_shard) m.close_shard();

@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <vector>
 
 #include "common/error.h"
 #include "datasets/dataset_reader.h"
+#include "datasets/integrity.h"
 
 namespace tessera {
 
@@ -54,9 +57,33 @@ struct ChannelStats {
   }
 };
 
+// With verify: the shards' CRC32C against manifest.json before anything parses them as HDF5
+// (a damaged file is named by its checksum, not by an HDF5 error deep in its structure).
+std::string check_before_open(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path mpath = fs::path(dir) / kManifestName;
+  if (!fs::exists(mpath, ec)) {
+    return fmt::format(
+        "checksums: none (no manifest.json; derived from the shards). Write one with "
+        "`tessera inspect --write-manifest {}`",
+        dir);
+  }
+  const Manifest m = read_manifest_file(mpath.string());
+  auto problems = verify_shard_checksums(dir, m);
+  if (!problems.empty()) {
+    std::string msg;
+    for (const auto& p : problems) msg += "\n  " + p;
+    TESSERA_THROW("dataset {}: {} of {} shard(s) failed verification:{}", dir, problems.size(),
+                  m.shards.size(), msg);
+  }
+  return fmt::format("checksums: all {} shard(s) OK (CRC32C)", m.shards.size());
+}
+
 }  // namespace
 
 std::string inspect_dataset(const std::string& dir, bool verify) {
+  const std::string check_line = verify ? check_before_open(dir) : std::string();
   ReaderOptions ro;
   ro.verify = VerifyMode::size;
   DatasetReader reader(dir, ro);
@@ -64,22 +91,6 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
   const DatasetInfo& i = m.info;
   std::string out;
   auto line = [&out](const std::string& s) { out += s + "\n"; };
-
-  std::string check_line;
-  if (verify) {
-    if (m.derived) {
-      check_line = "checksums: none (no manifest.json; derived from the shards)";
-    } else {
-      auto problems = reader.verify_checksums();
-      if (!problems.empty()) {
-        std::string msg;
-        for (const auto& p : problems) msg += "\n  " + p;
-        TESSERA_THROW("dataset {}: {} of {} shard(s) failed verification:{}", dir, problems.size(),
-                      m.shards.size(), msg);
-      }
-      check_line = fmt::format("checksums: all {} shard(s) OK (CRC32C)", m.shards.size());
-    }
-  }
 
   line(fmt::format("dataset {}", dir));
   line(m.derived
@@ -106,6 +117,14 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
                      s.bytes ? "  " + human_bytes(s.bytes) : std::string(),
                      s.crc32c.empty() ? std::string() : "  crc32c " + s.crc32c));
   }
+  const auto with_crcs = std::count_if(m.shards.begin(), m.shards.end(),
+                                       [](const ShardEntry& s) { return s.sample_crc32c; });
+  line(fmt::format("  per-sample checksums: {}",
+                   with_crcs == static_cast<long>(m.shards.size())
+                       ? std::string("every shard (each sample is verified as it is read)")
+                   : with_crcs == 0
+                       ? std::string("none (samples are verified only by whole-file checks)")
+                       : fmt::format("{} of {} shards", with_crcs, m.shards.size())));
   if (total) line(fmt::format("  size: {}", human_bytes(total)));
 
   // One pass over every sample.

@@ -19,9 +19,9 @@ namespace {
 
 // Bounds of the numbers a manifest may hold (docs/data-format.md): anything outside is refused
 // before it is converted or summed, so no value of the file reaches undefined behaviour.
-constexpr int64_t kMaxDim = int64_t{1} << 20;             // pixels per axis, channels
-constexpr int64_t kMaxShardSamples = int64_t{1} << 40;    // samples in one shard
-constexpr int64_t kMaxBytes = int64_t{1} << 60;           // bytes of one shard file
+constexpr int64_t kMaxDim = int64_t{1} << 20;           // pixels per axis, channels
+constexpr int64_t kMaxShardSamples = int64_t{1} << 40;  // samples in one shard
+constexpr int64_t kMaxBytes = int64_t{1} << 60;         // bytes of one shard file
 
 int64_t add_samples(int64_t a, int64_t b, const std::string& where) {
   int64_t out = 0;
@@ -45,6 +45,7 @@ json manifest_to_json(const Manifest& m) {
   for (const auto& s : m.shards) {
     json e = {{"file", s.file}, {"samples", s.samples}, {"bytes", s.bytes}, {"crc32c", s.crc32c}};
     if (s.target_max >= 0) e["target_max"] = s.target_max;
+    if (s.sample_crc32c) e["sample_crc32c"] = true;
     shards.push_back(e);
   }
   return json{{"format", "tessera-dataset"},
@@ -119,8 +120,8 @@ std::vector<int> get_shape(const json& j, const char* key, const std::string& wh
                 a.dump().substr(0, 80));
   std::vector<int> out;
   for (size_t k = 0; k < a.size(); ++k) {
-    out.push_back(static_cast<int>(
-        checked_int(a[k], where, fmt::format("{}[{}]", path, k), 1, kMaxDim)));
+    out.push_back(
+        static_cast<int>(checked_int(a[k], where, fmt::format("{}[{}]", path, k), 1, kMaxDim)));
   }
   return out;
 }
@@ -182,11 +183,13 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     s.target_max = e.contains("target_max")
                        ? static_cast<int>(get_int(e, "target_max", where, shard_key, -1, 255))
                        : -1;
+    s.sample_crc32c =
+        e.contains("sample_crc32c") && get<bool>(e, "sample_crc32c", where, shard_key);
     m.shards.push_back(s);
   }
   if (j.contains("samples")) {
-    const int64_t claimed = get_int(j, "samples", where, "", 0,
-                                    std::numeric_limits<int64_t>::max());
+    const int64_t claimed =
+        get_int(j, "samples", where, "", 0, std::numeric_limits<int64_t>::max());
     TESSERA_CHECK(claimed == total, "{}: 'samples' is {} but the shards add up to {}", where,
                   claimed, total);
   }
@@ -278,6 +281,7 @@ Manifest derive_manifest(const std::string& dir) {
     ShardEntry e;
     e.file = name;
     e.samples = l.samples;
+    e.sample_crc32c = l.has_sample_crc;
     m.shards.push_back(e);
   }
   for (const auto& d : ref.input_shape) {
@@ -323,9 +327,9 @@ Manifest load_manifest(const std::string& dir) {
   if (fs::exists(mpath, ec)) return read_manifest_file(mpath.string());
   Manifest m = derive_manifest(dir);
   spdlog::warn(
-      "dataset {} has no {}: derived it from {} shard(s) ({}); no checksums to verify. "
-      "Write one with tessera's writer, or see docs/data-format.md",
-      dir, kManifestName, m.shards.size(), describe(m.info));
+      "dataset {} has no {}: derived it from {} shard(s) ({}); its files carry no checksums, "
+      "so corruption on disk goes unnoticed. Write one: `tessera inspect --write-manifest {}`",
+      dir, kManifestName, m.shards.size(), describe(m.info), dir);
   return m;
 }
 

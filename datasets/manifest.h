@@ -1,6 +1,7 @@
 // Manifest: the small JSON index of a dataset directory (DIR/manifest.json): format version,
 // DatasetInfo, and per shard its file name, sample count, byte size, CRC32C checksum and (label
-// maps) largest label value. The layout of the JSON is documented in docs/data-format.md.
+// maps) largest label value and whether it holds per-sample checksums. The layout of the JSON is
+// documented in docs/data-format.md.
 //
 // load_manifest(dir) reads DIR/manifest.json; when it is absent but DIR holds *.h5 / *.hdf5
 // shards (e.g. written with h5py), it derives the manifest from the shards themselves (shapes,
@@ -22,9 +23,10 @@ namespace tessera {
 struct ShardEntry {
   std::string file;  // file name inside the dataset directory
   int64_t samples = 0;
-  uint64_t bytes = 0;   // file size; 0 = unknown (derived manifest)
-  std::string crc32c;   // 8 lower-case hex digits of CRC32C(file bytes); "" = unknown
-  int target_max = -1;  // largest label value in the shard (label maps); -1 = unknown
+  uint64_t bytes = 0;          // file size; 0 = unknown (derived manifest)
+  std::string crc32c;          // 8 lower-case hex digits of CRC32C(file bytes); "" = unknown
+  int target_max = -1;         // largest label value in the shard (label maps); -1 = unknown
+  bool sample_crc32c = false;  // the shard holds per-sample checksums (integrity.h)
 };
 
 struct Manifest {

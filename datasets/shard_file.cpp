@@ -212,11 +212,11 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
   a->mem_type = dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
   a->sample_bytes = static_cast<size_t>(dtype == "uint8" ? 1 : 4);
   for (auto d : sample_shape) {
-    TESSERA_CHECK(!__builtin_mul_overflow(a->sample_bytes, static_cast<size_t>(d),
-                                          &a->sample_bytes) &&
-                      a->sample_bytes <= kMaxSampleBytes,
-                  "{}: `{}` claims samples of more than {} bytes (corrupt or hostile file)", path,
-                  name, kMaxSampleBytes);
+    TESSERA_CHECK(
+        !__builtin_mul_overflow(a->sample_bytes, static_cast<size_t>(d), &a->sample_bytes) &&
+            a->sample_bytes <= kMaxSampleBytes,
+        "{}: `{}` claims samples of more than {} bytes (corrupt or hostile file)", path, name,
+        kMaxSampleBytes);
   }
 
   // Direct chunk reads need: chunks of exactly one sample, native byte order, and no filter
@@ -275,7 +275,8 @@ void check_counts(const std::string& path, const ShardFile::Access& a, uint64_t 
 
 }  // namespace
 
-ShardFile::ShardFile(const std::string& path, int64_t expected_samples) : path_(path) {
+ShardFile::ShardFile(const std::string& path, int64_t expected_samples, bool verify_samples)
+    : path_(path) {
   H5Quiet quiet;
   H5Id fapl(TESSERA_CHECK_HDF5(H5Pcreate(H5P_FILE_ACCESS), "{}", path), H5Pclose);
   // A small metadata cache per open file: a reader keeps up to ReaderOptions::max_open_shards
@@ -327,6 +328,10 @@ ShardFile::ShardFile(const std::string& path, int64_t expected_samples) : path_(
         H5Dread(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()),
         "reading `labels` of {} (truncated or corrupt file?)", path);
   }
+  if (auto crcs = read_sample_crcs(file_.get(), layout_.samples, path)) {
+    layout_.has_sample_crc = true;
+    if (verify_samples) crcs_ = std::move(*crcs);
+  }
   std::string where = "shard " + path;
   hid_t root = file_.get();
   layout_.format_version = h5_read_int_attr(root, "format_version", where);
@@ -362,6 +367,10 @@ void ShardFile::read_input(int64_t local, std::vector<uint8_t>& dst, const std::
   TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
                 path_, what, layout_.samples);
   inputs_->read(path_, local, dst, what, fd);
+  if (!crcs_.empty()) {
+    check_sample_crc(crcs_[static_cast<size_t>(local)].input, input_crc(dst.data(), dst.size()),
+                     path_, "inputs", what);
+  }
 }
 
 void ShardFile::read_target(int64_t local, std::vector<uint8_t>& dst, const std::string& what,
@@ -369,6 +378,11 @@ void ShardFile::read_target(int64_t local, std::vector<uint8_t>& dst, const std:
   TESSERA_CHECK(local >= 0 && local < layout_.samples, "{}: {} out of range (shard holds {})",
                 path_, what, layout_.samples);
   targets_->read(path_, local, dst, what, fd);
+  if (!crcs_.empty()) {
+    const int32_t* label = layout_.has_labels ? &labels_[static_cast<size_t>(local)] : nullptr;
+    check_sample_crc(crcs_[static_cast<size_t>(local)].target,
+                     target_crc(dst.data(), dst.size(), label), path_, "targets", what);
+  }
 }
 
 }  // namespace tessera

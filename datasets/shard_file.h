@@ -2,10 +2,11 @@
 // keep HDF5 (one global lock in the thread-safe build) out of the hot path.
 //
 // Opening reads the layout (dataset shapes, dtypes, chunking, filters, root attributes) and the
-// optional `labels` dataset (N int32, kept in memory). When both `inputs` and `targets` are
-// chunked one sample per chunk, with no filter or only gzip (deflate), in the native type
-// (tessera's own layout), opening also records each sample's chunk file offset and size (a
-// B-tree lookup per chunk) and then CLOSES the HDF5 file: reads are plain pread() calls on a
+// optional `labels` dataset (N int32, kept in memory) and `sample_crc32c` (per-sample checksums,
+// integrity.h; kept in memory and checked on every read when verify_samples). When both `inputs`
+// and `targets` are chunked one sample per chunk, with no filter or only gzip (deflate), in the
+// native type (tessera's own layout), opening also records each sample's chunk file offset and size
+// (a B-tree lookup per chunk) and then CLOSES the HDF5 file: reads are plain pread() calls on a
 // file descriptor plus zlib inflation, no HDF5 call and no lock at all ("direct I/O"; ~24 bytes
 // of index per sample instead of ~0.5 MiB of HDF5 state per open file). Other layouts (e.g.
 // h5py's default contiguous datasets, big-endian data, other filters) keep the HDF5 file open and
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "datasets/hdf5_handle.h"
+#include "datasets/integrity.h"
 
 namespace tessera {
 
@@ -31,6 +33,7 @@ struct ShardLayout {
   std::string input_dtype;            // uint8 | float32
   std::string target_dtype;           // uint8 | float32
   bool has_labels = false;
+  bool has_sample_crc = false;    // `sample_crc32c` present (integrity.h)
   bool one_sample_chunks = true;  // both datasets chunked (1, ...)
   // Root attributes (absent in files written by other tools).
   std::optional<int64_t> format_version, classes;
@@ -55,8 +58,10 @@ class ShardFile {
   // expected_samples >= 0: the manifest's count, checked before the file's dimensions size
   // anything. Every size the file claims is bounded (by the file size, by compressBound of the
   // sample for compressed chunks) before it sizes an allocation; a file that breaks a bound is
-  // refused with a tessera::Error naming it.
-  explicit ShardFile(const std::string& path, int64_t expected_samples = -1);
+  // refused with a tessera::Error naming it. verify_samples: check each sample read against the
+  // shard's `sample_crc32c` (when it has one); a mismatch throws naming the file and sample.
+  explicit ShardFile(const std::string& path, int64_t expected_samples = -1,
+                     bool verify_samples = true);
   ~ShardFile();
   ShardFile(const ShardFile&) = delete;
   ShardFile& operator=(const ShardFile&) = delete;
@@ -83,6 +88,7 @@ class ShardFile {
   H5Id file_;
   ShardLayout layout_;
   std::vector<int32_t> labels_;
+  std::vector<SampleCrc> crcs_;  // empty: none stored, or verify_samples off
   std::unique_ptr<Access> inputs_, targets_;
 };
 

@@ -3,10 +3,11 @@
 #include <filesystem>
 #include <memory>
 
-#include "launcher/commands.h"
 #include <cstdio>
+#include "launcher/commands.h"
 
 #include "datasets/inspect_data.h"
+#include "datasets/integrity.h"
 #include "models/describe.h"
 
 namespace tessera::cli {
@@ -22,7 +23,15 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("--set", args->overrides, "Override a config key (repeatable)")
       ->allow_extra_args(false)
       ->type_name("KEY=VALUE");
-  cmd->callback([args] {
+  auto verify = std::make_shared<bool>(true);
+  auto write_manifest = std::make_shared<bool>(false);
+  cmd->add_flag("--verify,!--no-verify", *verify,
+                "Dataset: check every shard's CRC32C against manifest.json before reading it "
+                "(default; --no-verify skips it)");
+  cmd->add_flag("--write-manifest", *write_manifest,
+                "Dataset without manifest.json (e.g. h5py-written): derive one from the shards, "
+                "with each file's size and CRC32C, and write it (refused if one exists)");
+  cmd->callback([args, verify, write_manifest] {
     std::error_code ec;
     if (std::filesystem::is_directory(args->path, ec)) {
       if (!args->overrides.empty()) {
@@ -31,8 +40,20 @@ void add_inspect_command(CLI::App& app) {
             "directory (" +
             args->path + ")");
       }
-      std::printf("%s", inspect_dataset(args->path, /*verify=*/true).c_str());
+      if (*write_manifest) {
+        const Manifest m = write_derived_manifest(args->path);
+        std::printf("wrote %s/%s: %zu shard(s), %lld samples, sizes and CRC32C recorded\n",
+                    args->path.c_str(), kManifestName, m.shards.size(),
+                    static_cast<long long>(m.total_samples()));
+      }
+      std::printf("%s", inspect_dataset(args->path, *verify).c_str());
       return;
+    }
+    if (*write_manifest || !*verify) {
+      throw std::invalid_argument(
+          "inspect: --write-manifest and --no-verify apply to a dataset "
+          "directory, not to a config (" +
+          args->path + ")");
     }
     const Config cfg = load(*args);
     std::printf("%s", describe_model(cfg, cfg.data.image_size).c_str());

@@ -50,7 +50,7 @@ declare -A options=(
   [status]="RUN"
   [synth]="--task --out --samples --size --shards --seed --val-fraction --test-fraction"
   [pack]="--task --inputs --targets --out --size --scale --noise --val-fraction --test-fraction"
-  [inspect]="TARGET --set"
+  [inspect]="TARGET --set --verify --no-verify --write-manifest"
   [config]="show check keys"
 )
 for c in "${!options[@]}"; do
@@ -85,6 +85,33 @@ expect_rc 0 inspect "$CFG"
 [ -s "$WORK/out" ] || fail "inspect CONFIG printed no layer table"
 run inspect "$WORK/roads/train"
 expect_rc 0 inspect a dataset directory
+expect_in out "checksums: all 3 shard(s) OK"
+expect_in out "per-sample checksums: every shard"
+# A dataset without manifest.json (as h5py writes them): inspect says so and offers
+# --write-manifest, which records sizes and CRC32C; then a damaged shard is named by its checksum
+# before HDF5 parses it (--verify, the default), and a second --write-manifest is refused.
+mkdir -p "$WORK/h5py"
+cp "$WORK/roads/train/shard-00000.h5" "$WORK/h5py/tiles.h5"
+run inspect "$WORK/h5py" --verify
+expect_rc 0 inspect a dataset without a manifest
+expect_in out "--write-manifest $WORK/h5py"
+run inspect "$WORK/h5py" --write-manifest
+expect_rc 0 inspect --write-manifest
+expect_in out "wrote $WORK/h5py/manifest.json: 1 shard(s)"
+expect_in out "checksums: all 1 shard(s) OK"
+run inspect "$WORK/h5py" --write-manifest
+expect_rc 1 inspect --write-manifest with a manifest present
+expect_in err "already has a manifest.json"
+printf 'XXXXXXXX' | dd of="$WORK/h5py/tiles.h5" bs=1 seek=0 conv=notrunc status=none
+run inspect "$WORK/h5py"
+expect_rc 1 inspect a damaged shard
+expect_in err "checksum mismatch"
+run inspect "$WORK/h5py" --no-verify
+expect_rc 1 inspect --no-verify of a damaged shard
+grep -qF "checksum mismatch" "$WORK/err" && fail "--no-verify still checked checksums"
+run inspect "$CFG" --write-manifest
+expect_rc 1 inspect CONFIG --write-manifest
+expect_in err "apply to a dataset directory"
 
 # Config errors come before "not implemented": exit 1, one message, no location of the throw.
 run train "$CFG" --set model.filters=0
