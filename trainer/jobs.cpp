@@ -7,6 +7,7 @@
 
 #include "checkpoints/file_io.h"
 #include "datasets/loader.h"
+#include "models/cpu_backend.h"
 #include "models/export.h"
 #include "trainer/session.h"
 
@@ -30,7 +31,7 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   const std::string dir = split_dir(cfg, opts.split);
   TESSERA_CHECK(!dir.empty(), "--split {}: data.{} is not set in {}", opts.split, opts.split,
                 cfg.source_path);
-  torch::set_num_threads(cfg.train.threads_per_rank);
+  prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
   const torch::Device device = select_device(cfg, comm);
   torch::manual_seed(cfg.experiment.seed);
   auto model = make_model(cfg.model, cfg.task);  // eval mode: plain batch norm
@@ -44,12 +45,9 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true);
 
   if (comm.rank() == 0) {
-    nlohmann::json summary = {{"checkpoint", ckpt},
-                              {"split", opts.split},
-                              {"data", dir},
-                              {"samples", r.samples},
-                              {"ranks", comm.size()},
-                              {"seconds", r.seconds},
+    nlohmann::json summary = {{"checkpoint", ckpt},   {"split", opts.split},
+                              {"data", dir},          {"samples", r.samples},
+                              {"ranks", comm.size()}, {"seconds", r.seconds},
                               {"metrics", r.metrics}};
     nlohmann::json per_class = nlohmann::json::object();
     for (const auto& [k, v] : r.metrics) {
@@ -65,8 +63,8 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
     checkpoints::write_file_atomic(out_dir + "/summary.json", summary.dump(2));
     std::printf("%s", format_eval_table(r).c_str());
     std::fflush(stdout);
-    spdlog::info("eval: {} samples of {} with {}; summary in {}/summary.json", r.samples, dir,
-                 ckpt, out_dir);
+    spdlog::info("eval: {} samples of {} with {}; summary in {}/summary.json", r.samples, dir, ckpt,
+                 out_dir);
   }
   return r;
 }
@@ -74,12 +72,13 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
 void run_export(const Config& cfg, const std::string& checkpoint, const std::string& out) {
   torch::manual_seed(cfg.experiment.seed);
   auto model = make_model(cfg.model, cfg.task);
-  const std::string ckpt =
-      checkpoint == "init" ? "the initial weights (experiment.seed)" : load_weights(cfg, checkpoint, *model);
+  const std::string ckpt = checkpoint == "init" ? "the initial weights (experiment.seed)"
+                                                : load_weights(cfg, checkpoint, *model);
   export_state_dict(*model, out);
-  spdlog::info("export: weights of {} written to {} (torch.load gives a state dict for "
-               "tools/reference/models.py)",
-               ckpt, out);
+  spdlog::info(
+      "export: weights of {} written to {} (torch.load gives a state dict for "
+      "tools/reference/models.py)",
+      ckpt, out);
 }
 
 }  // namespace tessera

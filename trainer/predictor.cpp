@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "datasets/loader.h"
+#include "models/cpu_backend.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/tiling.h"
@@ -30,8 +31,7 @@ struct Item {
 bool is_image_file(const fs::path& p) {
   std::string e = p.extension().string();
   std::transform(e.begin(), e.end(), e.begin(), ::tolower);
-  return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".tif" || e == ".tiff" ||
-         e == ".bmp";
+  return e == ".png" || e == ".jpg" || e == ".jpeg" || e == ".tif" || e == ".tiff" || e == ".bmp";
 }
 
 bool is_dataset_dir(const fs::path& p) {
@@ -75,7 +75,7 @@ cv::Mat to_mat(const torch::Tensor& chw) {
 }
 
 cv::Mat labels_to_color(const torch::Tensor& labels) {  // H x W int64
-  static const cv::Vec3b palette[] = {{0, 0, 0},     {60, 180, 75},  {200, 130, 0},
+  static const cv::Vec3b palette[] = {{0, 0, 0},      {60, 180, 75},  {200, 130, 0},
                                       {48, 130, 245}, {180, 30, 145}, {240, 240, 70},
                                       {75, 25, 230},  {128, 128, 0},  {0, 128, 128}};
   auto l = labels.to(torch::kCPU).to(torch::kInt64).contiguous();
@@ -127,11 +127,11 @@ torch::Tensor read_target(const Config& cfg, const std::string& dir, const std::
 
 void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor& prob,
                          const fs::path& out) {
-  torch::Tensor pred = cfg.task.classes > 1 ? prob.argmax(0)
-                                           : (prob[0] > cfg.eval.threshold).to(torch::kInt64);
+  torch::Tensor pred =
+      cfg.task.classes > 1 ? prob.argmax(0) : (prob[0] > cfg.eval.threshold).to(torch::kInt64);
   cv::Mat input = to_mat(it.input);
-  cv::Mat mask = to_mat(pred.unsqueeze(0).to(torch::kFloat32) *
-                        (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
+  cv::Mat mask =
+      to_mat(pred.unsqueeze(0).to(torch::kFloat32) * (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
   cv::cvtColor(mask, mask, cv::COLOR_BGR2GRAY);
   write_png(out / (it.stem + "_mask.png"), mask);
   cv::Mat color = labels_to_color(pred);
@@ -151,10 +151,14 @@ void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor&
         const bool pv = p[y][x] != 0;
         const bool tv = t[y][x] != 0;
         cv::Vec3b c;
-        if (pv && tv) c = has_target ? cv::Vec3b(0, 200, 0) : cv::Vec3b(0, 0, 255);  // TP green / pred red
-        else if (pv) c = cv::Vec3b(0, 0, 255);                               // FP red
-        else if (tv) c = cv::Vec3b(255, 0, 0);                               // FN blue
-        else continue;
+        if (pv && tv)
+          c = has_target ? cv::Vec3b(0, 200, 0) : cv::Vec3b(0, 0, 255);  // TP green / pred red
+        else if (pv)
+          c = cv::Vec3b(0, 0, 255);  // FP red
+        else if (tv)
+          c = cv::Vec3b(255, 0, 0);  // FN blue
+        else
+          continue;
         cv::Vec3b& o = overlay.at<cv::Vec3b>(y, x);
         for (int k = 0; k < 3; ++k) o[k] = static_cast<uint8_t>(0.5 * o[k] + 0.5 * c[k]);
       }
@@ -173,7 +177,7 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
   TESSERA_CHECK(!opts.input.empty(), "predict: --input is required");
   TESSERA_CHECK(!opts.out.empty(), "predict: --out is required");
   TESSERA_CHECK(fs::exists(opts.input), "predict: input {} does not exist", opts.input);
-  torch::set_num_threads(std::max(cfg.train.threads_per_rank, 1));
+  prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
   torch::manual_seed(cfg.experiment.seed);
   auto model = make_model(cfg.model, cfg.task);
   const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);

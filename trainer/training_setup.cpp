@@ -9,6 +9,7 @@
 #include "checkpoints/state_io.h"
 #include "comm/fingerprint.h"
 #include "datasets/manifest.h"
+#include "models/cpu_backend.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/training_run.h"
@@ -48,7 +49,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
              cfg.checkpoint.mode) {
   TESSERA_CHECK(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1");
   hooks_.resolve_ranks(world_);
-  torch::set_num_threads(cfg.train.threads_per_rank);
+  prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
 
   torch::manual_seed(cfg.experiment.seed);  // model initialisation
   model_ = build_model(cfg, comm);
@@ -69,8 +70,8 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
 
   if (is_root_ && !hooks_.kill_in_checkpoint.empty()) {
     store_.set_phase_hook([this](const char* p) {
-      if (hooks_.kill_in_checkpoint == p &&
-          (hooks_.kill_in_checkpoint_step < 0 || progress_.step == hooks_.kill_in_checkpoint_step)) {
+      if (hooks_.kill_in_checkpoint == p && (hooks_.kill_in_checkpoint_step < 0 ||
+                                             progress_.step == hooks_.kill_in_checkpoint_step)) {
         std::raise(SIGKILL);
       }
     });
@@ -89,7 +90,8 @@ void TrainingRun::resume() {
     if (ckpt) {
       // The config check comes first, so a changed model is reported as a config diff rather
       // than as a shape mismatch while loading weights.
-      Config stored = load_config_from_string(ckpt->file("config.yaml"), ckpt->dir + "/config.yaml");
+      Config stored =
+          load_config_from_string(ckpt->file("config.yaml"), ckpt->dir + "/config.yaml");
       for (const auto& line : check_resume_config(stored, ckpt->world_size, cfg_, world_)) {
         spdlog::info("resume: {}", line);
       }
@@ -99,9 +101,10 @@ void TrainingRun::resume() {
                    progress_.epoch, progress_.cursor.position);
     }
   } else if (is_root_ && !store_.list().empty()) {
-    TESSERA_THROW("run directory {} already has checkpoints; pass --resume auto to continue it, "
-                  "or choose another experiment.name / experiment.output_dir",
-                  run_dir_);
+    TESSERA_THROW(
+        "run directory {} already has checkpoints; pass --resume auto to continue it, "
+        "or choose another experiment.name / experiment.output_dir",
+        run_dir_);
   }
   if (is_root_) {
     fs::create_directories(run_dir_);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/conv_transpose.h"
+#include "models/cpu_backend.h"
 #include "models/layers.h"
 
 namespace tessera {
@@ -20,13 +21,15 @@ double rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 TEST(ModelsConvTranspose, PolyphaseEqualsDirectForwardAndBackward) {
+  // As tessera train/eval/predict do: a LibTorch whose oneDNN is wrong here runs without it.
+  prepare_cpu_backend(torch::get_num_threads());
   torch::manual_seed(7);
   // (kernel, stride, in, out, H, W, bias)
   const std::vector<std::tuple<int, int, int, int, int, int, bool>> cases = {
-      {3, 2, 8, 4, 6, 6, true},  {3, 2, 5, 3, 7, 4, true},   {3, 2, 4, 6, 1, 1, false},
-      {2, 2, 3, 2, 5, 5, true},  {4, 2, 3, 5, 4, 7, true},   {5, 2, 2, 3, 6, 5, true},
-      {3, 3, 3, 2, 4, 5, true},  {5, 3, 2, 2, 3, 3, false},  {1, 1, 4, 4, 5, 5, true},
-      {3, 1, 3, 4, 5, 6, true},  {7, 2, 2, 3, 5, 4, true}};
+      {3, 2, 8, 4, 6, 6, true}, {3, 2, 5, 3, 7, 4, true},  {3, 2, 4, 6, 1, 1, false},
+      {2, 2, 3, 2, 5, 5, true}, {4, 2, 3, 5, 4, 7, true},  {5, 2, 2, 3, 6, 5, true},
+      {3, 3, 3, 2, 4, 5, true}, {5, 3, 2, 2, 3, 3, false}, {1, 1, 4, 4, 5, 5, true},
+      {3, 1, 3, 4, 5, 6, true}, {7, 2, 2, 3, 5, 4, true}};
   for (const auto& [k, s, cin, cout, h, w, with_bias] : cases) {
     SCOPED_TRACE(testing::Message() << "kernel " << k << " stride " << s << " " << cin << "->"
                                     << cout << " " << h << "x" << w << " bias " << with_bias);
@@ -63,6 +66,25 @@ TEST(ModelsConvTranspose, ModuleMatchesDirect) {
   const auto x = torch::randn({3, 16, 8, 8});
   const auto expected = keras_conv_transpose2d_direct(x, ct->weight, ct->bias, 3, 2);
   EXPECT_LT(rel_diff(expected, ct->forward(x)), 1e-5);
+}
+
+// The backend check: where it finds oneDNN wrong it turns it off and the probes then agree; on a
+// correct build it changes nothing. Control: the probes do see a wrong convolution (a weight
+// perturbed by 1e-2 gives an error far above the tolerance).
+TEST(ModelsConvTranspose, CpuBackendCheckLeavesCorrectConvolutions) {
+  const CpuBackendCheck c = prepare_cpu_backend(torch::get_num_threads());
+  EXPECT_LT(cpu_conv_probe_error(), 1e-4) << "after the check: " << c.worst_probe;
+  if (!c.onednn_disabled) {
+    EXPECT_LT(c.worst_error, 1e-4);
+  }
+  torch::NoGradGuard no_grad;
+  namespace F = torch::nn::functional;
+  auto x = torch::sin(torch::arange(2 * 3 * 5 * 5, torch::kFloat64)).view({2, 3, 5, 5});
+  auto w = torch::cos(torch::arange(3 * 4 * 3 * 3, torch::kFloat64)).view({3, 4, 3, 3});
+  auto ref = F::conv_transpose2d(x, w, F::ConvTranspose2dFuncOptions().stride(2));
+  auto off = F::conv_transpose2d(x.to(torch::kFloat32), (w + 1e-2).to(torch::kFloat32),
+                                 F::ConvTranspose2dFuncOptions().stride(2));
+  EXPECT_GT(rel_diff(ref, off.to(torch::kFloat64)), 1e-3);
 }
 
 }  // namespace
