@@ -16,6 +16,7 @@
 #     fault at a step the run never reaches does not fire (the job finishes 0): the injected fault
 #     is what ends the jobs above.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../compat.sh"  # mpi_log_text: OpenMPI 4 and 5 word the kill alike, 5 wraps it
 NP=2
 LAST=$((NP - 1))
 K=4          # the faulty step: mid-epoch (24 train samples / (2 ranks x batch 2) = 6 steps per epoch)
@@ -85,8 +86,8 @@ for phase in data forward backward allreduce consensus validation checkpoint; do
     awk -v d="$took" -v m=$KILL_BOUND 'BEGIN { exit !(d <= m) }' ||
       fail "$name: the job ended ${took} s after the kill (bound ${KILL_BOUND} s)"
     # OpenMPI 4: "mpirun noticed that process rank 1 with PID ... exited on signal 9 (Killed)";
-    # OpenMPI 5 (prterun) words it alike. Rank and signal on one line.
-    grep -Eq "rank $rank\b.*(signal 9|Killed)" "$LOGS/$name.log" ||
+    # OpenMPI 5 (prterun) words it alike but wraps the line (tests/compat.sh: mpi_log_text).
+    mpi_log_text "$LOGS/$name.log" | grep -Eq "rank $rank\b.*(signal 9|Killed)" ||
       fail "$name: the log does not name rank $rank and signal 9"
     if [ $rank -ne $resume_rank ]; then
       summary+=("kill $phase rank $rank: rc $RC, job ended ${took} s after the kill")
