@@ -45,6 +45,7 @@ const char* to_string(Phase phase) {
     case Phase::eval: return "eval";
     case Phase::consensus: return "consensus";
     case Phase::collective: return "collective";
+    case Phase::between: return "between phases";
     case Phase::count_: break;
   }
   return "?";

@@ -4,7 +4,8 @@
 //     auto scope = watchdog.enter(Phase::allreduce, k);   // RAII: restores the previous phase
 //     watchdog.set_step(step);
 // If the current phase has lasted longer than its timeout (default: dist.timeout_s for every
-// phase; Phase::idle never times out; set_timeout() overrides one phase, <= 0 disables it), the
+// phase; Phase::idle (before and after training) never times out, Phase::between (training
+// code outside the marked phases) does; set_timeout() overrides one phase, <= 0 disables it), the
 // watchdog writes one line on stderr naming the rank, host, phase (+ index), step and elapsed
 // time, then calls the abort function (default: comm.abort, i.e. MPI_Abort / ncclCommAbort), so
 // mpirun or srun ends every rank instead of leaving the job hanging.
@@ -36,12 +37,13 @@ enum class Phase : int {
   data,
   forward,
   backward,
-  allreduce,   // waiting for gradient averaging (index: bucket or collective number)
+  allreduce,  // waiting for gradient averaging (index: bucket or collective number)
   optimizer,
   checkpoint,
   eval,
   consensus,   // the per-step loss/flag reduction (StepConsensus)
   collective,  // any other collective (barrier, broadcast, fingerprint check)
+  between,     // training, outside every marked phase (logging, epoch start, device copies)
   count_
 };
 
@@ -59,10 +61,10 @@ class Watchdog {
 
   struct Options {
     double timeout_s = 300.0;
-    double grace_s = -1.0;       // < 0: min(timeout_s / 2, 10)
-    bool start_thread = true;    // false: no thread, the owner calls check() (tests)
-    ClockFn clock;               // empty: std::chrono::steady_clock
-    std::string host;            // for messages
+    double grace_s = -1.0;     // < 0: min(timeout_s / 2, 10)
+    bool start_thread = true;  // false: no thread, the owner calls check() (tests)
+    ClockFn clock;             // empty: std::chrono::steady_clock
+    std::string host;          // for messages
   };
 
   // Aborts through comm.abort().

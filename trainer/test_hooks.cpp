@@ -41,7 +41,7 @@ int64_t parse_int(const std::string& text, const char* var, const char* form) {
 FaultPhase parse_phase(const std::string& s, const char* var, const char* form) {
   for (FaultPhase p : {FaultPhase::data, FaultPhase::forward, FaultPhase::backward,
                        FaultPhase::allreduce, FaultPhase::consensus, FaultPhase::validation,
-                       FaultPhase::checkpoint}) {
+                       FaultPhase::checkpoint, FaultPhase::logging}) {
     if (s == to_string(p)) return p;
   }
   TESSERA_THROW("{}: unknown phase '{}'; expected {}", var, s, form);
@@ -58,6 +58,7 @@ const char* to_string(FaultPhase phase) {
     case FaultPhase::consensus: return "consensus";
     case FaultPhase::validation: return "validation";
     case FaultPhase::checkpoint: return "checkpoint";
+    case FaultPhase::logging: return "logging";
   }
   return "?";
 }
@@ -84,7 +85,7 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
     const char* var = "TESSERA_TEST_FAULT";
     const char* form =
         "ACTION:RANK:PHASE:STEP (ACTION kill|stall|nan, RANK a number or 'last', PHASE "
-        "data|forward|backward|allreduce|consensus|validation|checkpoint)";
+        "data|forward|backward|allreduce|consensus|validation|checkpoint|logging)";
     const auto parts = split(v, ':');
     TESSERA_CHECK(parts.size() == 4, "{}='{}': expected {}", var, v, form);
     if (parts[0] == "kill") {

@@ -19,7 +19,7 @@
 //                                            the batch's inputs become NaN, as a corrupt sample
 //                                            would make them). PHASE: data, forward,
 //                                            backward, allreduce, consensus, validation,
-//                                            checkpoint. Before it acts, the rank writes
+//                                            checkpoint, logging. Before it acts, the rank writes
 //                                            "tessera test hook: rank R kills itself with
 //                                            SIGKILL|stalls in phase P at step S (unix time T)"
 //                                            on stderr: the test sees that the fault fired, and
@@ -39,12 +39,21 @@
 namespace tessera {
 
 // Where in a step a TESSERA_TEST_FAULT can fire.
-enum class FaultPhase { data, forward, backward, allreduce, consensus, validation, checkpoint };
+enum class FaultPhase {
+  data,
+  forward,
+  backward,
+  allreduce,
+  consensus,
+  validation,
+  checkpoint,
+  logging  // after a step, before its log line: outside every watchdog phase marker
+};
 const char* to_string(FaultPhase phase);
 
 struct TestHooks {
-  int64_t stop_at_step = -1;            // -1: none
-  std::string kill_in_checkpoint;       // store phase name; empty: none
+  int64_t stop_at_step = -1;             // -1: none
+  std::string kill_in_checkpoint;        // store phase name; empty: none
   int64_t kill_in_checkpoint_step = -1;  // -1: any step
 
   enum class Action { none, kill, stall, nan };
@@ -66,14 +75,16 @@ struct TestHooks {
   // Called on entering `phase` at `step` on `rank`: kills or stalls the process when a fault
   // is set for exactly that place, after one line on stderr (below). Cheap when no fault is set.
   void hit(FaultPhase phase, int rank, int64_t step) const {
-    if ((fault == Action::kill || fault == Action::stall) && phase == fault_phase && step == fault_step && rank == fault_rank) {
+    if ((fault == Action::kill || fault == Action::stall) && phase == fault_phase &&
+        step == fault_step && rank == fault_rank) {
       fire(phase, rank, step);
     }
   }
 
   // Appends a batch's sample indices to the sample log (when set). Throws naming the file when
   // it cannot be written.
-  void log_samples(int rank, int64_t epoch, int64_t step, const std::vector<int64_t>& indices) const {
+  void log_samples(int rank, int64_t epoch, int64_t step,
+                   const std::vector<int64_t>& indices) const {
     if (!sample_log.empty()) append_samples(rank, epoch, step, indices);
   }
 

@@ -24,6 +24,7 @@ TrainSummary TrainingRun::finish() {
     if (evaluated_step_ != progress_.step && progress_.step > start_step_) validate();
     checkpoint(std::nullopt);
   }
+  between_.reset();  // idle again: nothing of training is left to time out
   summary_.step = progress_.step;
   summary_.epoch = progress_.epoch;
   const double seconds = std::chrono::duration<double>(TrainClock::now() - t_start_).count();

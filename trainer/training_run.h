@@ -108,8 +108,8 @@ class TrainingRun {
   // set-up
   std::shared_ptr<ImageModelImpl> model_;
   std::shared_ptr<LossStats> loss_stats_;  // global-batch statistics of loss_ (null: local)
-  std::unique_ptr<Loss> loss_;       // training loss (batch statistics per loss.reduction)
-  std::unique_ptr<Loss> eval_loss_;  // the same loss, local (validation's val/loss)
+  std::unique_ptr<Loss> loss_;             // training loss (batch statistics per loss.reduction)
+  std::unique_ptr<Loss> eval_loss_;        // the same loss, local (validation's val/loss)
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<LrSchedule> schedule_;
   std::unique_ptr<Loader> train_loader_;
@@ -126,6 +126,9 @@ class TrainingRun {
   std::unique_ptr<GradReducer> reducer_;
   std::unique_ptr<StopSignal> stop_signal_;
   std::unique_ptr<StepConsensus> consensus_;
+  // Phase::between from distribute() to the end of finish(): training code outside the marked
+  // phases times out too (declared after watchdog_, so it ends first).
+  std::optional<Watchdog::Scope> between_;
 
   // loop state
   TrainSummary summary_;

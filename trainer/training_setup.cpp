@@ -130,6 +130,7 @@ void TrainingRun::distribute() {
   consensus_ = std::make_unique<StepConsensus>(comm_, parse_nonfinite_policy(cfg_.dist.nonfinite),
                                                watchdog_.get());
   if (resumed_) train_loader_->restore(progress_.cursor);
+  between_.emplace(watchdog_->enter(Phase::between));  // start_epoch below counts as training
   train_loader_->start_epoch(progress_.epoch);
   t_start_ = TrainClock::now();
 }

@@ -12,6 +12,7 @@
 namespace tessera {
 
 void TrainingRun::after_step() {
+  hooks_.hit(FaultPhase::logging, rank_, progress_.step);  // watchdog phase: between phases
   if (progress_.step % cfg_.train.log_every == 0 || progress_.step == cfg_.train.max_steps) {
     log_interval();
   }

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <utility>
@@ -88,6 +89,7 @@ inline double max_param_diff(torch::nn::Module& a, torch::nn::Module& b) {
   auto pb = b.named_parameters();
   for (const auto& item : a.named_parameters()) {
     worst = std::max(worst, (item.value() - pb[item.key()]).abs().max().item<double>());
+    if (std::isnan(worst)) return worst;  // std::max would drop a NaN: report it
   }
   auto bb = b.named_buffers();
   for (const auto& item : a.named_buffers()) {

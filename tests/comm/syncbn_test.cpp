@@ -11,6 +11,7 @@
 #include "comm/mpi_communicator.h"
 #include "comm/sync_batchnorm.h"
 #include "common/error.h"
+#include "models/cpu_backend.h"
 #include "models/unet.h"
 #include "tests/comm/comm_test_main.h"
 #include "tests/comm/reducer_test_util.h"
@@ -286,6 +287,7 @@ TEST(ConvertSyncBatchNorm, RankDependentUnusedParameterWithSyncBatchNormOnItsOwn
 // GradReducer on the original. N ranks x batch B must train like one process with batch N*B.
 TEST(SyncBatchNormModels, UNetWithSyncBatchNormMatchesOneBigBatch) {
   MpiCommunicator comm(test_env());
+  prepare_cpu_backend(1);  // as tessera train does (a wrong oneDNN trains to NaN)
   const int n = comm.size();
   const int r = comm.rank();
   constexpr int kB = 2;

@@ -56,6 +56,29 @@ TEST(Watchdog, IdleNeverFires) {
   EXPECT_EQ(rec.calls, 0);
 }
 
+// The trainer holds Phase::between for the whole loop: time outside every marked phase counts,
+// and each inner phase's end restarts its clock, so a long run of short steps never fires.
+TEST(Watchdog, BetweenPhasesTimesOutButEachInnerPhaseRestartsIt) {
+  FakeClock clock;
+  Recorder rec;
+  Watchdog dog(1, manual(clock, 2.0), rec.fn());
+  auto loop = dog.enter(Phase::between);
+  for (int step = 0; step < 100; ++step) {  // control: 100 s of training in 1-s pieces
+    dog.set_step(step);
+    clock.advance(0.5);
+    {
+      auto s = dog.enter(Phase::forward);
+      clock.advance(0.5);
+    }
+    EXPECT_FALSE(dog.check());
+  }
+  clock.advance(2.5);  // e.g. a stuck log write between two steps
+  EXPECT_TRUE(dog.check());
+  ASSERT_EQ(rec.calls, 1);
+  EXPECT_NE(rec.message.find("phase between phases (step 99)"), std::string::npos) << rec.message;
+  EXPECT_NE(rec.message.find("not inside a collective"), std::string::npos) << rec.message;
+}
+
 TEST(Watchdog, PhaseWithinTimeoutDoesNotFire) {
   FakeClock clock;
   Recorder rec;

@@ -108,9 +108,12 @@ for phase in data forward backward allreduce consensus validation checkpoint; do
 done
 
 # ---- 2. stall: named by the watchdog with its phase, the job ends within timeout + 30 s
-for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$LAST; do
+# logging: training code outside every marked phase (the watchdog's "between phases").
+for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$LAST logging:$LAST; do
   phase=${place%%:*} rank=${place##*:}
-  wphase=$phase; [ $phase = validation ] && wphase=eval   # the watchdog's name of the phase
+  wphase=$phase   # the watchdog's name of the phase
+  [ $phase = validation ] && wphase=eval
+  [ $phase = logging ] && wphase="between phases"
   # The watchdog's step is the step index last trained (0-based): after K steps, validation
   # and checkpoint of step K run while it still says K-1.
   wstep=$K; [ $phase != forward ] && wstep=$((K - 1))
