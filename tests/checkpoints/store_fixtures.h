@@ -4,6 +4,7 @@
 
 #include "checkpoints/checkpoint_format.h"
 #include "common/error.h"
+#include "tests/log_capture.h"
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -63,26 +64,6 @@ inline std::vector<std::string> dir_entries(const std::string& dir) {
   return out;
 }
 
-// Captures the default logger's output while alive.
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)),
-        previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using tessera::testutil::LogCapture;  // tests/log_capture.h
 
 }  // namespace tessera::checkpoints::testing

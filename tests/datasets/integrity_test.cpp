@@ -3,8 +3,6 @@
 // when that sample is read, naming the file, dataset and sample; controls show the same damage
 // reads silently without the check.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "data_test_util.h"
 #include "datasets/checksum.h"
@@ -13,6 +11,7 @@
 #include "datasets/integrity.h"
 #include "datasets/manifest.h"
 #include "datasets/shard_file.h"
+#include "tests/log_capture.h"
 
 namespace tessera {
 namespace {
@@ -32,24 +31,7 @@ ReaderOptions large_dataset_options() {
   return ro;
 }
 
-class LogCapture {
- public:
-  LogCapture()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)),
-        previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::string text() const {
-    std::string all;
-    for (const auto& line : sink_->last_formatted()) all += line;
-    return all;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using testutil::LogCapture;
 
 TEST(Integrity, WriterStoresOneCrcPairPerSampleAndTheManifestSaysSo) {
   TempDir tmp;
