@@ -52,8 +52,9 @@ timed() {
 }
 # fired_at NAME RANK WHAT PHASE: sets FIRED to the unix time at which the hook fired in log
 # NAME ("tessera test hook: rank R WHAT in phase P at step K (unix time T)"), or fails.
+  # -a: OpenMPI 5 can leave a NUL byte in the log, and grep would call it a binary file
 fired_at() {
-  FIRED=$(grep -oE "tessera test hook: rank $2 $3 in phase $4 at step $K \(unix time [0-9.]+\)" \
+  FIRED=$(grep -aoE "tessera test hook: rank $2 $3 in phase $4 at step $K \(unix time [0-9.]+\)" \
             "$LOGS/$1.log" | grep -oE "[0-9]+\.[0-9]+" | tail -1)
   [ -n "$FIRED" ] || fail "$1: the hook did not fire (no 'tessera test hook: rank $2 $3 in phase $4 at step $K')"
 }
@@ -127,11 +128,11 @@ for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$L
   awk -v d="$took" -v m=$STALL_BOUND 'BEGIN { exit !(d <= m) }' ||
     fail "$name: the job ended ${took} s after the stall (bound ${STALL_BOUND} s)"
   log=$LOGS/$name.log
-  grep -Eq "tessera watchdog: rank $rank \(host [^)]*\) stuck in phase $wphase( #[0-9]+)? \(step $wstep\)" "$log" ||
+  grep -aEq "tessera watchdog: rank $rank \(host [^)]*\) stuck in phase $wphase( #[0-9]+)? \(step $wstep\)" "$log" ||
     fail "$name: no watchdog line naming rank $rank in phase $wphase at step $wstep"
   # The first line that blames a rank (one that is not waiting) names the stalled one; the
   # other rank's line, if any, says it is waiting.
-  first=$(grep "tessera watchdog: rank" "$log" | grep -v "waiting for other ranks" | head -1)
+  first=$(grep -a "tessera watchdog: rank" "$log" | grep -v "waiting for other ranks" | head -1)
   echo "$first" | grep -q "tessera watchdog: rank $rank " ||
     fail "$name: the first blaming watchdog line is not rank $rank's: $first"
   if grep "tessera watchdog: rank $other " "$log" | grep -vq "waiting for other ranks"; then
