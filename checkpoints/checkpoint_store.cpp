@@ -194,7 +194,7 @@ std::optional<std::string> CheckpointStore::read_pointer_name(const std::string&
 void CheckpointStore::write_pointer(const std::string& pointer_name, const std::string& target) {
   const std::string path = join(ckpt_dir_, pointer_name);
   const std::string tmp = path + ".tmp";
-  write_file_durable(tmp, target + "\n", /*replace_existing=*/true);
+  write_file_durable(tmp, pointer_file_text(target), /*replace_existing=*/true);
   phase("pointer_tmp_written");
   rename_path(tmp, path);
   fsync_dir(ckpt_dir_);

@@ -5,6 +5,7 @@
 
 #include "checkpoints/checkpoint_format.h"
 #include "checkpoints/file_io.h"
+#include "checkpoints/sha256.h"
 #include "common/error.h"
 
 #include <cctype>
@@ -27,17 +28,43 @@ inline std::string join(const std::string& dir, const std::string& name) {
   return (std::filesystem::path(dir) / name).string();
 }
 
-// The step directory name a pointer file (`latest`, `best`) holds; nullopt if there is no file.
+// Pointer files (`latest`, `best`): the step directory name on the first line and, since
+// checkpoint format 2, "sha256 <hex of that name>" on the second, so a flipped digit cannot
+// silently name another valid checkpoint. `head -1` (or the first line) is the name.
+inline std::string pointer_file_text(const std::string& target) {
+  return target + "\n" + "sha256 " + sha256_hex(target) + "\n";
+}
+
+// The step directory name a pointer file holds; nullopt if there is no file. A pointer without
+// the checksum line (written before it existed) is read as before.
 inline std::optional<std::string> read_pointer_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  std::string text = read_file(path);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  TESSERA_CHECK(parse_step_dir_name(text).has_value(),
+  const auto size = std::filesystem::file_size(path, ec);
+  TESSERA_CHECK(!ec && size <= 4096,
+                "checkpoint pointer {} is corrupt: {} bytes, expected a step directory name and "
+                "its checksum (under 100 bytes)",
+                path, ec ? 0 : size);
+  const std::string text = read_file(path);
+  const auto trimmed = [](std::string line) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    return line;
+  };
+  const size_t eol = text.find('\n');
+  const std::string name = trimmed(text.substr(0, eol));
+  const std::string rest = eol == std::string::npos ? "" : trimmed(text.substr(eol + 1));
+  TESSERA_CHECK(parse_step_dir_name(name).has_value(),
                 "checkpoint pointer {} is corrupt: it contains '{}', expected a step directory "
                 "name like step-0000200",
-                path, text.substr(0, 64));
-  return text;
+                path, name.substr(0, 64));
+  if (!rest.empty()) {
+    TESSERA_CHECK(rest == "sha256 " + sha256_hex(name),
+                  "checkpoint pointer {} is corrupt: its checksum line '{}' does not match the "
+                  "name '{}' (a damaged file could name another checkpoint). Give the step "
+                  "directory explicitly, or use --resume auto, which does not use pointers",
+                  path, rest.substr(0, 80), name);
+  }
+  return name;
 }
 
 // For ".old-step-0000200-<pid>" with prefix ".old-": "step-0000200"; nullopt if not that shape.

@@ -1,6 +1,7 @@
 #include "comm/sync_batchnorm.h"
 
 #include <cstdint>
+#include <optional>
 
 #include "common/error.h"
 
@@ -15,6 +16,15 @@ torch::Tensor per_channel(const torch::Tensor& t) {
   return t.view({1, -1, 1, 1});
 }
 
+// The allreduce waits for every rank: mark it so (watchdog.h, "Naming the culprit").
+void allreduce_watched(Communicator& comm, torch::Tensor& t, Watchdog* watchdog) {
+  std::optional<Watchdog::Scope> waiting;
+  if (watchdog != nullptr && watchdog->on_training_thread()) {
+    waiting.emplace(watchdog->enter(Phase::collective));
+  }
+  comm.allreduce(t, ReduceOp::sum);
+}
+
 // y = (x - mean) * invstd * weight + bias with given (global) statistics; backward reduces the
 // per-channel sums of grad_out and grad_out*(x-mean) over all ranks. mean/var are inputs that
 // need no gradient: their dependence on x is part of the analytic backward below.
@@ -22,11 +32,12 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& mean, const torch::Tensor& var, double eps,
-                               double count, int64_t comm_address) {
+                               double count, int64_t comm_address, int64_t watchdog_address) {
     const torch::Tensor invstd = (var + eps).rsqrt();
     ctx->save_for_backward({x, weight, mean, invstd});
     ctx->saved_data["count"] = count;
     ctx->saved_data["comm"] = comm_address;
+    ctx->saved_data["watchdog"] = watchdog_address;
     // Eval-mode batch_norm = the fused "normalise with these statistics" kernel.
     return torch::batch_norm(x, weight, bias, mean, var, /*training=*/false, /*momentum=*/0.0,
                              eps, /*cudnn_enabled=*/true);
@@ -41,6 +52,8 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     const double count = ctx->saved_data["count"].toDouble();
     auto* comm = reinterpret_cast<Communicator*>(  // NOLINT(performance-no-int-to-ptr)
         static_cast<intptr_t>(ctx->saved_data["comm"].toInt()));
+    auto* watchdog = reinterpret_cast<Watchdog*>(  // NOLINT(performance-no-int-to-ptr)
+        static_cast<intptr_t>(ctx->saved_data["watchdog"].toInt()));
 
     const torch::Tensor g = grad_outputs[0];
     const torch::Tensor xmu = x - per_channel(mean);
@@ -55,15 +68,15 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     if (ctx->needs_input_grad(0)) {
       const int64_t c = sum_dy.size(0);
       torch::Tensor packed = torch::cat({sum_dy, sum_dy_xmu});
-      if (comm->size() > 1) comm->allreduce(packed, ReduceOp::sum);
+      if (comm->size() > 1) allreduce_watched(*comm, packed, watchdog);
       const torch::Tensor mean_dy = packed.narrow(0, 0, c) / count;
       const torch::Tensor mean_dy_xmu = packed.narrow(0, c, c) / count;
       const torch::Tensor scale = weight.defined() ? invstd * weight : invstd;
       grad_x = (g - per_channel(mean_dy) - xmu * per_channel(invstd * invstd * mean_dy_xmu)) *
                per_channel(scale);
     }
-    return {grad_x, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad_x,          grad_weight,     grad_bias,       torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -72,7 +85,7 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
 torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                               const torch::Tensor& bias, torch::Tensor running_mean,
                               torch::Tensor running_var, double exponential_average_factor,
-                              double eps, Communicator& comm) {
+                              double eps, Communicator& comm, Watchdog* watchdog) {
   TESSERA_CHECK(x.dim() == 4, "SyncBatchNorm2d: expected a 4-D input [N, C, H, W], got shape {}",
                 c10::str(x.sizes()));
   const int64_t c = x.size(1);
@@ -94,7 +107,7 @@ torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
       packed.narrow(0, 0, 2 * c).zero_();
     }
     packed.narrow(0, 2 * c, 1).fill_(n);
-    if (comm.size() > 1) comm.allreduce(packed, ReduceOp::sum);
+    if (comm.size() > 1) allreduce_watched(comm, packed, watchdog);
     count = packed[2 * c].item<double>();
     TESSERA_CHECK(count > 1,
                   "SyncBatchNorm2d: expected more than 1 value per channel over all ranks in "
@@ -115,8 +128,9 @@ torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
   const auto popt = x.options().requires_grad(false);
   const torch::Tensor w = weight.defined() ? weight : torch::ones({c}, popt);
   const torch::Tensor b = bias.defined() ? bias : torch::zeros({c}, popt);
-  return SyncBatchNormFunction::apply(x, w, b, gmean, gvar, eps, count,
-                                      static_cast<int64_t>(reinterpret_cast<intptr_t>(&comm)));
+  return SyncBatchNormFunction::apply(
+      x, w, b, gmean, gvar, eps, count, static_cast<int64_t>(reinterpret_cast<intptr_t>(&comm)),
+      static_cast<int64_t>(reinterpret_cast<intptr_t>(watchdog)));
 }
 
 SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(const torch::nn::BatchNorm2dOptions& options_,
@@ -187,7 +201,18 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
     if (!options.momentum().has_value()) factor = 1.0 / num_batches_tracked.item<double>();
   }
   return sync_batch_norm(input, weight, bias, running_mean, running_var, factor, options.eps(),
-                         *comm_);
+                         *comm_, watchdog_);
+}
+
+int set_sync_batchnorm_watchdog(torch::nn::Module& root, Watchdog* watchdog) {
+  int n = 0;
+  for (const auto& m : root.modules(/*include_self=*/true)) {
+    if (auto* bn = dynamic_cast<SyncBatchNorm2dImpl*>(m.get())) {
+      bn->set_watchdog(watchdog);
+      ++n;
+    }
+  }
+  return n;
 }
 
 void SyncBatchNorm2dImpl::pretty_print(std::ostream& stream) const {

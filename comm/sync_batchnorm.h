@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/watchdog.h"
 
 namespace tessera {
 
@@ -74,6 +75,11 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
 
   Communicator& communicator() const { return *comm_; }
 
+  // Marks this layer's allreduces as Phase::collective on `watchdog` (null: none), so a rank
+  // waiting there for a straggler is not blamed as the one stuck in forward/backward. Not owned;
+  // must outlive the layer's use in training (the trainer sets it in distribute()).
+  void set_watchdog(Watchdog* watchdog) { watchdog_ = watchdog; }
+
   torch::nn::BatchNorm2dOptions options;
   torch::Tensor weight;
   torch::Tensor bias;
@@ -84,16 +90,21 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
  private:
   Communicator* comm_;
   std::shared_ptr<Communicator> owned_comm_;  // set by the owning constructor only
+  Watchdog* watchdog_ = nullptr;
 };
 TORCH_MODULE(SyncBatchNorm2d);
 
 // The functional core, for custom modules: normalises x [N,C,H,W] with statistics over all
 // ranks (see above) and, when running_mean/var are defined, updates them with
-// `exponential_average_factor`. weight/bias may be undefined (affine=false).
+// `exponential_average_factor`. weight/bias may be undefined (affine=false). With a watchdog,
+// the forward and backward allreduces run in Phase::collective (on the training thread).
 torch::Tensor sync_batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
                               const torch::Tensor& bias, torch::Tensor running_mean,
                               torch::Tensor running_var, double exponential_average_factor,
-                              double eps, Communicator& comm);
+                              double eps, Communicator& comm, Watchdog* watchdog = nullptr);
+
+// Sets the watchdog of every SyncBatchNorm2d under `root`; returns how many.
+int set_sync_batchnorm_watchdog(torch::nn::Module& root, Watchdog* watchdog);
 
 // A factory for models that let the caller choose their 2-D norm layer (the same type as
 // models/layers.h's Norm2dFactory, which make_model() takes).

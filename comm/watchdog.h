@@ -106,6 +106,10 @@ class Watchdog {
   // "phase allreduce #3 at step 12" (what a report would say now).
   std::string describe_current() const;
 
+  // True on the thread that constructed the watchdog (the training thread): code that may also
+  // run elsewhere (autograd's device threads run a CUDA backward) marks phases only there.
+  bool on_training_thread() const { return std::this_thread::get_id() == owner_; }
+
  private:
   struct Snapshot {
     Phase phase;
@@ -119,6 +123,7 @@ class Watchdog {
   void write(Phase phase, int64_t index);
 
   int rank_;
+  std::thread::id owner_ = std::this_thread::get_id();
   Options options_;
   AbortFn abort_;
   std::atomic<double> timeouts_[static_cast<int>(Phase::count_)];

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +48,8 @@ Pipe make_pipe() {
   TESSERA_CHECK(::pipe2(fds, O_CLOEXEC) == 0, "pipe2 failed: {}", std::strerror(errno));
   return Pipe{Fd(fds[0]), Fd(fds[1])};
 }
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   std::vector<char*> out;
@@ -135,6 +139,71 @@ void exec_command(const std::vector<std::string>& argv,
   const int e = errno;
   TESSERA_THROW("cannot run {}: {}{}", argv[0], std::strerror(e),
                 e == ENOENT ? " (is it installed and on PATH?)" : "");
+}
+
+int supervise_command(const std::vector<std::string>& argv,
+                      const std::vector<std::pair<std::string, std::string>>& env) {
+  TESSERA_CHECK(!argv.empty(), "supervise_command: empty command");
+  for (const auto& [k, v] : env) {
+    TESSERA_CHECK(::setenv(k.c_str(), v.c_str(), 1) == 0, "setenv {} failed: {}", k,
+                  std::strerror(errno));
+  }
+  // The forwarded signals and SIGCHLD are blocked here and taken with sigtimedwait below: no
+  // asynchronous handler, no race between a signal and the child's exit.
+  sigset_t wanted, old_mask;
+  sigemptyset(&wanted);
+  for (int sig : kForwardedSignals) sigaddset(&wanted, sig);
+  sigaddset(&wanted, SIGCHLD);
+  TESSERA_CHECK(::pthread_sigmask(SIG_BLOCK, &wanted, &old_mask) == 0, "pthread_sigmask failed");
+  struct MaskGuard {
+    sigset_t mask;
+    ~MaskGuard() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old_mask};
+
+  Pipe status = make_pipe();
+  auto args = c_argv(argv);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  TESSERA_CHECK(pid >= 0, "fork failed: {}", std::strerror(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec. If the supervisor dies (SIGKILL), the
+    // launcher gets SIGTERM and ends the job rather than run on unsupervised.
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(128 + SIGTERM);
+    ::execvp(args[0], args.data());
+    int e = errno;
+    ssize_t ignored = ::write(status.write.get(), &e, sizeof(e));
+    (void)ignored;
+    ::_exit(127);
+  }
+  status.write.reset();
+  int exec_errno = 0;
+  if (::read(status.read.get(), &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    TESSERA_THROW("cannot run {}: {}{}", argv[0], std::strerror(exec_errno),
+                  exec_errno == ENOENT ? " (is it installed and on PATH?)" : "");
+  }
+
+  int wstatus = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &wstatus, WNOHANG);
+    if (done == pid) break;
+    TESSERA_CHECK(done == 0 || errno == EINTR, "waitpid({}) failed: {}", pid,
+                  std::strerror(errno));
+    siginfo_t info{};
+    const timespec tick{1, 0};  // SIGCHLD ends the wait at once; the tick is a safety net
+    const int sig = ::sigtimedwait(&wanted, &info, &tick);
+    if (sig <= 0 || sig == SIGCHLD) continue;
+    // A signal the terminal raised (Ctrl-C: si_code SI_KERNEL) went to the whole foreground
+    // process group, the launcher included: forwarding it again would send it twice.
+    if (info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL) {
+      ::kill(pid, sig);
+    }
+  }
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 1;
 }
 
 std::string current_executable() {

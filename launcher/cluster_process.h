@@ -9,7 +9,15 @@
 // variables, so signals sent to our PID reach the new program (mpirun) directly. It returns only
 // by throwing, when the exec fails.
 //
-// Both are safe to call from one thread at a time (they fork).
+// supervise_command() starts argv as a child (after setting the environment variables) and waits
+// for it, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to our PID (by
+// kill(1), scancel, a batch shell); signals the terminal raised reach the child's process group
+// by themselves and are not sent twice. Should the supervisor be killed, the child gets SIGTERM
+// (PR_SET_PDEATHSIG). Returns the child's exit status, or 128 + the signal that ended it; throws
+// when the program cannot be started. Its caller can then check what the exit status alone does
+// not tell (`tessera launch`: that the training reached its end, trainer/run_outcome.h).
+//
+// All three are safe to call from one thread at a time (they fork).
 #pragma once
 
 #include <string>
@@ -29,6 +37,9 @@ struct CommandResult {
 };
 
 CommandResult run_command(const std::vector<std::string>& argv, double timeout_s);
+
+int supervise_command(const std::vector<std::string>& argv,
+                      const std::vector<std::pair<std::string, std::string>>& env);
 
 [[noreturn]] void exec_command(const std::vector<std::string>& argv,
                                const std::vector<std::pair<std::string, std::string>>& env);

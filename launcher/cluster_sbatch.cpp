@@ -54,6 +54,10 @@ while :; do
   if ! kill -0 "$step_pid" 2>/dev/null; then break; fi
 done
 echo "tessera job.sbatch: $(date '+%F %T') step exited with status $rc"
+if [ "$rc" = 0 ] && [ ! -f "$outcome" ]; then
+  echo "tessera job.sbatch: error: the step exited 0 but the training did not reach its end (no $outcome): ranks were lost without an error status"
+  rc=3
+fi
 if [ "$preempted" = 1 ] && [ "$rc" = 0 ]; then
   echo "tessera job.sbatch: checkpoint written; requeueing job ${SLURM_JOB_ID}"
   # The requeue ends this script; nothing after it is guaranteed to run.
@@ -115,6 +119,10 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
     check_env_name(k, "cluster.env");
     s += fmt::format("export {}={}\n", k, shell_quote(v));
   }
+  // The trainer's end-of-run record (trainer/run_outcome.h): a step that exits 0 without it
+  // lost its ranks without an error status (OpenMPI 5's prterun after losing a node).
+  s += "outcome=" + shell_quote(run_dir + "/outcome.json") + "\n";
+  s += "rm -f \"$outcome\"\n";
   s += "# The step: " + std::string(to_string(plan.mode)) + " inside the allocation.\n";
   s += shell_command(plan.argv);
   s += kTail;

@@ -183,6 +183,9 @@ std::string format_status(const StatusReport& r) {
     s += "\n";
   }
   s += fmt::format("checkpoint: {}\n", r.latest_checkpoint.empty() ? "none" : r.latest_checkpoint);
+  s += fmt::format("ended:      {}\n",
+                   r.outcome.empty() ? "no (running, or stopped without reaching its end)"
+                                     : r.outcome);
   return s;
 }
 

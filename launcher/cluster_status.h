@@ -60,6 +60,7 @@ struct StatusReport {
   bool metrics_present = false;
   int64_t max_steps = 0;             // 0 = unknown
   std::string latest_checkpoint;     // checkpoints/latest, "" = none
+  std::string outcome;               // outcome.json described (trainer/run_outcome.h), "" = none
 };
 
 // The human-readable report (several "label: value" lines).

@@ -1,6 +1,7 @@
 // tessera status RUN [--set k=v]: RUN is a run directory or a config (whose run dir is used).
 // Shows the Slurm state of the job recorded by `tessera submit` (scontrol show job), the last
-// logged step and validation of metrics.jsonl, and the latest checkpoint.
+// logged step and validation of metrics.jsonl, the latest checkpoint, and whether the training
+// reached its end (outcome.json, trainer/run_outcome.h).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "launcher/cluster_sbatch.h"
 #include "launcher/cluster_status.h"
 #include "launcher/commands.h"
+#include "trainer/run_outcome.h"
 
 namespace tessera::cli {
 
@@ -85,6 +87,7 @@ void run_status(const StatusArgs& args) {
     report.latest_checkpoint =
         first_line(read_text_file((run_dir / "checkpoints" / "latest").string(), "checkpoint"));
   }
+  if (auto outcome = read_run_outcome(run_dir.string())) report.outcome = describe(*outcome);
   std::printf("%s", format_status(report).c_str());
 }
 

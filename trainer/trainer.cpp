@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
+#include "trainer/run_outcome.h"
 #include "trainer/training_run.h"
 
 namespace tessera {
@@ -27,6 +30,17 @@ TrainSummary TrainingRun::finish() {
   between_.reset();  // idle again: nothing of training is left to time out
   summary_.step = progress_.step;
   summary_.epoch = progress_.epoch;
+  if (is_root_) {  // last of all: the record that this run reached its end (run_outcome.h)
+    RunOutcome outcome;
+    outcome.outcome = summary_.stopped_by_signal ? "stopped"
+                      : summary_.stopped_early   ? "early_stopped"
+                                                 : "finished";
+    outcome.step = progress_.step;
+    outcome.epoch = progress_.epoch;
+    outcome.ranks = world_;
+    outcome.checkpoint = std::filesystem::path(summary_.last_checkpoint).filename().string();
+    write_run_outcome(run_dir_, outcome);
+  }
   const double seconds = std::chrono::duration<double>(TrainClock::now() - t_start_).count();
   spdlog::info("training done at step {} ({:.1f} s){}", progress_.step, seconds,
                summary_.stopped_by_signal ? ", stopped by signal" : "");

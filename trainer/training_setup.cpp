@@ -8,8 +8,10 @@
 #include "checkpoints/file_io.h"
 #include "checkpoints/state_io.h"
 #include "comm/fingerprint.h"
+#include "comm/sync_batchnorm.h"
 #include "datasets/manifest.h"
 #include "models/cpu_backend.h"
+#include "trainer/run_outcome.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/training_run.h"
@@ -108,6 +110,7 @@ void TrainingRun::resume() {
   }
   if (is_root_) {
     fs::create_directories(run_dir_);
+    clear_run_outcome(run_dir_);  // written again by finish(), when this run reaches its end
     checkpoints::write_file_atomic(run_dir_ + "/config.resolved.yaml", to_yaml(cfg_));
   }
   log_.emplace(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
@@ -117,6 +120,7 @@ void TrainingRun::resume() {
 void TrainingRun::distribute() {
   watchdog_ = std::make_unique<Watchdog>(comm_, cfg_.dist.timeout_s);
   if (loss_stats_) loss_stats_->set_watchdog(watchdog_.get());
+  set_sync_batchnorm_watchdog(*model_, watchdog_.get());  // its allreduces: Phase::collective
   reducer_ = std::make_unique<GradReducer>(*model_, comm_, reducer_options(cfg_.dist));
   {
     auto ws = watchdog_->enter(Phase::collective, 0);

@@ -167,6 +167,25 @@ TEST_F(CheckpointCorruption, CorruptPointerIsRefused) {
   EXPECT_NE(load_error().find("pointer"), std::string::npos) << load_error();
 }
 
+// A flipped digit in a pointer would name another valid checkpoint (step 3 -> step 2): the
+// checksum line refuses it. Controls: the intact pointer loads step 3, and a pointer of the
+// older one-line form (no checksum) is still read.
+TEST_F(CheckpointCorruption, PointerChecksumCatchesAFlippedDigit) {
+  const fs::path latest = tmp_ / "checkpoints/latest";
+  EXPECT_EQ(store_->load("latest").step, 3);
+  std::string text = testing::slurp(latest);
+  ASSERT_EQ(text.rfind("step-0000003\nsha256 ", 0), 0u) << text;
+  text[11] = '2';  // step-0000002: a complete, valid checkpoint of its own
+  testing::spit(latest, text);
+  const std::string e = load_error();
+  EXPECT_NE(e.find("checksum"), std::string::npos) << e;
+  EXPECT_NE(e.find(latest.string()), std::string::npos) << e;
+  testing::spit(latest, "step-0000002\n");  // the one-line form of older versions
+  EXPECT_EQ(store_->load("latest").step, 2);
+  testing::spit(latest, std::string(5000, 's'));
+  EXPECT_NE(load_error().find("bytes"), std::string::npos) << load_error();
+}
+
 TEST_F(CheckpointCorruption, LoadAutoFallsBackPastInvalidNewest) {
   testing::flip_byte(dir_ + "/model.pt", 0);
   fs::remove(tmp_ / "checkpoints/step-0000002/meta.json");

@@ -31,8 +31,9 @@ TEST(CheckpointStore, SaveLoadRoundTrip) {
   const CheckpointData d = make_data(200);
   const std::string dir = store.save(d, 0.75);
   EXPECT_EQ(dir, tmp / "checkpoints/step-0000200");
-  EXPECT_EQ(testing::slurp(tmp / "checkpoints/latest"), "step-0000200\n");
-  EXPECT_EQ(testing::slurp(tmp / "checkpoints/best"), "step-0000200\n");
+  const std::string pointer = "step-0000200\nsha256 " + sha256_hex("step-0000200") + "\n";
+  EXPECT_EQ(testing::slurp(tmp / "checkpoints/latest"), pointer);
+  EXPECT_EQ(testing::slurp(tmp / "checkpoints/best"), pointer);
   EXPECT_EQ(dir_entries(dir), (std::vector<std::string>{"empty.bin", "meta.json", "model.pt",
                                                         "optim.pt", "state.json"}));
 

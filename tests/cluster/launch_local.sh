@@ -3,8 +3,12 @@
 #  1. --dry-run prints the exact mpirun argv (keepalive MCA options, OMP_NUM_THREADS, root flag,
 #     `tessera train CONFIG --set ... -- extra`), and says what it decided; inside a (simulated)
 #     Slurm allocation or MPI job it prints the in-allocation mpirun / direct train command;
-#  2. a real launch execs into mpirun: SIGUSR1 sent to the launch PID reaches every rank, which
-#     checkpoint at the same step and the job exits 0;
+#  2. a real launch supervises mpirun (its child): SIGUSR1 sent to the launch PID is forwarded to
+#     every rank, which checkpoint at the same step, and the job exits 0 with the trainer's
+#     end-of-run record (outcome.json: "stopped");
+#  2b. an mpirun that exits 0 without the ranks reaching their end (OpenMPI 5's prterun after it
+#     loses a node) fails the launch (status 3, a message naming outcome.json); a non-zero status
+#     is passed through (controls: the real runs of 2 and 3 exit 0);
 #  3. `tessera launch ... -- --resume auto` finishes the run, and its parameters equal a plain
 #     uninterrupted `mpirun -np 2 tessera train` bit for bit.
 source "$(dirname "$0")/lib.sh"
@@ -55,28 +59,49 @@ timeout 60 "$TESSERA_BIN" launch "$CFG" "${common[@]}" --set cluster.nodes=2 --d
 expect_log nohosts "cluster.nodes=2 but no hosts"
 [ -e out ] && fail "a dry run created $(ls out)"
 
-# 2. A real launch, stopped by SIGUSR1 sent to its PID (mpirun after the exec; OpenMPI 5's mpirun
-#    execs on into prterun, tests/compat.sh).
+# 2. A real launch, stopped by SIGUSR1 sent to its PID (the supervisor; its child is mpirun, which
+#    OpenMPI 5 execs on into prterun, tests/compat.sh).
 "$TESSERA_BIN" launch "$CFG" "${common[@]}" --set experiment.name=pre \
   >"$LOGS/pre.log" 2>&1 </dev/null &
 pid=$!
 wait_until 180 "training to log 2 steps" has_train_records out/pre 2
-is_mpi_launcher "$(tr '\0' ' ' </proc/$pid/cmdline | cut -d' ' -f1)" ||
-  fail "the launch PID is not mpirun after the exec: $(tr '\0' ' ' </proc/$pid/cmdline)"
+child=$(pgrep -P $pid | head -1)
+is_mpi_launcher "$(tr '\0' ' ' </proc/$child/cmdline | cut -d' ' -f1)" ||
+  fail "the launch's child is not mpirun: $(tr '\0' ' ' </proc/$child/cmdline)"
 kill -USR1 $pid
 wait_exit 120 $pid
 rc=$EXIT_RC
 [ $rc -eq 0 ] || fail "the launched job exited $rc after SIGUSR1"
 expect_log pre "stop requested"
+expect_log pre "tessera launch: training stopped by a signal"
+grep -q '"outcome": "stopped"' out/pre/outcome.json || fail "outcome.json: $(cat out/pre/outcome.json)"
 S=$(latest_step out/pre)
 [ -n "$S" ] || fail "no checkpoint after SIGUSR1"
 [ "$S" -lt "$M" ] || fail "the stop came after the last step ($S of $M): raise TESSERA_CLUSTER_STEPS"
 echo "stopped by SIGUSR1 at step $S of $M"
 
+# 2b. A launcher that exits 0 (or 7) without running the ranks: a fake mpirun first in PATH.
+mkdir -p fakebin
+printf '#!/bin/sh\nexit "${FAKE_RC:-0}"\n' >fakebin/mpirun
+chmod +x fakebin/mpirun
+echo '{"outcome": "finished", "step": 1}' >out/pre/outcome.json  # a stale record: launch clears it
+PATH=$PWD/fakebin:$PATH timeout 60 "$TESSERA_BIN" launch "$CFG" "${common[@]}" \
+  --set experiment.name=pre >"$LOGS/fake0.log" 2>&1 </dev/null
+rc=$?
+[ $rc -eq 3 ] || fail "launch exited $rc (want 3) after mpirun exited 0 without the ranks' end"
+expect_log fake0 "did not reach its end"
+expect_log fake0 "out/pre/outcome.json"
+FAKE_RC=7 PATH=$PWD/fakebin:$PATH timeout 60 "$TESSERA_BIN" launch "$CFG" "${common[@]}" \
+  --set experiment.name=pre >"$LOGS/fake7.log" 2>&1 </dev/null
+rc=$?
+[ $rc -eq 7 ] || fail "launch exited $rc, not mpirun's 7"
+expect_log fake7 "exited with status 7"
+
 # 3. Resume to the end through launch; compare with an uninterrupted run.
 expect_ok resume run resume 600 "$TESSERA_BIN" launch "$CFG" "${common[@]}" \
   --set experiment.name=pre -- --resume auto
 expect_log resume "resumed from step $S"
+expect_log resume "tessera launch: training finished at step $M"
 [ "$(latest_step out/pre)" = "$M" ] || fail "resumed run ended at $(latest_step out/pre), not $M"
 expect_ok ref mpi ref 2 600 train "$CFG" "${common[@]}" --set experiment.name=ref
 for r in pre ref; do
@@ -84,4 +109,4 @@ for r in pre ref; do
     --set experiment.name=$r --checkpoint latest --out $r.pt
 done
 same_weights pre.pt ref.pt >"$LOGS/compare.log" 2>&1 || fail "stopped+resumed parameters differ from the uninterrupted run"
-echo "PASS: launch dry runs; SIGUSR1 to the launch PID checkpoints at step $S; resume is bit-identical"
+echo "PASS: launch dry runs; SIGUSR1 to the launch PID checkpoints at step $S; exit 0 without the end fails; resume is bit-identical"

@@ -105,7 +105,7 @@ has_train_records() { [ "$(train_records "$1")" -ge "$2" ]; }
 # The step of checkpoints/latest ("step-0000012" -> 12), empty when none.
 latest_step() {
   local l
-  l=$(cat "$1/checkpoints/latest" 2>/dev/null) || return 0
+  l=$(head -1 "$1/checkpoints/latest" 2>/dev/null) || return 0
   echo $((10#${l#step-}))
 }
 

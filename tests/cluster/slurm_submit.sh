@@ -45,7 +45,7 @@ state=$(job_state "$id")
 [ "$(scontrol_field "$id" NumTasks)" = 2 ] || fail "job had $(scontrol_field "$id" NumTasks) tasks, not 2"
 
 # The run dir: outputs of a 2-rank run that reached step 6.
-for f in job.sbatch slurm_job_id config.resolved.yaml metrics.jsonl "slurm-$id.out" checkpoints/latest; do
+for f in job.sbatch slurm_job_id config.resolved.yaml metrics.jsonl "slurm-$id.out" checkpoints/latest outcome.json; do
   [ -e "$RUN/$f" ] || fail "run dir lacks $f: $(ls "$RUN")"
 done
 [ "$(latest_step "$RUN")" = 6 ] || fail "latest checkpoint is step $(latest_step "$RUN"), not 6"
@@ -58,6 +58,7 @@ expect_ok status run status 60 "$TESSERA_BIN" status "$RUN"
 expect_log status "slurm job:  $id  state COMPLETED"
 expect_log status "last step:  6 of 6"
 expect_log status "checkpoint: step-0000006"
+expect_log status "ended:      finished at step 6"
 # Same answer through the config.
 expect_ok status-cfg run status-cfg 60 "$TESSERA_BIN" status "$CFG" "${common[@]}"
 expect_log status-cfg "state COMPLETED"

@@ -10,6 +10,7 @@
 #include "comm/grad_reducer.h"
 #include "comm/mpi_communicator.h"
 #include "comm/sync_batchnorm.h"
+#include "comm/watchdog.h"
 #include "common/error.h"
 #include "models/cpu_backend.h"
 #include "models/unet.h"
@@ -166,6 +167,64 @@ struct MemberNetImpl : torch::nn::Module {
   torch::nn::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(MemberNet);
+
+// A two-"rank" communicator in one process whose other rank holds the same data (allreduce
+// doubles), recording the watchdog's phase at every tensor allreduce.
+class PhaseRecordingComm : public Communicator {
+ public:
+  explicit PhaseRecordingComm(const Watchdog& dog) : dog_(dog) {}
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 2; }
+  std::string backend() const override { return "fake"; }
+  void allreduce(torch::Tensor& t, ReduceOp) override {
+    phases.push_back(dog_.describe_current());
+    t.mul_(2);
+  }
+  std::unique_ptr<Work> allreduce_async(torch::Tensor, ReduceOp) override { unused(); }
+  void broadcast(torch::Tensor&, int) override { unused(); }
+  torch::Tensor allgather(const torch::Tensor&) override { unused(); }
+  void allreduce(double*, size_t, ReduceOp) override { unused(); }
+  void allreduce(int64_t*, size_t, ReduceOp) override { unused(); }
+  void broadcast_bytes(std::string&, int) override { unused(); }
+  std::vector<std::string> allgather_bytes(const std::string&) override { unused(); }
+  void barrier() override { unused(); }
+  [[noreturn]] void abort(int, const std::string& why) override { TESSERA_THROW("abort: {}", why); }
+  std::vector<std::string> phases;
+
+ private:
+  [[noreturn]] static void unused() { TESSERA_THROW("not used by SyncBatchNorm"); }
+  const Watchdog& dog_;
+};
+
+// Issue 13, finding 5: a rank waiting in SyncBatchNorm's allreduce for a straggler is in a
+// waiting phase (collective), not in forward/backward, so the watchdog blames the straggler.
+// Control: the same layer without the watchdog set leaves the outer phases.
+TEST(SyncBatchNormWatchdog, AllreducesRunInTheCollectivePhase) {
+  Watchdog::Options opts;
+  opts.start_thread = false;
+  Watchdog dog(0, opts, [](int, const std::string&) {});
+  for (bool watched : {true, false}) {
+    PhaseRecordingComm comm(dog);
+    SyncBatchNorm2d bn(3, comm);
+    if (watched) EXPECT_EQ(set_sync_batchnorm_watchdog(*bn, &dog), 1);
+    const auto x = torch::randn({2, 3, 4, 4}).requires_grad_(true);
+    torch::Tensor y;
+    {
+      auto scope = dog.enter(Phase::forward);
+      y = bn->forward(x);
+    }
+    {
+      auto scope = dog.enter(Phase::backward);
+      y.sum().backward();
+    }
+    const std::vector<std::string> want =
+        watched ? std::vector<std::string>{"phase collective", "phase collective"}
+                : std::vector<std::string>{"phase forward", "phase backward"};
+    EXPECT_EQ(comm.phases, want) << (watched ? "watched" : "control");
+  }
+}
 
 TEST(ConvertSyncBatchNorm, SwapsSequentialSlotsAndRefusesMemberHeldLayers) {
   MpiCommunicator comm(test_env());

@@ -20,11 +20,14 @@ common=(--set data.train=data/train --set data.val=data/val --set data.test=data
 TESSERA_TEST_KILL_IN_CHECKPOINT=meta_written:6 mpi kill 2 300 train "$CFG" "${common[@]}" \
   --set experiment.name=kill --set train.max_steps=9
 [ $? -ne 0 ] || fail "the killed job exited 0"
-[ "$(cat out/kill/checkpoints/latest)" = "step-0000003" ] || fail "latest is not step 3: $(cat out/kill/checkpoints/latest)"
+[ "$(head -1 out/kill/checkpoints/latest)" = "step-0000003" ] || fail "latest is not step 3: $(head -1 out/kill/checkpoints/latest)"
+[ ! -e out/kill/outcome.json ] || fail "a killed run wrote its end-of-run record: $(cat out/kill/outcome.json)"
 expect_ok kill-resume mpi kill-resume 2 300 train "$CFG" "${common[@]}" --set experiment.name=kill \
   --set train.max_steps=9 --resume auto
 expect_log kill-resume "resumed from step 3"
-[ "$(cat out/kill/checkpoints/latest)" = "step-0000009" ] || fail "resume did not finish"
+[ "$(head -1 out/kill/checkpoints/latest)" = "step-0000009" ] || fail "resume did not finish"
+grep -q '"outcome": "finished"' out/kill/outcome.json || fail "no finished outcome.json after the resume"
+grep -q '"step": 9' out/kill/outcome.json || fail "outcome.json: $(cat out/kill/outcome.json)"
 
 # 2. corrupt the newest checkpoint.
 ckpt=out/kill/checkpoints/step-0000009

@@ -110,11 +110,12 @@ class SbatchShell : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "bin");
     write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
-# Fake mpirun: records argv, exits 0 on USR1 (as the ranks do after checkpointing), otherwise
-# exits with the status written into $FAKE/finish.
+# Fake mpirun: records argv, exits 0 on USR1 (as the ranks do after checkpointing: with the
+# trainer's end-of-run record), otherwise exits with the status written into $FAKE/finish.
 echo "$@" > "$FAKE/argv"
-trap 'echo USR1 >> "$FAKE/signals"; exit 0' USR1
-trap 'echo TERM >> "$FAKE/signals"; exit 0' TERM
+stopped() { echo '{"outcome": "stopped", "step": 1}' > "$FAKE/run/outcome.json"; exit 0; }
+trap 'echo USR1 >> "$FAKE/signals"; stopped' USR1
+trap 'echo TERM >> "$FAKE/signals"; stopped' TERM
 touch "$FAKE/started"
 for i in $(seq 1 300); do
   if [ -f "$FAKE/finish" ]; then exit "$(cat "$FAKE/finish")"; fi
@@ -123,7 +124,11 @@ done
 exit 99
 )SH");
     write(dir_ / "bin" / "scontrol", "#!/bin/bash\necho \"$@\" >> \"$FAKE/scontrol\"\n");
-    write(dir_ / "job.sbatch", render_sbatch(config(), request()));
+    fs::create_directories(dir_ / "run");
+    write(dir_ / "run" / "outcome.json", "{}");  // a previous run's record: removed first
+    SbatchRequest req = request();
+    req.run_dir = (dir_ / "run").string();
+    write(dir_ / "job.sbatch", render_sbatch(config(), req));
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -163,6 +168,20 @@ TEST_F(SbatchShell, NormalEndPassesTheStepStatusThrough) {
   EXPECT_TRUE(read("scontrol").empty());
 }
 
+TEST_F(SbatchShell, ExitZeroWithoutTheEndOfRunRecordFails) {
+  // OpenMPI 5's prterun exits 0 after losing a node: the job must not look completed.
+  const auto r = run_script("echo 0 > \"$FAKE/finish\"");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(contains(read("out.log"), "did not reach its end")) << read("out.log");
+  EXPECT_TRUE(read("scontrol").empty());
+}
+
+TEST_F(SbatchShell, ExitZeroWithTheEndOfRunRecordSucceeds) {  // the control
+  const auto r = run_script(
+      "echo '{}' > \"$FAKE/run/outcome.json\"; echo 0 > \"$FAKE/finish\"");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+}
+
 TEST_F(SbatchShell, Usr1IsForwardedAndTheJobRequeuesItself) {
   const auto r = run_script("kill -USR1 $job");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
@@ -185,7 +204,8 @@ TEST_F(SbatchShell, TermAfterUsr1CancelsTheRequeue) {
   // Preempted, then cancelled while checkpointing: the user's cancel wins.
   write(dir_ / "bin" / "mpirun", "#!/bin/bash\ntrap 'echo USR1 >> \"$FAKE/signals\"' USR1\n"
                                  "touch \"$FAKE/started\"\n"
-                                 "for i in $(seq 1 300); do [ -f \"$FAKE/finish\" ] && exit 0; "
+                                 "for i in $(seq 1 300); do [ -f \"$FAKE/finish\" ] && "
+                                 "{ echo '{}' > \"$FAKE/run/outcome.json\"; exit 0; }; "
                                  "sleep 0.1; done\n");
   const auto r = run_script(
       "kill -USR1 $job\n"

@@ -113,6 +113,9 @@ TEST(FormatStatus, RunningJobWithProgress) {
   EXPECT_NE(s.find("requeued 1 time(s)"), std::string::npos) << s;
   EXPECT_NE(s.find("last step:  30 of 100 (epoch 2, loss 0.5)"), std::string::npos) << s;
   EXPECT_NE(s.find("checkpoint: step-0000020"), std::string::npos) << s;
+  EXPECT_NE(s.find("ended:      no (running"), std::string::npos) << s;
+  r.outcome = "finished at step 100 (epoch 7, 2 rank(s))";
+  EXPECT_NE(format_status(r).find("ended:      finished at step 100"), std::string::npos);
 }
 
 TEST(FormatStatus, PendingAfterRequeueUnknownAndUnsubmitted) {

@@ -28,6 +28,7 @@ constexpr const char* kFake = R"SH(#!/bin/bash
 name=$(basename "$0")
 printf '%s\0' "$@" > "$FAKE/argv.$name"
 printf '%s' "${NASTY-<unset>}" > "$FAKE/env.$name"
+echo '{}' > "$FAKE/outcome.json"  # the trainer's end-of-run record (the run dir is $FAKE)
 exit 0
 )SH";
 
