@@ -144,6 +144,20 @@ std::string CheckpointStore::save(const CheckpointData& d, std::optional<double>
   return join(ckpt_dir_, name);
 }
 
+std::string CheckpointStore::record_metric(std::int64_t step, double metric) {
+  const std::string dir = join(ckpt_dir_, step_dir_name(step));
+  if (!std::isfinite(metric)) return dir;  // as in save(): a non-finite metric is none
+  if (!lock_) lock_ = std::make_shared<RunDirLock>(run_dir_);
+  CheckpointMeta meta = read_meta(dir);  // verifies meta.json's own checksum
+  meta.metric = metric;
+  write_file_atomic(join(dir, kMetaFileName), meta_to_json(meta).dump(2) + "\n");
+  phase("meta_written");
+  update_best();
+  apply_retention();
+  phase("done");
+  return dir;
+}
+
 void CheckpointStore::publish_dir(const std::string& tmp, const std::string& name) {
   const std::string final_dir = join(ckpt_dir_, name);
   std::error_code ec;

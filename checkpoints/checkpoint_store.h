@@ -54,6 +54,12 @@ class CheckpointStore {
   // decides the `best` pointer.
   std::string save(const CheckpointData& d, std::optional<double> metric = std::nullopt);
 
+  // Records `metric` (finite) in the meta.json of the already published checkpoint of `step`
+  // (meta.json replaced atomically, its checksum renewed; the other files are not rewritten),
+  // then updates `best` and retention as save() does. For a best candidate whose step was just
+  // saved: the final validation after a periodic save must not write the checkpoint twice.
+  std::string record_metric(std::int64_t step, double metric);
+
   // Loads and verifies: "latest" | "best" (this run's pointers) | a path to a step directory |
   // a run directory (its latest) | a checkpoints directory (its latest).
   CheckpointData load(const std::string& which) const;

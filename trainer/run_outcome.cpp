@@ -67,10 +67,11 @@ std::optional<RunOutcome> read_run_outcome(const std::string& run_dir) {
 
 std::string describe(const RunOutcome& o) {
   const char* what = o.outcome == "finished"  ? "finished"
-                     : o.outcome == "stopped" ? "stopped by a signal (checkpointed; continue with "
-                                                "--resume auto)"
+                     : o.outcome == "stopped" ? "stopped by a signal"
                                               : "stopped early (no improvement)";
-  return fmt::format("{} at step {} (epoch {}, {} rank(s))", what, o.step, o.epoch, o.ranks);
+  const char* hint = o.outcome == "stopped" ? "; checkpointed, continue with --resume auto" : "";
+  return fmt::format("{} at step {} (epoch {}, {} rank(s)){}", what, o.step, o.epoch, o.ranks,
+                     hint);
 }
 
 }  // namespace tessera

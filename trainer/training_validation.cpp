@@ -116,7 +116,8 @@ void TrainingRun::select(double value) {
 // Collective: every rank's generator state goes to rank 0, which writes; then a barrier, so no
 // rank races ahead of (or exits before) a published checkpoint. `metric` marks a best candidate.
 void TrainingRun::checkpoint(std::optional<double> metric) {
-  if (saved_step_ == progress_.step && !metric) return;
+  const bool already_saved = saved_step_ == progress_.step;
+  if (already_saved && !metric) return;
   saved_step_ = progress_.step;
   progress_.cursor = train_loader_->cursor();
   std::string own_rng;
@@ -131,7 +132,10 @@ void TrainingRun::checkpoint(std::optional<double> metric) {
     auto ws = watchdog_->enter(Phase::collective, progress_.step);
     rng = comm_.allgather_bytes(own_rng);
   }
-  if (is_root_) {
+  if (is_root_ && already_saved) {  // only the metric is new: no second copy of the step
+    auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
+    summary_.last_checkpoint = store_.record_metric(progress_.step, *metric);
+  } else if (is_root_) {
     auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
     auto data = capture_state(cfg_, *model_, *optimizer_, progress_, world_);
     for (size_t r = 0; r < rng.size(); ++r) data.files[fmt::format("rng-rank{}.bin", r)] = rng[r];

@@ -190,6 +190,33 @@ TEST(CheckpointStore, BestTiesKeepOlderAndIgnoreNonFinite) {
   EXPECT_FALSE(CheckpointStore(tmp.path()).load("latest").metric.has_value());
 }
 
+// A metric for a step already saved (the final validation after a periodic save) renews
+// meta.json only: the other files keep their inodes, the checkpoint verifies with the metric,
+// `best` follows, and retention keeps it. Control: a second save() of the step rewrites them.
+TEST(CheckpointStore, RecordMetricRewritesOnlyMetaJson) {
+  TempDir tmp;
+  CheckpointStore store(tmp.path(), 1, 1, "max");
+  store.save(make_data(1), 0.5);
+  store.save(make_data(2));
+  const std::string dir = tmp / "checkpoints/step-0000002";
+  const auto inode = [&] { return testing::inode_of(dir + "/model.pt"); };
+  const auto before = inode();
+  EXPECT_EQ(store.record_metric(2, 0.9), dir);
+  EXPECT_EQ(inode(), before);
+  const CheckpointData back = store.load("best");
+  EXPECT_EQ(back.step, 2);
+  ASSERT_TRUE(back.metric.has_value());
+  EXPECT_DOUBLE_EQ(*back.metric, 0.9);
+  EXPECT_EQ(back.files, make_data(2).files);
+  EXPECT_EQ(names(store.list()), (std::vector<std::string>{"step-0000002"}));  // step 1 retired
+  EXPECT_EQ(store.record_metric(2, std::nan("")), dir);  // non-finite: nothing recorded
+  EXPECT_DOUBLE_EQ(*store.load("latest").metric, 0.9);
+  EXPECT_NE(error_of([&] { store.record_metric(7, 0.1); }).find("step-0000007"),
+            std::string::npos);
+  store.save(make_data(2), 0.9);  // control
+  EXPECT_NE(inode(), before);
+}
+
 TEST(CheckpointStore, PhasesInOrder) {
   TempDir tmp;
   CheckpointStore store(tmp.path(), 1, 1, "max");

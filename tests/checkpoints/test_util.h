@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+
 #include <string>
 #include <system_error>
 #include <unistd.h>
@@ -38,6 +40,13 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The inode number of `path` (a rewritten file gets a new one).
+inline unsigned long long inode_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<unsigned long long>(st.st_ino);
+}
 
 inline std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
