@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "common/config_internal.h"
 
 namespace tessera {
@@ -93,21 +95,52 @@ class Reader {
   }
 
  private:
+  // One document, read without YAML::LoadAll: yaml-cpp 0.7's LoadAll never ends on a stray `,`
+  // at document level (",", "[a], b", "--- ,"): each HandleNextDocument() yields one more empty
+  // document without consuming it, and the vector of documents grows until memory runs out
+  // (found by tests/fuzz/fuzz_config). The first document is loaded alone; further ones are only
+  // counted, in a bounded loop.
   static YAML::Node parse(const std::string& text, const std::string& name) {
-    std::vector<YAML::Node> docs;
+    YAML::Node first;
+    DocumentCounter counter;
     try {
-      docs = YAML::LoadAll(text);
+      first = YAML::Load(text);
+      std::istringstream in(text);
+      YAML::Parser parser(in);
+      for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+      }
     } catch (const YAML::ParserException& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     } catch (const YAML::Exception& e) {
       TESSERA_CONFIG_FAIL(origin_of(name, e.mark), "malformed YAML: {}", e.msg);
     }
-    if (docs.size() > 1) {
-      TESSERA_CONFIG_FAIL(origin_of(name, docs[1].Mark()),
-                          "expected one YAML document, found {} (separated by `---`)", docs.size());
+    if (counter.documents > 1) {
+      TESSERA_CONFIG_FAIL(origin_of(name, counter.second),
+                          "expected one YAML document, found more (a `---` separator, or a `,` "
+                          "outside [ ] or {{ }} that ends the first one)");
     }
-    return docs.empty() ? YAML::Node() : docs.front();
+    return first;
   }
+
+  // Counts documents and remembers where the second starts; ignores their contents.
+  struct DocumentCounter : YAML::EventHandler {
+    int documents = 0;
+    YAML::Mark second;
+    void OnDocumentStart(const YAML::Mark& mark) override {
+      if (++documents == 2) second = mark;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
 
   static std::string canonical(const std::string& name) {
     std::error_code ec;

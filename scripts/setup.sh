@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package tessera needs. Idempotent: when all are present it only checks
 # (a second or so); `apt-get update` runs only when something is missing.
+#   scripts/setup.sh [--fuzz]     --fuzz: also clang and its libFuzzer/sanitizer runtimes
+#                                 (scripts/fuzz.sh)
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +19,11 @@ PACKAGES=(
   # cluster tests
   slurm-wlm slurmctld slurmd slurm-client munge iproute2 procps util-linux
 )
+if [ "${1:-}" = --fuzz ]; then
+  PACKAGES+=(clang libclang-rt-dev)
+elif [ $# -gt 0 ]; then
+  echo "setup: unknown option '$1' (expected --fuzz)"; exit 2
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

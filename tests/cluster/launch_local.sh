@@ -74,7 +74,7 @@ rc=$EXIT_RC
 [ $rc -eq 0 ] || fail "the launched job exited $rc after SIGUSR1"
 expect_log pre "stop requested"
 expect_log pre "tessera launch: training stopped by a signal"
-grep -q '"outcome": "stopped"' out/pre/outcome.json || fail "outcome.json: $(cat out/pre/outcome.json)"
+grep -a -q '"outcome": "stopped"' out/pre/outcome.json || fail "outcome.json: $(cat out/pre/outcome.json)"
 S=$(latest_step out/pre)
 [ -n "$S" ] || fail "no checkpoint after SIGUSR1"
 [ "$S" -lt "$M" ] || fail "the stop came after the last step ($S of $M): raise TESSERA_CLUSTER_STEPS"

@@ -82,7 +82,7 @@ wait_until() {
 }
 
 # The Slurm state of a job, two ways (no accounting here: no sacct).
-scontrol_field() { timeout 20 scontrol show job -o "$1" 2>/dev/null | grep -o "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
+scontrol_field() { timeout 20 scontrol show job -o "$1" 2>/dev/null | grep -a -o "\b$2=[^ ]*" | head -1 | cut -d= -f2; }
 job_state() { scontrol_field "$1" JobState; }
 squeue_state() { timeout 20 squeue -h -t all -j "$1" -o %T 2>/dev/null | head -1; }
 
@@ -97,7 +97,7 @@ job_ends() {
 # Number of training records in a run's metrics.jsonl.
 train_records() {
   local n
-  n=$(grep -c '"loss"' "$1/metrics.jsonl" 2>/dev/null) || true
+  n=$(grep -a -c '"loss"' "$1/metrics.jsonl" 2>/dev/null) || true
   echo "${n:-0}"
 }
 has_train_records() { [ "$(train_records "$1")" -ge "$2" ]; }

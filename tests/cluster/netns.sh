@@ -44,7 +44,7 @@ netns_check() {
 
 # The namespaces that exist now with our prefix.
 _netns_list() {
-  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${TESSERA_NETNS_PREFIX}[0-9]+$" || true
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -a -E "^${TESSERA_NETNS_PREFIX}[0-9]+$" || true
 }
 
 netns_down() {

@@ -49,7 +49,7 @@ echo "job ended $took s after ${H2}'s link went down (exit $EXIT_RC)"
 [ "$EXIT_RC" -ne 0 ] || fail "the job exited 0 after losing a host"
 awk -v d="$took" 'BEGIN { exit !(d < 30) }' || fail "the job took ${took}s (> 30 s) to notice the lost host"
 expect_log lost "lost communication"
-grep -A4 "lost communication" "$LOGS/lost.log" | grep -q "$H2" || fail "the error does not name $H2"
+grep -a -A4 "lost communication" "$LOGS/lost.log" | grep -a -q "$H2" || fail "the error does not name $H2"
 for ns in $H1 $H2; do
   wait_until 30 "no process left in $ns" eval "[ -z \"\$(ip netns pids $ns)\" ]"
 done

@@ -35,7 +35,7 @@ _slurm_stop_pid() {
   local pid=$1 name=$2 i
   _slurm_alive "$pid" || return 0
   # Only our daemons: the command line must name the expected program.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$name" || return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -a -q "$name" || return 0
   kill -TERM "$pid" 2>/dev/null
   for i in $(seq 1 100); do
     _slurm_alive "$pid" || return 0
@@ -65,7 +65,7 @@ _slurm_stop_listed() {
 _slurm_install() {
   local p missing=()
   for p in slurm-wlm slurmctld slurmd slurm-client munge; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -a -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   _slurm_log "installing ${missing[*]}"
@@ -75,7 +75,7 @@ _slurm_install() {
 }
 
 _slurm_port_free() {
-  ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+  ! ss -Htln "sport = :$1" 2>/dev/null | grep -a -q .
 }
 
 # _slurm_start DIR NAME cmd...: background daemon, output to DIR/log/NAME.out, pid recorded.
@@ -195,9 +195,9 @@ _slurm_job_pids() {
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
     [ "$pid" = $$ ] && continue
-    grep -qzxF "SLURM_CONF=$conf" "$dir/environ" 2>/dev/null || continue
-    if grep -qz '^SLURM_JOB_ID=' "$dir/environ" 2>/dev/null ||
-       grep -qz '^slurmstepd' "$dir/cmdline" 2>/dev/null; then
+    grep -a -qzxF "SLURM_CONF=$conf" "$dir/environ" 2>/dev/null || continue
+    if grep -a -qz '^SLURM_JOB_ID=' "$dir/environ" 2>/dev/null ||
+       grep -a -qz '^slurmstepd' "$dir/cmdline" 2>/dev/null; then
       echo "$pid"
     fi
   done
@@ -239,7 +239,7 @@ slurm_down() {
   fi
   # Forget them in the global list too.
   if [ -f "$TESSERA_SLURM_GLOBAL_PIDS" ] && [ -f "$dir/pids" ]; then
-    grep -vxFf "$dir/pids" "$TESSERA_SLURM_GLOBAL_PIDS" >"$TESSERA_SLURM_GLOBAL_PIDS.tmp" || true
+    grep -a -vxFf "$dir/pids" "$TESSERA_SLURM_GLOBAL_PIDS" >"$TESSERA_SLURM_GLOBAL_PIDS.tmp" || true
     mv -f "$TESSERA_SLURM_GLOBAL_PIDS.tmp" "$TESSERA_SLURM_GLOBAL_PIDS"
     [ -s "$TESSERA_SLURM_GLOBAL_PIDS" ] || rm -f "$TESSERA_SLURM_GLOBAL_PIDS"
   fi

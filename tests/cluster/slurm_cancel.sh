@@ -25,7 +25,7 @@ state=$(job_state "$id")
 [ "$state" = CANCELLED ] || fail "job $id ended $state, not CANCELLED"
 [ "$(squeue_state "$id")" = CANCELLED ] || fail "squeue says $(squeue_state "$id")"
 [ "$(scontrol_field "$id" Restarts)" = 0 ] || fail "a cancelled job was requeued"
-grep -qF "requeueing" "$RUN/slurm-$id.out" && fail "the batch shell requeued a cancelled job"
+grep -a -qF "requeueing" "$RUN/slurm-$id.out" && fail "the batch shell requeued a cancelled job"
 wait_until 60 "no rank of job $id left" eval '[ -z "$(_slurm_job_pids "$SLURM_CONF")" ]'
 
 S=$(latest_step "$RUN")
@@ -46,7 +46,7 @@ timeout 20 scancel --batch --signal=TERM "$id2" || fail "scancel --batch --signa
 wait_until 120 "job $id2 to end" job_ends "$id2"
 [ "$(job_state "$id2")" = COMPLETED ] || fail "job $id2 ended $(job_state "$id2"), not COMPLETED"
 [ "$(scontrol_field "$id2" Restarts)" = 0 ] || fail "a stopped job was requeued"
-T=$(grep -ho "stop requested: checkpointing at step [0-9]*" "$RUN2/slurm-$id2.err" | grep -o "[0-9]*$")
+T=$(grep -a -ho "stop requested: checkpointing at step [0-9]*" "$RUN2/slurm-$id2.err" | grep -a -o "[0-9]*$")
 [ -n "$T" ] && [ "$(latest_step "$RUN2")" = "$T" ] ||
   fail "no checkpoint at the stop step '$T' (latest $(latest_step "$RUN2"))"
 echo "PASS: scancel leaves checkpoint step $S loadable (eval, resume); TERM to the batch shell stops cleanly at step $T"

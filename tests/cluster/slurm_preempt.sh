@@ -40,13 +40,13 @@ state=$(job_state "$id")
 
 out=$RUN/slurm-$id.out
 err=$RUN/slurm-$id.err
-grep -qF "SIGUSR1: asking the ranks to checkpoint" "$out" || fail "the batch shell did not get USR1: $(tail -20 "$out")"
-grep -qF "requeueing job $id" "$out" || fail "the batch shell did not requeue"
-grep -qF "(restart 1)" "$out" || fail "no second run of the batch script"
-S=$(grep -ho "stop requested: checkpointing at step [0-9]*" "$out" "$err" | head -1 | grep -o "[0-9]*$")
+grep -a -qF "SIGUSR1: asking the ranks to checkpoint" "$out" || fail "the batch shell did not get USR1: $(tail -20 "$out")"
+grep -a -qF "requeueing job $id" "$out" || fail "the batch shell did not requeue"
+grep -a -qF "(restart 1)" "$out" || fail "no second run of the batch script"
+S=$(grep -a -ho "stop requested: checkpointing at step [0-9]*" "$out" "$err" | head -1 | grep -a -o "[0-9]*$")
 [ -n "$S" ] || fail "no 'stop requested' in the job output"
 [ "$S" -lt "$M" ] || fail "the signal came after the last step: raise TESSERA_CLUSTER_STEPS"
-grep -qF "resumed from step $S" "$out" "$err" || fail "the requeued job did not resume from step $S"
+grep -a -qF "resumed from step $S" "$out" "$err" || fail "the requeued job did not resume from step $S"
 [ "$(latest_step "$RUN")" = "$M" ] || fail "the run ended at step $(latest_step "$RUN"), not $M"
 echo "stopped at step $S of $M, requeued, resumed, finished"
 

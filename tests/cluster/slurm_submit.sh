@@ -20,7 +20,7 @@ timeout 60 "$TESSERA_BIN" submit "$CFG" "${common[@]}" --dry-run >"$LOGS/dry.out
 for line in "#SBATCH --job-name=submit" "#SBATCH --nodes=1" "#SBATCH --ntasks-per-node=2" \
             "#SBATCH --requeue" "#SBATCH --signal=B:USR1@120" "#SBATCH --output=$RUN/slurm-%j.out" \
             "--resume auto"; do
-  grep -qF -- "$line" "$LOGS/dry.out" || fail "dry-run script lacks '$line'"
+  grep -a -qF -- "$line" "$LOGS/dry.out" || fail "dry-run script lacks '$line'"
 done
 [ -e "$RUN" ] && fail "submit --dry-run created $RUN"
 
@@ -49,10 +49,10 @@ for f in job.sbatch slurm_job_id config.resolved.yaml metrics.jsonl "slurm-$id.o
   [ -e "$RUN/$f" ] || fail "run dir lacks $f: $(ls "$RUN")"
 done
 [ "$(latest_step "$RUN")" = 6 ] || fail "latest checkpoint is step $(latest_step "$RUN"), not 6"
-grep -qF "training done at step 6" "$RUN/slurm-$id.out" "$RUN/slurm-$id.err" ||
+grep -a -qF "training done at step 6" "$RUN/slurm-$id.out" "$RUN/slurm-$id.err" ||
   fail "no 'training done at step 6' in the job output"
-grep -qF "[0/2]" "$RUN/slurm-$id.out" "$RUN/slurm-$id.err" || fail "the job did not run 2 ranks"
-grep -qF "step exited with status 0" "$RUN/slurm-$id.out" || fail "batch shell did not report the step"
+grep -a -qF "[0/2]" "$RUN/slurm-$id.out" "$RUN/slurm-$id.err" || fail "the job did not run 2 ranks"
+grep -a -qF "step exited with status 0" "$RUN/slurm-$id.out" || fail "batch shell did not report the step"
 
 expect_ok status run status 60 "$TESSERA_BIN" status "$RUN"
 expect_log status "slurm job:  $id  state COMPLETED"
@@ -68,10 +68,10 @@ expect_ok submit-srun run submit-srun 60 "$TESSERA_BIN" submit "$CFG" "${common[
   --set experiment.name=srun --set cluster.launcher=srun
 RUN2=$WORK/out/srun
 id2=$(cat "$RUN2/slurm_job_id")
-grep -q "^srun --mpi=pmix " "$RUN2/job.sbatch" || fail "the srun job's step is not srun --mpi=pmix"
+grep -a -q "^srun --mpi=pmix " "$RUN2/job.sbatch" || fail "the srun job's step is not srun --mpi=pmix"
 wait_until 300 "job $id2 to finish" job_ends "$id2"
 [ "$(job_state "$id2")" = COMPLETED ] || fail "srun job $id2 ended $(job_state "$id2"): $(tail -20 "$RUN2/slurm-$id2.err")"
-grep -qF "[0/2]" "$RUN2/slurm-$id2.err" || fail "the srun job did not run 2 ranks"
+grep -a -qF "[0/2]" "$RUN2/slurm-$id2.err" || fail "the srun job did not run 2 ranks"
 for r in submit srun; do
   expect_ok "export-$r" run "export-$r" 120 "$TESSERA_BIN" export "$CFG" "${common[@]}" \
     --set experiment.name=$r --checkpoint latest --out $r.pt

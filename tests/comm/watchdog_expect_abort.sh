@@ -23,9 +23,9 @@ if [ $rc -eq 0 ]; then fail "the job exited 0, expected it to be aborted"; fi
 source "$here/../compat.sh"
 text=$(mpi_log_text "$log")
 for p in "${patterns[@]}"; do
-  grep -Eq -- "$p" <<<"$text" || fail "log does not match /$p/"
+  grep -a -Eq -- "$p" <<<"$text" || fail "log does not match /$p/"
 done
 echo "OK: job ended with rc=$rc after ${elapsed}s; log matched ${#patterns[@]} pattern(s)"
-grep -E "tessera watchdog|exited on signal|tessera: rank" "$log" | head -20
+grep -a -E "tessera watchdog|exited on signal|tessera: rank" "$log" | head -20
 rm -f "$log"
 exit 0

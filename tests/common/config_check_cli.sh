@@ -27,15 +27,15 @@ check_fragments() {  # check_fragments <fixture> <file holding its error>
   local n=0 fragment
   while IFS= read -r fragment; do
     n=$((n + 1))
-    grep -qF -- "$fragment" "$2" || fail "$1: error lacks '$fragment'; it was: $(cat "$2")"
+    grep -a -qF -- "$fragment" "$2" || fail "$1: error lacks '$fragment'; it was: $(cat "$2")"
   done < <(sed -n 's/^# expect: //p' "$1")
   [ "$n" -gt 0 ] || fail "$1 has no '# expect:' line"
-  grep -q '^tessera: error: ' "$2" || fail "$1: no 'tessera: error: ' line: $(cat "$2")"
+  grep -a -q '^tessera: error: ' "$2" || fail "$1: no 'tessera: error: ' line: $(cat "$2")"
 }
 
 plain=() with_args=()
 for f in tests/fixtures/bad_configs/*.yaml; do
-  if grep -q '^# args:' "$f"; then with_args+=("$f"); else plain+=("$f"); fi
+  if grep -a -q '^# args:' "$f"; then with_args+=("$f"); else plain+=("$f"); fi
 done
 total=$((${#plain[@]} + ${#with_args[@]}))
 [ "$total" -ge 25 ] || fail "expected at least 25 fixtures, found $total"
@@ -61,7 +61,7 @@ for f in "${with_args[@]}"; do
   while IFS= read -r line; do
     read -r -a more <<<"${line#\# args:}"
     args+=("${more[@]}")
-  done < <(grep '^# args:' "$f")
+  done < <(grep -a '^# args:' "$f")
   run "$name" config check "$f" "${args[@]}"
   [ "$rc" -eq 1 ] || fail "$f: exit code $rc, expected 1"
   [ -s "$WORK/$name.out" ] && fail "$f: stdout not empty: $(cat "$WORK/$name.out")"
@@ -71,7 +71,7 @@ done
 experiments=(configs/*.yaml configs/ci/*.yaml)
 run experiments config check "${experiments[@]}"
 [ "$rc" -eq 0 ] || fail "config check configs/*.yaml configs/ci/*.yaml: exit $rc: $(cat "$WORK/experiments.err")"
-[ "$(grep -c ': OK$' "$WORK/experiments.out")" -eq "${#experiments[@]}" ] ||
+[ "$(grep -a -c ': OK$' "$WORK/experiments.out")" -eq "${#experiments[@]}" ] ||
   fail "not every experiment printed OK: $(cat "$WORK/experiments.out")"
 
 bases=(configs/base/*.yaml)
@@ -79,7 +79,7 @@ run bases config check --partial "${bases[@]}"
 [ "$rc" -eq 0 ] || fail "config check --partial configs/base/*.yaml: exit $rc: $(cat "$WORK/bases.err")"
 run bases_strict config check "${bases[@]}"
 [ "$rc" -eq 1 ] || fail "bases without --partial: exit $rc, expected 1"
-[ "$(grep -c 'missing required key `experiment.name`' "$WORK/bases_strict.err")" -eq "${#bases[@]}" ] ||
+[ "$(grep -a -c 'missing required key `experiment.name`' "$WORK/bases_strict.err")" -eq "${#bases[@]}" ] ||
   fail "every base should lack experiment.name: $(cat "$WORK/bases_strict.err")"
 
 shown=()
@@ -88,7 +88,7 @@ for f in configs/*.yaml; do
   run "$name" config show "$f" --set train.log_every=7
   [ "$rc" -eq 0 ] || { fail "config show $f: exit $rc: $(cat "$WORK/$name.err")"; continue; }
   [ -s "$WORK/$name.err" ] && fail "config show $f wrote to stderr: $(cat "$WORK/$name.err")"
-  grep -q '^  log_every: 7$' "$WORK/$name.out" || fail "config show $f: --set not applied"
+  grep -a -q '^  log_every: 7$' "$WORK/$name.out" || fail "config show $f: --set not applied"
   /usr/bin/python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert isinstance(d, dict) and len(d) == 13, list(d)' \
     "$WORK/$name.out" || fail "config show $f: stdout is not the 13-section YAML document"
   cp "$WORK/$name.out" "$WORK/$name.yaml"

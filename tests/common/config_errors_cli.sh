@@ -31,19 +31,19 @@ expect_error() {
   if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
     fail "$name: exit status $rc, expected a clean failure"
   fi
-  if ! grep -F -- "$prefix" "$name.err" | grep -qE -- "[a-z_]+\.cpp:[0-9]+: .*$(printf '%s' "$text" | sed 's/[][\.*^$/]/\\&/g')"; then
+  if ! grep -a -F -- "$prefix" "$name.err" | grep -a -qE -- "[a-z_]+\.cpp:[0-9]+: .*$(printf '%s' "$text" | sed 's/[][\.*^$/]/\\&/g')"; then
     fail "$name: stderr lacks '$prefix <file.cpp:N>: ... $text'; it was: $(cat "$name.err")"
   fi
   # The key comes before the source location.
   local line
-  line=$(grep -F -- "$prefix" "$name.err" | head -1)
+  line=$(grep -a -F -- "$prefix" "$name.err" | head -1)
   case "$line" in
     *"$prefix"*.cpp:*) ;;
     *) fail "$name: the key does not come before the source location: $line" ;;
   esac
 }
 
-line=$(grep -n '^  train: data/roads/train' configs/roads.yaml | cut -d: -f1)
+line=$(grep -a -n '^  train: data/roads/train' configs/roads.yaml | cut -d: -f1)
 [ -n "$line" ] || { echo "FAIL: configs/roads.yaml has no data.train line"; exit 1; }
 run train_nodata train configs/roads.yaml
 expect_error train_nodata "tessera: error: data.train (set in configs/roads.yaml:$line): " \
@@ -67,7 +67,7 @@ expect_error train_noval "data.val (set by --set data.val=data/roads/nothing): "
 run train_ok train configs/roads.yaml "${tiny[@]}"
 [ "$rc" -eq 0 ] || fail "tiny training run failed: $(tail -5 train_ok.err)"
 rm -rf data/roads/test
-line=$(grep -n '^  test: data/roads/test' configs/roads.yaml | cut -d: -f1)
+line=$(grep -a -n '^  test: data/roads/test' configs/roads.yaml | cut -d: -f1)
 run eval_notest eval configs/roads.yaml "${tiny[@]}" --checkpoint latest --split test
 expect_error eval_notest "data.test (set in configs/roads.yaml:$line): " \
   "dataset directory data/roads/test does not exist"
@@ -75,8 +75,8 @@ expect_error eval_notest "data.test (set in configs/roads.yaml:$line): " \
 # The control: a directory given on the command line, not through a key.
 run inspect_nodir inspect data/roads/nowhere
 if [ "$rc" -eq 0 ]; then fail "inspect of a missing directory succeeded"; fi
-grep -q "data\.[a-z]* (set" inspect_nodir.err && fail "control: inspect names a config key: $(cat inspect_nodir.err)"
-grep -q "nowhere" inspect_nodir.err || fail "control: inspect's error lacks the path: $(cat inspect_nodir.err)"
+grep -a -q "data\.[a-z]* (set" inspect_nodir.err && fail "control: inspect names a config key: $(cat inspect_nodir.err)"
+grep -a -q "nowhere" inspect_nodir.err || fail "control: inspect's error lacks the path: $(cat inspect_nodir.err)"
 
 if [ $failures -ne 0 ]; then
   echo "config_errors_cli: $failures failure(s)"

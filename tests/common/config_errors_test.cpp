@@ -2,6 +2,15 @@
 // expected and what was found. (Relations between keys: config_relations_test.cpp.)
 #include "tests/common/config_test_util.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <future>
+
 namespace tessera {
 namespace {
 
@@ -129,9 +138,60 @@ TEST(ConfigErrors, SeveralDocuments) {
       [] {
         load_text("experiment: {name: t}\ntask: {kind: segmentation}\n---\nmodel: {filters: 8}\n");
       },
-      {"t.yaml:4:1: expected one YAML document, found 2"});
+      {"t.yaml:3:1: expected one YAML document, found more"});
   // a single document with an explicit start marker is fine
   EXPECT_NO_THROW(load_text("---\nexperiment: {name: t}\ntask: {kind: segmentation}\n"));
+}
+
+// A stray `,` at document level: yaml-cpp 0.7's LoadAll never returns on it (each call yields
+// another empty document; memory grows without bound: found by tests/fuzz/fuzz_config). Each
+// input must give a clean error, within a bound that tells an error from a hang. The control
+// runs LoadAll itself in a child limited to 1 GiB and 20 s: where yaml-cpp has the defect the
+// child dies or runs out of memory (the guard is what makes the difference); a yaml-cpp
+// without it returns, which the test reports.
+TEST(ConfigErrors, StrayCommaAtDocumentLevelIsAnErrorNotAnEndlessParse) {
+  for (const char* text : {",", ",x\n t\n", "[a], b\n", "{a: b},\n", "--- ,\n", "\"a\",\n",
+                           ",a: b\n", "experiment: {name: t}\n---\n,\n"}) {
+    SCOPED_TRACE(text);
+    auto result = std::async(std::launch::async, [text] {
+      try {
+        load_text(text);
+      } catch (const ConfigError& e) {
+        return e.message();
+      }
+      return std::string("no error");
+    });
+    if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      ADD_FAILURE() << "loading the config did not end in 20 s";
+      std::_Exit(1);  // the parse thread cannot be joined
+    }
+    const std::string message = result.get();
+    EXPECT_NE(message.find("t.yaml:"), std::string::npos) << message;
+    EXPECT_TRUE(message.find("one YAML document") != std::string::npos ||
+                message.find("malformed YAML") != std::string::npos)
+        << message;
+  }
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const rlimit mem{1u << 30, 1u << 30};
+    ::setrlimit(RLIMIT_AS, &mem);
+    ::alarm(20);
+    try {
+      std::_Exit(YAML::LoadAll(",").size() < 1000 ? 0 : 4);
+    } catch (const std::bad_alloc&) {
+      std::_Exit(3);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    std::printf("control: this yaml-cpp's LoadAll(\",\") returns: it lacks the defect\n");
+  } else {
+    std::printf("control: YAML::LoadAll(\",\") did not return (%s %d): the defect is present\n",
+                WIFEXITED(status) ? "exit" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  }
 }
 
 TEST(ConfigErrors, NotAMapping) {

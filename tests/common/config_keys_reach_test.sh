@@ -213,12 +213,12 @@ EOF
 sed -i "s|WORK/|$WORK/|g" entries.txt
 # dist.backend with train.device cuda (no GPU here, so both runs fail; they fail differently):
 # the default `auto` picks nccl where the build has it, so the other value is mpi; else nccl.
-if "$TESSERA_BIN" --version | grep -q "NCCL backend on"; then other=mpi; else other=nccl; fi
+if "$TESSERA_BIN" --version | grep -a -q "NCCL backend on"; then other=mpi; else other=nccl; fi
 sed -i "s|BACKEND$|$other|" entries.txt
 
 # ---- every schema key has an entry, every entry is a key -------------------------------------
 "$TESSERA_BIN" config keys >keys.md 2>logs/keys.log || { cat logs/keys.log; exit 1; }
-grep -oE '^\| `[a-z_.0-9]+` \|' keys.md | sed 's/^| `//; s/` |$//' | sort >keys.txt
+grep -a -oE '^\| `[a-z_.0-9]+` \|' keys.md | sed 's/^| `//; s/` |$//' | sort >keys.txt
 awk '{print $1}' entries.txt | sort -u >entry_keys.txt
 [ -s keys.txt ] || { echo "FAIL: no keys parsed from \`tessera config keys\`"; exit 1; }
 while read -r k; do fail "key $k has no entry in $0: add how changing it shows"; done \
@@ -310,7 +310,7 @@ xargs -P "$PAR" -L 1 bash -c 'run_one "$@"' _ <jobs2.txt
 # ---- the comparisons ---------------------------------------------------------------------------
 same() { cmp -s "obs/$1.txt" "obs/$2.txt"; }
 show_diff() { diff "obs/$1.txt" "obs/$2.txt" | head -n "${3:-8}" | sed 's/^/    /'; }
-grep -q "^exit status 0$" obs/base-train-seg.txt ||
+grep -a -q "^exit status 0$" obs/base-train-seg.txt ||
   { fail "the unchanged seg run failed:"; tail -20 logs/base-train-seg.log; }
 if ! same base-train-seg repeat-train-seg; then
   fail "control: the unchanged run twice differs (the observation is noisy):"
@@ -323,7 +323,7 @@ else
   show_diff base-train-seg unread-focal
 fi
 for b in $(awk '$4 != "cuda" {print $5}' compare.txt | sort -u); do
-  grep -q "^exit status 0$" "obs/$b.txt" || { fail "unchanged run $b failed:"; tail -15 "logs/$b.log"; }
+  grep -a -q "^exit status 0$" "obs/$b.txt" || { fail "unchanged run $b failed:"; tail -15 "logs/$b.log"; }
 done
 reached=0
 while read -r id key probe ctx b value rest; do
@@ -346,7 +346,7 @@ done <compare.txt
 while read -r id key value; do
   if timeout 60 "$TESSERA_BIN" config check ctx/seg.yaml --set "$key=$value" >"logs/$id.log" 2>&1; then
     fail "$key=$value was accepted (it should be refused: only its default works today)"
-  elif ! grep -qF "$key" "logs/$id.log"; then
+  elif ! grep -a -qF "$key" "logs/$id.log"; then
     fail "$key=$value: refused without naming the key: $(cat "logs/$id.log")"
   else
     reached=$((reached + 1))

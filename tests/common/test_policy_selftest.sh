@@ -45,13 +45,13 @@ run() {
   if { [ "$want_rc" = 0 ] && [ $rc -ne 0 ]; } || { [ "$want_rc" != 0 ] && [ $rc -eq 0 ]; }; then
     fail "$name: exit status $rc, expected $([ "$want_rc" = 0 ] && echo 0 || echo non-zero)"
   fi
-  if grep -qi "all tests passed" "$WORK/$name.log"; then fail "$name: says 'all tests passed'"; fi
-  if [ "$(grep -cE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$WORK/$name.log")" != 1 ]; then
+  if grep -a -qi "all tests passed" "$WORK/$name.log"; then fail "$name: says 'all tests passed'"; fi
+  if [ "$(grep -a -cE '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$WORK/$name.log")" != 1 ]; then
     fail "$name: the count line is not printed exactly once"
   fi
 }
 expect_in() {  # NAME TEXT: the log of run NAME contains TEXT
-  grep -qF -- "$2" "$WORK/$1.log" || fail "$1: output lacks '$2'"
+  grep -a -qF -- "$2" "$WORK/$1.log" || fail "$1: output lacks '$2'"
 }
 show_failed() { [ $failures -eq 0 ] || for f in "$WORK"/*.log; do echo "----- $f"; cat "$f"; done; }
 

@@ -42,16 +42,16 @@ rc=$?
 [ $rc -ne 0 ] || fail "the job exited 0 although its step-6 checkpoint could not be written"
 [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "the job hung (killed by its time bound) instead of failing"
 expect_log full "No space left on device"
-grep -E "cannot write [^ ]*/checkpoints/\.tmp-step-0000006-[0-9]+/[a-z_.]+" "$LOGS/full.log" \
+grep -a -E "cannot write [^ ]*/checkpoints/\.tmp-step-0000006-[0-9]+/[a-z_.]+" "$LOGS/full.log" \
   >/dev/null || fail "the error does not name the checkpoint file being written"
 [ "$(head -1 "$SMALL/run/checkpoints/latest")" = step-0000003 ] ||
   fail "latest moved: $(cat "$SMALL/run/checkpoints/latest")"
-left=$(ls -A "$SMALL/run/checkpoints" | grep -v -x -e latest -e best -e step-0000003)
+left=$(ls -A "$SMALL/run/checkpoints" | grep -a -v -x -e latest -e best -e step-0000003)
 [ -z "$left" ] || fail "left in checkpoints/ after the failed save: $left"
 [ ! -e "$SMALL/run/outcome.json" ] || fail "a failed run wrote outcome.json"
 expect_ok verify run verify 120 "$TESSERA_BIN" export "$CFG" "${common[@]}" "${small[@]}" \
   --checkpoint latest --out "$WORK/step3.pt"
-echo "step-6 save failed with rc $rc: $(grep -m1 -o 'cannot write .*' "$LOGS/full.log" | cut -c1-160)"
+echo "step-6 save failed with rc $rc: $(grep -a -m1 -o 'cannot write .*' "$LOGS/full.log" | cut -c1-160)"
 
 # 2. Control: with room the same resume finishes, bit-identical to the uninterrupted run.
 mount -o remount,size=$((ckpt_kib * 4 + 512))k "$SMALL" || fail "cannot grow the tmpfs"

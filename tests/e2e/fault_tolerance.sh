@@ -26,8 +26,8 @@ expect_ok kill-resume mpi kill-resume 2 300 train "$CFG" "${common[@]}" --set ex
   --set train.max_steps=9 --resume auto
 expect_log kill-resume "resumed from step 3"
 [ "$(head -1 out/kill/checkpoints/latest)" = "step-0000009" ] || fail "resume did not finish"
-grep -q '"outcome": "finished"' out/kill/outcome.json || fail "no finished outcome.json after the resume"
-grep -q '"step": 9' out/kill/outcome.json || fail "outcome.json: $(cat out/kill/outcome.json)"
+grep -a -q '"outcome": "finished"' out/kill/outcome.json || fail "no finished outcome.json after the resume"
+grep -a -q '"step": 9' out/kill/outcome.json || fail "outcome.json: $(cat out/kill/outcome.json)"
 
 # 2. corrupt the newest checkpoint.
 ckpt=out/kill/checkpoints/step-0000009

@@ -52,10 +52,10 @@ timed() {
 }
 # fired_at NAME RANK WHAT PHASE: sets FIRED to the unix time at which the hook fired in log
 # NAME ("tessera test hook: rank R WHAT in phase P at step K (unix time T)"), or fails.
-  # -a: OpenMPI 5 can leave a NUL byte in the log, and grep would call it a binary file
+  # -a: OpenMPI 5 can leave a NUL byte in the log, and grep -a would call it a binary file
 fired_at() {
   FIRED=$(grep -aoE "tessera test hook: rank $2 $3 in phase $4 at step $K \(unix time [0-9.]+\)" \
-            "$LOGS/$1.log" | grep -oE "[0-9]+\.[0-9]+" | tail -1)
+            "$LOGS/$1.log" | grep -a -oE "[0-9]+\.[0-9]+" | tail -1)
   [ -n "$FIRED" ] || fail "$1: the hook did not fire (no 'tessera test hook: rank $2 $3 in phase $4 at step $K')"
 }
 
@@ -70,7 +70,7 @@ expect_ok export-ref run export-ref 120 "$TESSERA_BIN" export "$CFG" "${common[@
 TESSERA_TEST_FAULT=kill:$LAST:forward:$((STEPS + 100)) timed unreached $HARD train "$CFG" \
   "${common[@]}" --set experiment.name=unreached
 [ $RC -eq 0 ] || fail "unreached: a fault at a step beyond max_steps ended the job (rc=$RC)"
-grep -q "tessera test hook" "$LOGS/unreached.log" && fail "unreached: the hook fired"
+grep -a -q "tessera test hook" "$LOGS/unreached.log" && fail "unreached: the hook fired"
 echo "control: fault at step $((STEPS + 100)) (never reached): exit 0 in ${ELAPSED} s"
 
 # ---- 1. kill in every phase, rank 0 and the last rank
@@ -88,7 +88,7 @@ for phase in data forward backward allreduce consensus validation checkpoint; do
       fail "$name: the job ended ${took} s after the kill (bound ${KILL_BOUND} s)"
     # OpenMPI 4: "mpirun noticed that process rank 1 with PID ... exited on signal 9 (Killed)";
     # OpenMPI 5 (prterun) words it alike but wraps the line (tests/compat.sh: mpi_log_text).
-    mpi_log_text "$LOGS/$name.log" | grep -Eq "rank $rank\b.*(signal 9|Killed)" ||
+    mpi_log_text "$LOGS/$name.log" | grep -a -Eq "rank $rank\b.*(signal 9|Killed)" ||
       fail "$name: the log does not name rank $rank and signal 9"
     if [ $rank -ne $resume_rank ]; then
       summary+=("kill $phase rank $rank: rc $RC, job ended ${took} s after the kill")
@@ -101,7 +101,7 @@ for phase in data forward backward allreduce consensus validation checkpoint; do
       --set experiment.name="$name" --checkpoint latest --out "$name.pt"
     same_weights ref.pt "$name.pt" >"$LOGS/$name-compare.log" 2>&1 ||
       fail "$name: the resumed run's weights differ from the uninterrupted run's"
-    from=$(grep -oE "resumed from step [0-9]+" "$LOGS/$name-resume.log" | grep -oE "[0-9]+$")
+    from=$(grep -a -oE "resumed from step [0-9]+" "$LOGS/$name-resume.log" | grep -a -oE "[0-9]+$")
     summary+=("kill $phase rank $rank: rc $RC, job ended ${took} s after the kill; resumed from step $from: bit-identical")
     rm -rf "out/$name"   # keeps the work directory small
   done
@@ -132,11 +132,11 @@ for place in forward:0 forward:$LAST checkpoint:0 checkpoint:$LAST validation:$L
     fail "$name: no watchdog line naming rank $rank in phase $wphase at step $wstep"
   # The first line that blames a rank (one that is not waiting) names the stalled one; the
   # other rank's line, if any, says it is waiting.
-  first=$(grep -a "tessera watchdog: rank" "$log" | grep -v "waiting for other ranks" | head -1)
-  echo "$first" | grep -q "tessera watchdog: rank $rank " ||
+  first=$(grep -a "tessera watchdog: rank" "$log" | grep -a -v "waiting for other ranks" | head -1)
+  echo "$first" | grep -a -q "tessera watchdog: rank $rank " ||
     fail "$name: the first blaming watchdog line is not rank $rank's: $first"
-  if grep "tessera watchdog: rank $other " "$log" | grep -vq "waiting for other ranks"; then
-    fail "$name: rank $other is blamed: $(grep "tessera watchdog: rank $other " "$log")"
+  if grep -a "tessera watchdog: rank $other " "$log" | grep -a -vq "waiting for other ranks"; then
+    fail "$name: rank $other is blamed: $(grep -a "tessera watchdog: rank $other " "$log")"
   fi
   summary+=("stall $phase rank $rank: rc $RC, named by its watchdog; job ended ${took} s after the stall (timeout ${STALL_TIMEOUT} s)")
 done

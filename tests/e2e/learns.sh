@@ -95,7 +95,7 @@ for mode in trained lr0; do
   else
     # Each half of the bar must fail on its own (else that half shows nothing).
     [ $rc -eq 1 ] || fail "control: the lr-0 run passed the bar, so the bar shows nothing"
-    [ "$(grep -o FAILS "$LOGS/judge-$mode.log" | wc -l)" -eq 2 ] ||
+    [ "$(grep -a -o FAILS "$LOGS/judge-$mode.log" | wc -l)" -eq 2 ] ||
       fail "control: the lr-0 run passed half of the bar: $(cat "$LOGS/judge-$mode.log")"
   fi
 done

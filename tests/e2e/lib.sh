@@ -37,7 +37,7 @@ mpi() {
 expect_ok() { local name=$1; shift; "$@" || fail "$name exited with $? (log $LOGS/$name.log)"; }
 
 # Asserts that log NAME contains the fixed string TEXT.
-expect_log() { grep -qF -- "$2" "$LOGS/$1.log" || fail "log $1 lacks '$2'"; }
+expect_log() { grep -a -qF -- "$2" "$LOGS/$1.log" || fail "log $1 lacks '$2'"; }
 
 # synth TASK OUT [extra synth args]: a tiny dataset (SYNTH_SAMPLES samples, default 40).
 synth() {

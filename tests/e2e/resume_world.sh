@@ -74,5 +74,5 @@ cp "$WORK/a.rank0" "$WORK/ctl.rank0"
 sed -n 5p "$WORK/a.rank0" | sed 's/^\([0-9]*\) [0-9]*/\1 99/' >>"$WORK/ctl.rank0"
 check_samples "$WORK/ctl" 24 6 >/dev/null 2>"$LOGS/check-ctl.log" &&
   fail "control: a sample log with a repeated batch passed the check"
-grep -q "seen twice" "$LOGS/check-ctl.log" || fail "control failed for another reason: $(cat "$LOGS/check-ctl.log")"
+grep -a -q "seen twice" "$LOGS/check-ctl.log" || fail "control failed for another reason: $(cat "$LOGS/check-ctl.log")"
 echo "PASS: resume 2 -> 1 and 1 -> 3 ranks mid-epoch: every sample once, same samples per step"

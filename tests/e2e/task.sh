@@ -13,7 +13,7 @@ expect_ok check run check 60 "$TESSERA_BIN" config check "$CFG" "${common[@]}"
 expect_ok train mpi train 2 300 train "$CFG" "${common[@]}" --set train.max_steps=4
 [ -f out/$name/checkpoints/latest ] || fail "no checkpoint"
 [ -f out/$name/config.resolved.yaml ] || fail "no config.resolved.yaml"
-grep -q '"split":"val"' out/$name/metrics.jsonl || fail "no validation record in metrics.jsonl"
+grep -a -q '"split":"val"' out/$name/metrics.jsonl || fail "no validation record in metrics.jsonl"
 expect_ok resume mpi resume 2 300 train "$CFG" "${common[@]}" --set train.max_steps=6 --resume auto
 expect_log resume "resumed from step 4"
 expect_ok eval mpi eval 2 300 eval "$CFG" "${common[@]}" --checkpoint latest --split test

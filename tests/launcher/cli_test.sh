@@ -18,7 +18,7 @@ run() {  # run args... -> $WORK/out, $WORK/err, $rc
   rc=$?
 }
 expect_rc() { [ "$rc" -eq "$1" ] || fail "tessera ${*:2}: exit $rc, expected $1; stderr: $(cat "$WORK/err")"; }
-expect_in() { grep -qF -- "$2" "$WORK/$1" || fail "$1 lacks '$2': $(cat "$WORK/$1")"; }
+expect_in() { grep -a -qF -- "$2" "$WORK/$1" || fail "$1 lacks '$2': $(cat "$WORK/$1")"; }
 
 CFG=configs/ci/roads.yaml
 
@@ -108,7 +108,7 @@ expect_rc 1 inspect a damaged shard
 expect_in err "checksum mismatch"
 run inspect "$WORK/h5py" --no-verify
 expect_rc 1 inspect --no-verify of a damaged shard
-grep -qF "checksum mismatch" "$WORK/err" && fail "--no-verify still checked checksums"
+grep -a -qF "checksum mismatch" "$WORK/err" && fail "--no-verify still checked checksums"
 run inspect "$CFG" --write-manifest
 expect_rc 1 inspect CONFIG --write-manifest
 expect_in err "apply to a dataset directory"
@@ -117,7 +117,7 @@ expect_in err "apply to a dataset directory"
 run train "$CFG" --set model.filters=0
 expect_rc 1 train with a bad --set
 expect_in err "tessera: error: --set model.filters=0: model.filters: expected an integer in [1, 1024], found 0"
-grep -q "\.cpp:" "$WORK/err" && fail "config errors should not show the C++ throw site: $(cat "$WORK/err")"
+grep -a -q "\.cpp:" "$WORK/err" && fail "config errors should not show the C++ throw site: $(cat "$WORK/err")"
 run eval no/such/config.yaml
 expect_rc 1 eval with a missing config
 expect_in err "no/such/config.yaml: config file not found"
