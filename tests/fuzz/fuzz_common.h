@@ -11,9 +11,20 @@
 #include <exception>
 #include <typeinfo>
 
+#include <spdlog/spdlog.h>
+
 #include "common/error.h"
 
 namespace tessera::fuzz {
+
+// Turns tessera's logging off (warnings for every rejected input are noise to a fuzzer).
+inline void quiet_logs() {
+  static const bool done = [] {
+    spdlog::set_level(spdlog::level::off);
+    return true;
+  }();
+  (void)done;
+}
 
 // Runs `body`; a tessera::Error is a clean rejection; anything else aborts naming it.
 template <typename F>

@@ -13,11 +13,7 @@
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const bool quiet = [] {
-    spdlog::set_level(spdlog::level::off);
-    return true;
-  }();
-  (void)quiet;
+  tessera::fuzz::quiet_logs();
   const std::string text(reinterpret_cast<const char*>(data), size);
   const std::size_t nl = text.find('\n');
   const std::string first = nl == std::string::npos ? text : text.substr(0, nl);
