@@ -15,8 +15,12 @@
 //   store.load       CheckpointStore::load("latest"): read every file, verify size + SHA-256
 //   plain read       the same files read back with read(2) (page cache warm in both cases)
 //   deserialize      restore_state() into a fresh model + optimizer
+//   SHA-256          hashing every file's bytes in memory: OpenSSL's EVP SHA-256 (what the store
+//                    uses, checkpoints/sha256.h) and the scalar implementation it replaced
+//                    (bench/sha256_scalar.h); the digests must agree
 // Output: a Markdown table (ms, MB/s, ratio to the plain I/O baseline).
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <torch/torch.h>
@@ -31,11 +35,13 @@
 #include <vector>
 
 #include "checkpoints/checkpoint_store.h"
+#include "checkpoints/sha256.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "models/model.h"
 #include "trainer/optim.h"
 #include "trainer/train_state.h"
+#include "sha256_scalar.h"
 
 namespace {
 
@@ -145,7 +151,7 @@ int run(int argc, char** argv) {
 
   tessera::checkpoints::CheckpointStore store(root + "/run", /*keep_last=*/2);
   const std::string plain = root + "/plain";
-  std::vector<double> t_ser, t_save, t_pw, t_pws, t_load, t_pr, t_de;
+  std::vector<double> t_ser, t_save, t_pw, t_pws, t_load, t_pr, t_de, t_evp, t_scalar;
   uint64_t total_bytes = 0;
   std::string buf;
   auto secs = [](Clock::time_point t0) {
@@ -184,6 +190,21 @@ int run(int argc, char** argv) {
     TESSERA_CHECK(got == total_bytes, "bench_checkpoint: read back {} of {} bytes", got,
                   total_bytes);
 
+    std::vector<std::string> evp, scalar;
+    t0 = Clock::now();
+    for (const auto& [name, bytes] : data.files) {
+      evp.push_back(tessera::checkpoints::sha256_hex(bytes));
+    }
+    if (keep) t_evp.push_back(secs(t0));
+    t0 = Clock::now();
+    for (const auto& [name, bytes] : data.files) {
+      bench::ScalarSha256 h;
+      h.update(bytes.data(), bytes.size());
+      scalar.push_back(tessera::checkpoints::to_hex(h.digest()));
+    }
+    if (keep) t_scalar.push_back(secs(t0));
+    TESSERA_CHECK(evp == scalar, "bench_checkpoint: OpenSSL and scalar SHA-256 disagree");
+
     t0 = Clock::now();
     tessera::TrainProgress restored;
     tessera::restore_state(loaded, *dst.model, *dst.optimizer, restored);
@@ -217,9 +238,13 @@ int run(int argc, char** argv) {
   row("plain read", t_pr, nullptr);
   row("CheckpointStore::load (read + verify SHA-256)", t_load, &t_pr);
   row("deserialize (restore_state)", t_de, nullptr);
+  row("SHA-256 of every file, OpenSSL EVP (the store's)", t_evp, nullptr);
+  row("SHA-256 of every file, scalar (replaced, bench only)", t_scalar, nullptr);
   std::printf("\nsave total (serialize + store.save) %.2f ms; load total (store.load + "
               "restore_state) %.2f ms\n",
               (median(t_ser) + median(t_save)) * 1e3, (median(t_load) + median(t_de)) * 1e3);
+  std::printf("SHA-256: OpenSSL EVP %.2fx the scalar implementation's speed (%s)\n",
+              median(t_scalar) / median(t_evp), OpenSSL_version(OPENSSL_VERSION));
   fs::remove_all(root);
   return 0;
 }

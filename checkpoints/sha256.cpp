@@ -2,7 +2,9 @@
 
 #include "common/error.h"
 
-#include <algorithm>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -12,124 +14,50 @@
 namespace tessera::checkpoints {
 namespace {
 
-// First 32 bits of the fractional parts of the cube roots of the first 64 primes (FIPS 180-4,
-// section 4.2.2).
-constexpr std::uint32_t kRound[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-inline std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-inline std::uint32_t load_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
+// The newest OpenSSL error on this thread, for a message ("" when the queue is empty).
+std::string openssl_error() {
+  const unsigned long code = ERR_get_error();
+  if (code == 0) return "no OpenSSL error queued";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
 }
 
-inline void store_be32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
+#define TESSERA_CHECK_EVP(call)                                                         \
+  TESSERA_CHECK((call) == 1, "OpenSSL {} failed: {} (libcrypto {})", #call, openssl_error(), \
+                OpenSSL_version(OPENSSL_VERSION))
 
 }  // namespace
 
-void Sha256::reset() {
-  // First 32 bits of the fractional parts of the square roots of the first 8 primes.
-  state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  buffered_ = 0;
-  total_bytes_ = 0;
-  finalized_ = false;
+void Sha256::CtxFree::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  TESSERA_CHECK(ctx_ != nullptr, "OpenSSL EVP_MD_CTX_new failed (out of memory?): {}",
+                openssl_error());
+  reset();
 }
 
-void Sha256::compress(const std::uint8_t* block) {
-  std::uint32_t w[64];
-  for (int i = 0; i < 16; ++i) w[i] = load_be32(block + 4 * i);
-  for (int i = 16; i < 64; ++i) {
-    const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-  std::uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-  for (int i = 0; i < 64; ++i) {
-    const std::uint32_t sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-    const std::uint32_t choose = (e & f) ^ (~e & g);
-    const std::uint32_t t1 = h + sum1 + choose + kRound[i] + w[i];
-    const std::uint32_t sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-    const std::uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
-    const std::uint32_t t2 = sum0 + majority;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  state_[0] += a;
-  state_[1] += b;
-  state_[2] += c;
-  state_[3] += d;
-  state_[4] += e;
-  state_[5] += f;
-  state_[6] += g;
-  state_[7] += h;
+Sha256::~Sha256() = default;
+
+void Sha256::reset() {
+  TESSERA_CHECK_EVP(EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr));
+  finalized_ = false;
 }
 
 void Sha256::update(const void* data, std::size_t size) {
   TESSERA_CHECK(!finalized_, "Sha256::update called after digest(); call reset() first");
-  const auto* p = static_cast<const std::uint8_t*>(data);
-  total_bytes_ += size;
-  if (buffered_ > 0) {
-    const std::size_t take = std::min(size, buffer_.size() - buffered_);
-    std::memcpy(buffer_.data() + buffered_, p, take);
-    buffered_ += take;
-    p += take;
-    size -= take;
-    if (buffered_ < buffer_.size()) return;
-    compress(buffer_.data());
-    buffered_ = 0;
-  }
-  while (size >= 64) {
-    compress(p);
-    p += 64;
-    size -= 64;
-  }
-  if (size > 0) {
-    std::memcpy(buffer_.data(), p, size);
-    buffered_ = size;
-  }
+  if (size == 0) return;
+  TESSERA_CHECK_EVP(EVP_DigestUpdate(ctx_.get(), data, size));
 }
 
 Sha256::Digest Sha256::digest() {
   TESSERA_CHECK(!finalized_, "Sha256::digest called twice; call reset() first");
-  const std::uint64_t bit_length = total_bytes_ * 8;
-  // Padding: 0x80, zeros up to 56 mod 64, then the 64-bit big-endian bit length.
-  buffer_[buffered_++] = 0x80;
-  if (buffered_ > 56) {
-    std::memset(buffer_.data() + buffered_, 0, 64 - buffered_);
-    compress(buffer_.data());
-    buffered_ = 0;
-  }
-  std::memset(buffer_.data() + buffered_, 0, 56 - buffered_);
-  store_be32(buffer_.data() + 56, static_cast<std::uint32_t>(bit_length >> 32));
-  store_be32(buffer_.data() + 60, static_cast<std::uint32_t>(bit_length));
-  compress(buffer_.data());
-  buffered_ = 0;
+  Digest out{};
+  unsigned int length = 0;
+  TESSERA_CHECK_EVP(EVP_DigestFinal_ex(ctx_.get(), out.data(), &length));
+  TESSERA_CHECK(length == out.size(), "OpenSSL SHA-256 returned {} bytes, expected {}", length,
+                out.size());
   finalized_ = true;
-  Digest out;
-  for (int i = 0; i < 8; ++i) store_be32(out.data() + 4 * i, state_[i]);
   return out;
 }
 
@@ -152,22 +80,22 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string sha256_file_hex(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  TESSERA_CHECK(fd >= 0, "cannot open {} for hashing: {}", path, std::strerror(errno));
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  TESSERA_CHECK(file.fd >= 0, "cannot open {} for hashing: {}", path, std::strerror(errno));
   Sha256 hasher;
   std::vector<char> chunk(1 << 20);
   for (;;) {
-    const ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    const ssize_t n = ::read(file.fd, chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      TESSERA_THROW("cannot read {} for hashing: {}", path, std::strerror(err));
-    }
+    TESSERA_CHECK(n >= 0, "cannot read {} for hashing: {}", path, std::strerror(errno));
     if (n == 0) break;
     hasher.update(chunk.data(), static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return hasher.hex_digest();
 }
 

@@ -23,10 +23,16 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return out + ")";
 }
 
+// load_manifest(), but with no manifest.json the shards it derives one from are probed first.
+Manifest open_manifest(const std::string& dir, const ReaderOptions& o) {
+  if (o.probe_unverified) probe_if_manifest_less(dir, o.probe);
+  return load_manifest(dir);
+}
+
 }  // namespace
 
 DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& options)
-    : dir_(dir), options_(options), manifest_(load_manifest(dir)) {
+    : dir_(dir), options_(options), manifest_(open_manifest(dir, options)) {
   TESSERA_CHECK(options_.max_open_shards >= 1 && options_.max_open_files >= 1,
                 "ReaderOptions.max_open_shards and max_open_files must be >= 1");
   shards_.resize(manifest_.shards.size());
@@ -36,8 +42,9 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
     offsets_.push_back(offsets_.back() + s.samples);
     total_bytes += s.bytes;
   }
-  if (options_.verify == VerifyMode::full && options_.full_verify_limit >= 0 &&
-      total_bytes > static_cast<uint64_t>(options_.full_verify_limit)) {
+  const bool over_limit = options_.verify == VerifyMode::full && options_.full_verify_limit >= 0 &&
+                          total_bytes > static_cast<uint64_t>(options_.full_verify_limit);
+  if (over_limit) {
     const bool per_sample = std::all_of(manifest_.shards.begin(), manifest_.shards.end(),
                                         [](const ShardEntry& e) { return e.sample_crc32c; });
     if (per_sample) {
@@ -55,6 +62,7 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
     }
     options_.verify = VerifyMode::size;
   }
+  std::vector<std::string> unverified;  // shards whose bytes no checksum vouches for here
   for (int i = 0; i < num_shards(); ++i) {
     const ShardEntry& e = manifest_.shards[static_cast<size_t>(i)];
     std::string path = shard_path(i);
@@ -85,9 +93,20 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
                                                 : fmt::format("{} classes", manifest_.info.classes),
                     limit);
     }
-    // Opens (and caches) the shard: validates its layout against the manifest.
-    shard(i);
+    if (!(options_.verify == VerifyMode::full && !e.crc32c.empty())) unverified.push_back(path);
   }
+  // A derived manifest's shards were probed by open_manifest().
+  if (options_.probe_unverified && !manifest_.derived) {
+    probe_shards(dir_, unverified,
+                 over_limit ? fmt::format("the dataset is over the {:.1f} GiB whole-file "
+                                          "check limit of an open",
+                                          options_.full_verify_limit / double(1 << 30))
+                 : options_.verify == VerifyMode::full ? "its manifest records no CRC32C"
+                                                       : "whole-file checks are off",
+                 options_.probe);
+  }
+  // Opens (and caches) each shard: validates its layout against the manifest.
+  for (int i = 0; i < num_shards(); ++i) shard(i);
 }
 
 DatasetReader::~DatasetReader() = default;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "datasets/manifest.h"
+#include "datasets/shard_probe.h"
 
 namespace tessera {
 
@@ -47,6 +48,11 @@ struct ReaderOptions {
   // per-sample checks, and a line saying so; a warning where shards lack per-sample checksums);
   // < 0 = no limit.
   int64_t full_verify_limit = -1;
+  // Parse every shard whose whole-file CRC32C is not checked at this open (no manifest.json, a
+  // dataset over full_verify_limit, verify below full) in tessera-shard-probe first, so that
+  // HDF5 crashing or hanging on a damaged one ends in an Error naming it (shard_probe.h).
+  bool probe_unverified = false;
+  ProbeOptions probe = {};
 };
 
 struct RawSample {

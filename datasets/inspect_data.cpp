@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/error.h"
@@ -80,12 +81,79 @@ std::string check_before_open(const std::string& dir) {
   return fmt::format("checksums: all {} shard(s) OK (CRC32C)", m.shards.size());
 }
 
+namespace fs = std::filesystem;
+
+bool holds_dataset(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / kManifestName, ec)) return true;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".h5") return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::vector<std::string> dataset_root_splits(const std::string& dir) {
+  std::vector<std::string> out;
+  if (holds_dataset(dir)) return out;
+  std::vector<std::string> others;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory(ec) || !holds_dataset(it->path())) continue;
+    others.push_back(it->path().filename().string());
+  }
+  std::sort(others.begin(), others.end());
+  for (const char* name : {"train", "val", "test"}) {
+    auto hit = std::find(others.begin(), others.end(), name);
+    if (hit == others.end()) continue;
+    out.push_back(*hit);
+    others.erase(hit);
+  }
+  out.insert(out.end(), others.begin(), others.end());
+  return out;
+}
+
+std::string inspect_dataset_root(const std::string& root, bool verify) {
+  const auto splits = dataset_root_splits(root);
+  TESSERA_CHECK(!splits.empty(),
+                "{} is not a dataset (no manifest.json, no .h5 shard) and holds no split "
+                "directory that is one (expected train/, val/, test/ as synth and pack write)",
+                root);
+  std::string summary = fmt::format("dataset root {}: {} split(s)\n", root, splits.size());
+  std::string details;
+  std::optional<DatasetInfo> first;
+  std::string mismatches;
+  for (const auto& name : splits) {
+    const std::string dir = (fs::path(root) / name).string();
+    details += "\n" + inspect_dataset(dir, verify);
+    ReaderOptions ro;
+    ro.verify = VerifyMode::size;
+    const DatasetReader reader(dir, ro);  // verified (and probed) just above
+    const DatasetInfo& info = reader.manifest().info;
+    summary += fmt::format("  {:<6} {} samples in {} shard(s)\n", name, reader.size(),
+                           reader.manifest().shards.size());
+    if (!first) {
+      first = info;
+      continue;
+    }
+    for (const auto& d : info_differences(*first, info, splits.front(), name)) {
+      mismatches += "  " + d + "\n";
+    }
+  }
+  summary += mismatches.empty()
+                 ? std::string("  splits agree on task, channels, sizes, dtypes and classes\n")
+                 : "  WARNING: the splits disagree (training on one and validating on another "
+                   "would be refused):\n" +
+                       mismatches;
+  return summary + details;
+}
 
 std::string inspect_dataset(const std::string& dir, bool verify) {
   const std::string check_line = verify ? check_before_open(dir) : std::string();
   ReaderOptions ro;
   ro.verify = VerifyMode::size;
+  ro.probe_unverified = true;
   DatasetReader reader(dir, ro);
   const Manifest& m = reader.manifest();
   const DatasetInfo& i = m.info;

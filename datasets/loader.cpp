@@ -176,10 +176,7 @@ Loader::Loader(const DataConfig& cfg, const std::string& dir, const LoaderOption
                 cfg.prefetch_batches);
   ShuffleMode mode = parse_shuffle_mode(cfg.shuffle);
 
-  ReaderOptions ro;
-  ro.verify = VerifyMode::full;
-  ro.full_verify_limit = kFullVerifyBytes;
-  m.reader = std::make_unique<DatasetReader>(dir, ro);
+  m.reader = std::make_unique<DatasetReader>(dir, reader_options_for_training());
   const DatasetInfo& i = m.reader->info();
 
   m.scale = i.height / i.input_height;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "datasets/dataset_reader.h"
 #include "datasets/sampler.h"
 #include "datasets/shard_format.h"
 
@@ -38,6 +39,15 @@ namespace tessera {
 // Datasets up to this size get a full CRC32C verification when a Loader opens them; larger
 // ones only a size check (use inspect_dataset(dir, true) / `tessera inspect`).
 inline constexpr int64_t kFullVerifyBytes = int64_t{1} << 30;
+
+// The reader options a Loader opens its dataset with (the corruption sweep tests exactly these).
+inline ReaderOptions reader_options_for_training() {
+  ReaderOptions ro;
+  ro.verify = VerifyMode::full;
+  ro.full_verify_limit = kFullVerifyBytes;
+  ro.probe_unverified = true;
+  return ro;
+}
 
 struct Batch {
   torch::Tensor inputs;          // N,C,h,w float32 in [0,1] (super-resolution: low-res)

@@ -234,7 +234,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 }  // namespace
 
-Manifest derive_manifest(const std::string& dir) {
+std::vector<std::string> list_shard_files(const std::string& dir) {
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir)) {
     auto ext = e.path().extension().string();
@@ -243,6 +243,11 @@ Manifest derive_manifest(const std::string& dir) {
     }
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+Manifest derive_manifest(const std::string& dir) {
+  const std::vector<std::string> files = list_shard_files(dir);
   TESSERA_CHECK(!files.empty(),
                 "dataset directory {} holds neither manifest.json nor any *.h5 / *.hdf5 shard",
                 dir);
@@ -312,7 +317,9 @@ Manifest derive_manifest(const std::string& dir) {
   i.classes = static_cast<int>(ref.classes.value_or(1));
   i.task = ref.task.value_or(labels ? "segmentation" : "translation");
   i.has_labels = ref.has_labels;
-  validate_info(i, fmt::format("dataset {} (derived from shard attributes and shapes)", dir));
+  validate_info(i, fmt::format("dataset {} (derived from the attributes and shapes of {}; no "
+                               "manifest.json)",
+                               dir, first));
   return m;
 }
 

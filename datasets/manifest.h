@@ -45,6 +45,9 @@ Manifest manifest_from_json(const nlohmann::json& j, const std::string& where);
 void write_manifest(const std::string& dir, const Manifest& m);
 Manifest read_manifest_file(const std::string& path);
 
+// The *.h5 / *.hdf5 files of `dir`, sorted by name (the shards a derived manifest lists).
+std::vector<std::string> list_shard_files(const std::string& dir);
+
 // Derives a manifest by opening every *.h5 / *.hdf5 file of `dir` (sorted by name). Shapes and
 // dtypes must agree across shards; missing attributes take the documented defaults.
 Manifest derive_manifest(const std::string& dir);

@@ -1,5 +1,7 @@
 #include "datasets/pack.h"
 
+#include "common/progress.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "datasets/manifest.h"
 #include "datasets/pack_images.h"
 #include "datasets/synth_generators.h"
 #include "datasets/synth_rng.h"
@@ -99,16 +102,50 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Item&
   return out;
 }
 
-std::vector<Item> collect_items(const PackOptions& o) {
+// The input root's own split folders (train/ val/ test/ holding images), when --inputs itself
+// holds no image; empty otherwise.
+std::vector<Split> own_split_folders(const PackOptions& o) {
+  std::vector<Split> out;
+  if (!o.split.empty() || holds_images(o.inputs)) return out;
+  for (Split s : kAllSplits) {
+    if (holds_images((fs::path(o.inputs) / to_string(s)).string())) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split split) {
+  auto below = [&sub](const std::string& dir) {
+    return sub.empty() ? dir : (fs::path(dir) / sub).string();
+  };
   std::vector<Item> items;
-  const auto inputs = list_images(o.inputs);
+  const auto inputs = list_images(below(o.inputs));
   if (paired(o)) {
-    for (const auto& m : match_by_stem(inputs, list_images(o.targets), o.target_suffix)) {
-      items.push_back({m.input, m.target, 0, Split::train, 0});
+    for (const auto& m : match_by_stem(inputs, list_images(below(o.targets)), o.target_suffix)) {
+      items.push_back({m.input, m.target, 0, split, 0});
     }
   } else {
-    for (const auto& f : inputs) items.push_back({f, "", 0, Split::train, 0});
+    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0});
   }
+  return items;
+}
+
+std::vector<Item> collect_items(const PackOptions& o) {
+  if (!o.split.empty()) return list_items(o, "", split_from_string(o.split));
+  const auto folders = own_split_folders(o);
+  if (!folders.empty()) {
+    std::vector<Item> items;
+    for (Split s : folders) {
+      auto part = list_items(o, to_string(s), s);
+      items.insert(items.end(), part.begin(), part.end());
+    }
+    spdlog::info("pack: splits from the folders below {}: {}", o.inputs, [&] {
+      std::string names;
+      for (Split s : folders) names += std::string(names.empty() ? "" : ", ") + to_string(s) + "/";
+      return names;
+    }());
+    return items;
+  }
+  std::vector<Item> items = list_items(o, "", Split::train);
   const auto splits =
       assign_splits(static_cast<int64_t>(items.size()), o.val_fraction, o.test_fraction, o.seed);
   for (size_t i = 0; i < items.size(); ++i) items[i].split = splits[i];
@@ -127,6 +164,25 @@ std::vector<Item> collect_items(const PackOptions& o) {
     }
   }
   return items;
+}
+
+// --split NAME joins a root packed before: the splits already there must describe the same kind
+// of data as this one, or a run would pair incompatible train and val sets.
+void check_existing_splits(const PackOptions& o, const DatasetInfo& info) {
+  for (Split s : kAllSplits) {
+    if (to_string(s) == o.split) continue;
+    const fs::path manifest = fs::path(o.out) / to_string(s) / kManifestName;
+    std::error_code ec;
+    if (!fs::exists(manifest, ec)) continue;
+    const DatasetInfo there = read_manifest_file(manifest.string()).info;
+    const auto diffs = info_differences(there, info, manifest.string(), "this pack");
+    if (diffs.empty()) continue;
+    std::string lines;
+    for (const auto& d : diffs) lines += "\n  " + d;
+    TESSERA_THROW("pack --split {}: the {} split already in {} holds other data:{}\n(pack into "
+                  "another --out, or repack every split)",
+                  o.split, to_string(s), o.out, lines);
+  }
 }
 
 }  // namespace
@@ -175,6 +231,24 @@ void validate_pack_options(const PackOptions& o) {
     TESSERA_CHECK(o.mask_fraction > 0 && o.mask_fraction < 0.9,
                   "pack: mask fraction must be in (0, 0.9), got {}", o.mask_fraction);
   }
+  TESSERA_CHECK(o.split.empty() || o.split == "train" || o.split == "val" || o.split == "test",
+                "pack: --split must be train, val or test, got '{}'", o.split);
+  TESSERA_CHECK(o.split.empty() || !o.fractions_set,
+                "pack: --split {} puts every image into that split; --val-fraction and "
+                "--test-fraction are not used with it",
+                o.split);
+  TESSERA_CHECK(o.split.empty() || o.anomalies.empty(),
+                "pack: --anomalies with --split is not supported: the defective images are "
+                "divided between val/ and test/ by the fractions (pack without --split)");
+  const bool folders = !own_split_folders(o).empty();
+  TESSERA_CHECK(!folders || !o.fractions_set,
+                "pack: {} holds its own split folders (train/ val/ test/), which decide the "
+                "splits; --val-fraction and --test-fraction are not used with them",
+                o.inputs);
+  TESSERA_CHECK(!folders || o.anomalies.empty(),
+                "pack: --anomalies with split folders below {} is not supported: the defective "
+                "images are split by the fractions",
+                o.inputs);
   if (!o.anomalies.empty()) {
     TESSERA_CHECK(
         o.val_fraction + o.test_fraction > 0,
@@ -202,14 +276,22 @@ PackSummary run_pack(const PackOptions& o) {
   }
 
   // Pass 2: write.
-  prepare_output_dir(o.out, o.overwrite);
+  if (o.split.empty()) {
+    prepare_output_dir(o.out, o.overwrite);
+  } else {
+    check_existing_splits(o, summary.info);
+    prepare_output_dir(o.out, o.overwrite, {split_from_string(o.split)});
+  }
   SplitWriter writer(o.out, summary.info, summary.samples, o.shards, o.gzip);
   int64_t index = 0;
+  Progress progress("pack " + o.task, static_cast<int64_t>(items.size()));
   for (const Item& item : items) {
     for (const Sample& s : make_samples(o, mode, item, index)) writer.add(item.split, s);
     index += item.samples;
+    progress.update(static_cast<int64_t>(&item - items.data()) + 1);
   }
   writer.finish();
+  progress.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   spdlog::info("pack {} ({}, fit {}): {} images -> {} samples in {:.2f} s -> {}", o.task, o.inputs,

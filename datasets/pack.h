@@ -11,8 +11,18 @@
 //   inpainting        --inputs clean images; holes (rectangles, strokes) seeded per sample, value
 //   0. anomaly           --inputs normal images (label 0, split by the fractions); --anomalies
 //                     defective images (label 1, val/test only). input = target = image.
-// Splits are drawn per source image (all tiles of an image land in the same split), with a
-// permutation seeded by --seed. Conversions and fit modes: datasets/pack_images.h.
+// Splits, in this order of precedence:
+//   --split NAME      every image goes to OUT/NAME (train, val or test); only that split
+//                     directory is written (or replaced with --overwrite), so a held-out folder
+//                     joins a root packed before; it must agree with the splits already there
+//                     (task, channels, sizes, dtypes, classes), or it is refused.
+//   own folders       --inputs ROOT holding no images but train/ (val/, test/) subfolders of
+//                     them: each subfolder becomes that split (--targets ROOT likewise, matched
+//                     within each split). The fractions are not used.
+//   random (default)  drawn per source image (all tiles of an image land in the same split), with
+//                     a permutation seeded by --seed, by --val-fraction and --test-fraction.
+// Setting a fraction together with --split or own folders is an error (it would be ignored).
+// Conversions and fit modes: datasets/pack_images.h.
 //
 // run_pack() validates options, lists and matches files, then reads every image twice: a first
 // pass checks each file (decodable, sizes, label range) and counts samples before anything is
@@ -43,7 +53,9 @@ struct PackOptions {
   std::string fit = "resize";   // resize | tile | center-crop
   double val_fraction = 0.1;
   double test_fraction = 0.1;
-  int shards = 1;  // per split
+  bool fractions_set = false;  // the caller set a fraction explicitly (refused with split/folders)
+  std::string split;           // "" or train | val | test: every image into that split
+  int shards = 1;              // per split
   uint64_t seed = 42;
   int gzip = 0;
   bool overwrite = false;

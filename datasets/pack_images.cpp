@@ -38,22 +38,34 @@ std::string file_stem(const std::string& path) {
   return fs::path(path).stem().string();
 }
 
+bool is_image_name(const std::string& path) {
+  static const char* kExt[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
+  const fs::path p(path);
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (p.filename().string().front() == '.') return false;
+  return std::find_if(std::begin(kExt), std::end(kExt),
+                      [&](const char* e) { return ext == e; }) != std::end(kExt);
+}
+
+bool holds_images(const std::string& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && is_image_name(it->path().string())) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> list_images(const std::string& dir) {
   std::error_code ec;
   TESSERA_CHECK(fs::is_directory(dir, ec), "image folder {} does not exist or is not a directory",
                 dir);
-  static const char* kExt[] = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"};
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file()) continue;
-    std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (std::find_if(std::begin(kExt), std::end(kExt), [&](const char* e) { return ext == e; }) ==
-        std::end(kExt))
-      continue;
-    if (entry.path().filename().string().front() == '.') continue;
-    files.push_back(entry.path().string());
+    if (entry.is_regular_file() && is_image_name(entry.path().string())) {
+      files.push_back(entry.path().string());
+    }
   }
   TESSERA_CHECK(!ec, "cannot list {}: {}", dir, ec.message());
   TESSERA_CHECK(!files.empty(), "no images (png, jpg, jpeg, tif, tiff, bmp) in {}", dir);

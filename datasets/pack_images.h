@@ -36,6 +36,11 @@ const char* to_string(FitMode mode);
 // by file name. Throws when dir is missing or holds none, or when two files share a stem.
 std::vector<std::string> list_images(const std::string& dir);
 
+// A file name list_images() takes (png, jpg, jpeg, tif, tiff, bmp, any case; not hidden), and
+// whether `dir` holds at least one such file (false for a missing directory).
+bool is_image_name(const std::string& path);
+bool holds_images(const std::string& dir);
+
 // File stem ("a/b/img_01.png" -> "img_01").
 std::string file_stem(const std::string& path);
 

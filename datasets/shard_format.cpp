@@ -6,13 +6,20 @@
 #include <array>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace tessera {
 
 namespace {
 const std::array<const char*, 6> kTasks = {"segmentation", "translation", "super_resolution",
                                            "denoising",    "inpainting",  "anomaly"};
+
+// A value read from a file, fit for an error message: escaped, at most 64 bytes of it (a
+// damaged attribute is arbitrary bytes).
+std::string printable(const std::string& s) {
+  return escape_text(s, {/*non_ascii=*/true, /*max_bytes=*/64});
 }
+}  // namespace
 
 bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
   return a.task == b.task && a.height == b.height && a.width == b.width &&
@@ -22,11 +29,35 @@ bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
          a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels;
 }
 
+std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInfo& b,
+                                          const std::string& a_name, const std::string& b_name) {
+  const auto fields = [](const DatasetInfo& i) -> std::vector<std::pair<const char*, std::string>> {
+    return {{"task", i.task},
+            {"in_channels", std::to_string(i.in_channels)},
+            {"input size", fmt::format("{}x{}", i.input_height, i.input_width)},
+            {"input dtype", i.input_dtype},
+            {"target kind", i.target_kind},
+            {"target size", fmt::format("{}x{}", i.height, i.width)},
+            {"target channels", std::to_string(i.target_channels)},
+            {"target dtype", i.target_dtype},
+            {"classes", std::to_string(i.classes)},
+            {"image-level labels", i.has_labels ? "yes" : "no"}};
+  };
+  const auto fa = fields(a), fb = fields(b);
+  std::vector<std::string> out;
+  for (size_t k = 0; k < fa.size(); ++k) {
+    if (fa[k].second == fb[k].second) continue;
+    out.push_back(fmt::format("{} differs: {} has {}, {} has {}", fa[k].first, a_name,
+                              fa[k].second, b_name, fb[k].second));
+  }
+  return out;
+}
+
 void validate_info(const DatasetInfo& info, const std::string& where) {
   TESSERA_CHECK(std::find(kTasks.begin(), kTasks.end(), info.task) != kTasks.end(),
                 "{}: task '{}' is not one of segmentation, translation, super_resolution, "
                 "denoising, inpainting, anomaly",
-                where, info.task);
+                where, printable(info.task));
   TESSERA_CHECK(info.height > 0 && info.width > 0, "{}: target size {}x{} must be positive", where,
                 info.height, info.width);
   TESSERA_CHECK(info.input_height > 0 && info.input_width > 0,

@@ -46,6 +46,11 @@ inline bool operator!=(const DatasetInfo& a, const DatasetInfo& b) {
   return !(a == b);
 }
 
+// Every field in which two datasets differ, one line each, e.g. "task differs: train has
+// segmentation, val has denoising" (a_name, b_name name the two). Empty when a == b.
+std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInfo& b,
+                                          const std::string& a_name, const std::string& b_name);
+
 // Checks every field (known task/dtype/kind strings, positive sizes, channels, classes);
 // `where` names the source in the error ("manifest.json of DIR", "DatasetWriter", ...).
 void validate_info(const DatasetInfo& info, const std::string& where);

@@ -24,6 +24,13 @@ const char* to_string(Split split) {
   return "?";
 }
 
+Split split_from_string(const std::string& name) {
+  for (Split s : kAllSplits) {
+    if (name == to_string(s)) return s;
+  }
+  TESSERA_THROW("unknown split '{}': expected train, val or test", name);
+}
+
 SplitCounts plan_split(int64_t n, double val_fraction, double test_fraction) {
   TESSERA_CHECK(val_fraction >= 0.0 && val_fraction < 1.0, "val fraction must be in [0, 1), got {}",
                 val_fraction);
@@ -123,7 +130,8 @@ int64_t SplitWriter::count(Split split) const {
   return added_[static_cast<size_t>(split)];
 }
 
-void prepare_output_dir(const std::string& out_dir, bool overwrite) {
+void prepare_output_dir(const std::string& out_dir, bool overwrite,
+                        const std::vector<Split>& splits) {
   TESSERA_CHECK(!out_dir.empty(), "output directory is empty (pass --out DIR)");
   const fs::path root(out_dir);
   std::error_code ec;
@@ -131,15 +139,15 @@ void prepare_output_dir(const std::string& out_dir, bool overwrite) {
     TESSERA_CHECK(fs::is_directory(root, ec), "output path {} exists and is not a directory",
                   out_dir);
   }
-  for (Split s : kAllSplits) {
+  for (Split s : splits) {
     const fs::path sub = root / to_string(s);
     if (!fs::exists(sub, ec)) continue;
     const bool empty = fs::is_directory(sub, ec) && fs::is_empty(sub, ec);
     if (empty) continue;
     TESSERA_CHECK(overwrite,
                   "output directory {} already holds a dataset ({} is not empty); choose another "
-                  "--out or pass --overwrite to replace train/val/test",
-                  out_dir, sub.string());
+                  "--out or pass --overwrite to replace {}",
+                  out_dir, sub.string(), splits.size() == 3 ? "train/val/test" : to_string(s));
     fs::remove_all(sub, ec);
     TESSERA_CHECK(!ec, "cannot remove {}: {}", sub.string(), ec.message());
   }

@@ -32,6 +32,8 @@ namespace tessera {
 enum class Split : int { train = 0, val = 1, test = 2 };
 inline constexpr std::array<Split, 3> kAllSplits = {Split::train, Split::val, Split::test};
 const char* to_string(Split split);
+// "train" | "val" | "test" -> Split; throws naming the accepted names otherwise.
+Split split_from_string(const std::string& name);
 
 struct SplitCounts {
   int64_t train = 0, val = 0, test = 0;
@@ -74,8 +76,10 @@ class SplitWriter {
   std::array<int64_t, 3> added_{};
 };
 
-// Refuses an output directory whose train/val/test subdirectories already hold data (so a run
-// never mixes with an older one); with `overwrite`, removes those three subdirectories instead.
-void prepare_output_dir(const std::string& out_dir, bool overwrite);
+// Refuses an output directory whose split subdirectories (those of `splits`: by default
+// train/val/test) already hold data (so a run never mixes with an older one); with `overwrite`,
+// removes those subdirectories instead. Other subdirectories are left alone.
+void prepare_output_dir(const std::string& out_dir, bool overwrite,
+                        const std::vector<Split>& splits = {kAllSplits.begin(), kAllSplits.end()});
 
 }  // namespace tessera

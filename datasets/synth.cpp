@@ -1,5 +1,7 @@
 #include "datasets/synth.h"
 
+#include "common/progress.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -159,6 +161,7 @@ SynthSummary run_synth(const SynthOptions& o) {
 
   prepare_output_dir(o.out, o.overwrite);
   SplitWriter writer(o.out, summary.info, summary.counts, o.shards, o.gzip);
+  Progress progress("synth " + o.task, o.samples);
   for (int64_t i = 0; i < o.samples; ++i) {
     const Split split = splits[static_cast<size_t>(i)];
     SynthParams p = params;
@@ -168,8 +171,10 @@ SynthSummary run_synth(const SynthOptions& o) {
       (split == Split::val ? summary.defects_val : summary.defects_test) += 1;
     }
     writer.add(split, s);
+    progress.update(i + 1);
   }
   writer.finish();
+  progress.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   spdlog::info("synth {}: {} samples in {:.2f} s -> {}", o.task, o.samples, summary.seconds, o.out);

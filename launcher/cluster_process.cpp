@@ -58,6 +58,16 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+// In a forked child: execs args, or writes exec's errno to `status_fd` and exits 127. Only
+// async-signal-safe calls.
+[[noreturn]] void exec_or_report(std::vector<char*>& args, int status_fd) {
+  ::execvp(args[0], args.data());
+  int e = errno;
+  ssize_t ignored = ::write(status_fd, &e, sizeof(e));
+  (void)ignored;
+  ::_exit(127);
+}
+
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv, double timeout_s) {
@@ -72,11 +82,7 @@ CommandResult run_command(const std::vector<std::string>& argv, double timeout_s
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out.write.get(), 1);
     ::dup2(err.write.get(), 2);
-    ::execvp(args[0], args.data());
-    int e = errno;
-    ssize_t ignored = ::write(status.write.get(), &e, sizeof(e));
-    (void)ignored;
-    ::_exit(127);
+    exec_or_report(args, status.write.get());
   }
   out.write.reset();
   err.write.reset();
@@ -171,11 +177,7 @@ int supervise_command(const std::vector<std::string>& argv,
     ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(128 + SIGTERM);
-    ::execvp(args[0], args.data());
-    int e = errno;
-    ssize_t ignored = ::write(status.write.get(), &e, sizeof(e));
-    (void)ignored;
-    ::_exit(127);
+    exec_or_report(args, status.write.get());
   }
   status.write.reset();
   int exec_errno = 0;

@@ -1,6 +1,7 @@
 #include "launcher/cluster_shell.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace tessera {
 
@@ -95,28 +96,6 @@ std::string shell_env_command(const std::vector<std::pair<std::string, std::stri
   return out + shell_command(argv);
 }
 
-std::string comment_text(const std::string& text) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
+std::string comment_text(const std::string& text) { return escape_text(text); }
 
 }  // namespace tessera

@@ -8,6 +8,7 @@
 
 #include "datasets/inspect_data.h"
 #include "datasets/integrity.h"
+#include "datasets/shard_probe.h"
 #include "models/describe.h"
 
 namespace tessera::cli {
@@ -17,8 +18,10 @@ void add_inspect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "inspect",
       "Describe a config's model (layers, parameters, output shape) or a dataset "
-      "directory (counts, shapes, class balance, checksums)");
-  cmd->add_option("TARGET", args->path, "An experiment config (YAML) or a dataset directory")
+      "directory (counts, shapes, class balance, checksums; a dataset root: every split)");
+  cmd->add_option("TARGET", args->path,
+                  "An experiment config (YAML), a dataset directory, or a dataset root "
+                  "(train/ val/ test/ as synth and pack write)")
       ->required();
   cmd->add_option("--set", args->overrides, "Override a config key (repeatable)")
       ->allow_extra_args(false)
@@ -40,7 +43,18 @@ void add_inspect_command(CLI::App& app) {
             "directory (" +
             args->path + ")");
       }
+      if (!dataset_root_splits(args->path).empty()) {  // synth/pack output: every split
+        if (*write_manifest) {
+          throw std::invalid_argument(
+              "inspect: --write-manifest writes one dataset's manifest; " + args->path +
+              " is a dataset root holding split directories: name the split, e.g. " +
+              args->path + "/" + dataset_root_splits(args->path).front());
+        }
+        std::printf("%s", inspect_dataset_root(args->path, *verify).c_str());
+        return;
+      }
       if (*write_manifest) {
+        probe_if_manifest_less(args->path, ProbeOptions{});  // before HDF5 parses them here
         const Manifest m = write_derived_manifest(args->path);
         std::printf("wrote %s/%s: %zu shard(s), %lld samples, sizes and CRC32C recorded\n",
                     args->path.c_str(), kManifestName, m.shards.size(),

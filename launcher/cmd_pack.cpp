@@ -21,6 +21,7 @@ struct PackArgs {
   uint64_t seed = 42;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
+  std::string split;
   std::string fit = "resize";
   std::string anomalies;
   std::string target_suffix;
@@ -64,6 +65,11 @@ void add_pack_command(CLI::App& app) {
   cmd->add_option("--test-fraction", a->test_fraction, "Fraction of samples in test/")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_option("--split", a->split,
+                  "Pack every image into this split only (train, val or test), e.g. a held-out "
+                  "folder into OUT/test beside a train/ packed before; without it, --inputs "
+                  "holding train/ val/ test/ folders gives those splits, else a random split")
+      ->check(CLI::IsMember({"train", "val", "test"}));
   cmd->add_option("--fit", a->fit,
                   "How images become SIZE x SIZE samples: resize, tile (non-overlapping tiles, "
                   "remainder dropped) or center-crop")
@@ -85,7 +91,7 @@ void add_pack_command(CLI::App& app) {
       ->check(CLI::Range(0, 9))
       ->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace existing split directories");
-  cmd->callback([a] {
+  cmd->callback([a, cmd] {
     init_logging(LogSetup{});
     PackOptions o;
     o.task = a->task;
@@ -103,6 +109,8 @@ void add_pack_command(CLI::App& app) {
     o.fit = a->fit;
     o.val_fraction = a->val_fraction;
     o.test_fraction = a->test_fraction;
+    o.fractions_set = cmd->count("--val-fraction") + cmd->count("--test-fraction") > 0;
+    o.split = a->split;
     o.shards = a->shards;
     o.seed = a->seed;
     o.gzip = a->gzip;

@@ -37,7 +37,7 @@ void add_synth_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--size", a->size, "Image side in pixels")
-      ->check(CLI::Range(8, 16384))
+      ->check(CLI::Range(32, 4096))  // datasets/synth.cpp refuses the rest, with the reason
       ->capture_default_str();
   cmd->add_option("--shards", a->shards, "HDF5 shards per split")
       ->check(CLI::PositiveNumber)

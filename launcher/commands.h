@@ -41,6 +41,12 @@ void add_predict_command(CLI::App& app);
 void add_launch_command(CLI::App& app);
 void add_submit_command(CLI::App& app);
 void add_status_command(CLI::App& app);
+void add_runs_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+
+// The `tessera runs` table of these run directories (those that exist); `title` names them in
+// "no runs in TITLE".
+std::string runs_table_of(const std::vector<std::string>& run_dirs, const std::string& title);
 void add_synth_command(CLI::App& app);
 void add_pack_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);

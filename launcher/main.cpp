@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   cli::add_launch_command(app);
   cli::add_submit_command(app);
   cli::add_status_command(app);
+  cli::add_runs_command(app);
+  cli::add_sweep_command(app);
   cli::add_synth_command(app);
   cli::add_pack_command(app);
   cli::add_inspect_command(app);

@@ -2,10 +2,8 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -16,6 +14,7 @@
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
+#include "checkpoints/file_io.h"
 #include "common/error.h"
 
 namespace tessera {
@@ -29,27 +28,6 @@ StateDict collect_state_dict(const torch::nn::Module& module) {
     out.emplace_back(item.key(), item.value());
   }
   return out;
-}
-
-void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  TESSERA_CHECK(f != nullptr, "cannot create '{}' (writing '{}'): {}", tmp, path,
-                std::strerror(errno));
-  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
-  bool ok = written == bytes.size() && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  const int write_errno = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    TESSERA_THROW("cannot write {} bytes to '{}': {}", bytes.size(), tmp,
-                  std::strerror(write_errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_errno = errno;
-    std::remove(tmp.c_str());
-    TESSERA_THROW("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(rename_errno));
-  }
 }
 
 namespace {
@@ -89,7 +67,9 @@ void save_tensor_dict(const StateDict& entries, const std::string& path) {
     TESSERA_CHECK(!dict.contains(name), "save_tensor_dict('{}'): duplicate key '{}'", path, name);
     dict.insert(name, tensor.detach().to(torch::kCPU).contiguous());
   }
-  write_file_atomic(path, pickle_untagged(c10::IValue(dict)));
+  const std::vector<char> bytes = pickle_untagged(c10::IValue(dict));
+  // The checkpoint store's durable replace: <path>.tmp, fsync, rename, fsync of the directory.
+  checkpoints::write_file_atomic(path, std::string_view(bytes.data(), bytes.size()));
 }
 
 StateDict read_tensor_dict(const std::string& path) {

@@ -29,14 +29,12 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 
 StateDict collect_state_dict(const torch::nn::Module& module);
 
-// Writes `entries` as a pickled dict (atomic tmp + rename). Names must be unique.
+// Writes `entries` as a pickled dict, atomically and durably (checkpoints::write_file_atomic:
+// tmp file, fsync, rename, fsync of the directory). Names must be unique.
 void save_tensor_dict(const StateDict& entries, const std::string& path);
 StateDict read_tensor_dict(const std::string& path);
 
 void export_state_dict(const torch::nn::Module& module, const std::string& path);
 void load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict = true);
-
-// Writes `bytes` to `path` atomically (tmp file in the same directory, fsync, rename).
-void write_file_atomic(const std::string& path, const std::vector<char>& bytes);
 
 }  // namespace tessera

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds tessera in build/ (Release). Binary: build/bin/tessera.
 # Extra CMake arguments are passed through, e.g. -DCMAKE_PREFIX_PATH=/path/to/libtorch.
+# TESSERA_BUILD_TARGETS="a b": build only those targets (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${TESSERA_BUILD_DIR:-build}
@@ -15,4 +16,6 @@ fi
 generator=()
 if command -v ninja >/dev/null && [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
 cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
-cmake --build "$BUILD_DIR" -j "$JOBS"
+targets=()
+for t in ${TESSERA_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}"

@@ -16,7 +16,7 @@ RANKS=${RESULTS_RANKS:-2}
 OUT=${RESULTS_OUT:-runs/results}
 # A private copy of the binary, so rebuilding the tree during the long runs cannot swap it.
 mkdir -p "$OUT/bin"
-cp build/bin/tessera "$OUT/bin/tessera"
+cp build/bin/tessera build/bin/tessera-shard-probe "$OUT/bin/"
 BIN=$PWD/$OUT/bin/tessera
 TASKS=("$@")
 [ ${#TASKS[@]} -gt 0 ] || TASKS=(cells roads superres denoise)

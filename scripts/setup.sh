@@ -10,7 +10,7 @@ PACKAGES=(
   cmake g++ make ninja-build ccache pkg-config
   # libraries
   libtorch-dev libopenmpi-dev openmpi-bin libyaml-cpp-dev libhdf5-dev libcli11-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   libopencv-dev
   # python reference (parity tests, h5py interop, PyTorch DDP baseline)
   python3-torch python3-h5py python3-numpy python3-skimage

@@ -1,8 +1,8 @@
 #include "trainer/evaluator.h"
 
-#include <optional>
-
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <fmt/format.h>
 
 #include "trainer/metrics.h"
@@ -33,7 +33,7 @@ nlohmann::json per_image_json(const Metrics& m) {
 
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
                     const torch::Device& device, bool per_image, Loss* loss,
-                    Watchdog* watchdog) {
+                    Watchdog* watchdog, Progress* progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_training = model.is_training();
   model.eval();
@@ -67,7 +67,9 @@ EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Co
     if (bicubic) bicubic->update(in, y, labels, batch->indices);
     if (loss != nullptr) loss_sum += (*loss)(out, y).item<double>() * static_cast<double>(x.size(0));
     samples += x.size(0);
+    if (progress) progress->update(std::min(samples * comm.size(), loader.size()));
   }
+  if (progress) progress->finish();
   std::optional<Watchdog::Scope> waiting;
   if (watchdog != nullptr) waiting.emplace(watchdog->enter(Phase::collective));
   metrics->all_reduce(comm);

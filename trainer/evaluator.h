@@ -13,6 +13,7 @@
 
 #include "comm/communicator.h"
 #include "comm/watchdog.h"
+#include "common/progress.h"
 #include "common/config.h"
 #include "datasets/loader.h"
 #include "models/model.h"
@@ -38,10 +39,11 @@ struct EvalResult {
 // sample for losses that average per sample or pixel; for batch-level terms such as soft Dice
 // it is the size-weighted mean of the batch values). With `watchdog`, the final reductions run in
 // Phase::collective (a waiting phase), so a rank that finished its slice and waits for a stalled
-// one does not blame itself.
+// one does not blame itself. With `progress` (rank 0 of `tessera eval`), each batch reports the
+// images scored so far on all ranks (rank 0's count times the world size, at most the split).
 EvalResult evaluate(const Config& cfg, ImageModelImpl& model, Loader& loader, Communicator& comm,
                     const torch::Device& device, bool per_image, Loss* loss = nullptr,
-                    Watchdog* watchdog = nullptr);
+                    Watchdog* watchdog = nullptr, Progress* progress = nullptr);
 
 // The metric the config selects for "best" (checkpoint.metric "val/dice" -> "dice").
 std::string selected_metric_name(const Config& cfg);

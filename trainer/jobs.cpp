@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "checkpoints/file_io.h"
 #include "datasets/loader.h"
@@ -42,7 +43,10 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   const bool key = opts.split == "train" || opts.split == "val" || opts.split == "test";
   Loader loader = with_context(key ? cfg.where("data." + opts.split) : "--split " + opts.split,
                                [&] { return Loader(cfg.data, dir, lo); });
-  EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true);
+  std::optional<Progress> progress;
+  if (comm.rank() == 0) progress.emplace("eval " + opts.split, loader.size());
+  EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true, nullptr, nullptr,
+                          progress ? &*progress : nullptr);
 
   if (comm.rank() == 0) {
     nlohmann::json summary = {{"checkpoint", ckpt},   {"split", opts.split},

@@ -1,5 +1,7 @@
 #include "trainer/predictor.h"
 
+#include "common/progress.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -253,6 +255,7 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     const LoaderOptions lo = loader_options(cfg, 0, 1, /*train=*/false);
     Loader loader(one.data, opts.input, lo);
     loader.start_epoch(0);
+    Progress progress("predict", std::min(limit, loader.size()));
     while (written < limit) {
       auto b = loader.next();
       if (!b) break;
@@ -261,17 +264,20 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
       it.input = b->inputs[0];
       it.target = b->targets[0];
       handle(it);
-      ++written;
+      progress.update(++written);
     }
+    progress.finish();
   } else {
+    Progress progress("predict", static_cast<int64_t>(files.size()));
     for (const auto& f : files) {
       Item it;
       it.stem = f.stem().string();
       it.input = read_image(f, cfg.task.in_channels);
       if (!opts.targets.empty()) it.target = read_target(cfg, opts.targets, it.stem);
       handle(it);
-      ++written;
+      progress.update(++written);
     }
+    progress.finish();
   }
   spdlog::info("predict: wrote {} input(s) to {}", written, opts.out);
   return written;

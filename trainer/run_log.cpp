@@ -71,21 +71,6 @@ void RunLog::write(const nlohmann::json& record) {
   }
 }
 
-std::string format_duration(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e8) return "?";
-  auto s = static_cast<int64_t>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(s / 3600),
-                  static_cast<long>((s % 3600) / 60));
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(s / 60),
-                  static_cast<long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(s));
-  }
-  return buf;
-}
 
 void RunLog::progress(int64_t step, int64_t total, int64_t epoch, double loss,
                       const std::string& metric, double metric_value, double images_per_s,

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/progress.h"  // format_duration
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -47,8 +49,5 @@ class RunLog {
   int fd_ = -1;  // metrics.jsonl, O_APPEND
   bool line_open_ = false;
 };
-
-// "1h02m", "3m10s", "12s"
-std::string format_duration(double seconds);
 
 }  // namespace tessera

@@ -28,7 +28,7 @@ expect_in out "tessera 0."
 
 run --help
 expect_rc 0 --help
-for c in train eval predict export launch submit status synth pack inspect config; do
+for c in train eval predict export launch submit status runs sweep synth pack inspect config; do
   expect_in out "  $c "
 done
 
@@ -48,6 +48,8 @@ declare -A options=(
   [launch]="CONFIG --set --np --hostfile --dry-run"
   [submit]="CONFIG --set --dry-run"
   [status]="RUN"
+  [runs]="DIR"
+  [sweep]="CONFIG --set --grid --seeds --np --dry-run"
   [synth]="--task --out --samples --size --shards --seed --val-fraction --test-fraction"
   [pack]="--task --inputs --targets --out --size --scale --noise --val-fraction --test-fraction"
   [inspect]="TARGET --set --verify --no-verify --write-manifest"
@@ -76,10 +78,31 @@ expect_in out "#SBATCH --nodes=2"
 run status "$WORK/no-such-run"
 expect_rc 1 status of a missing run
 expect_in err "expected a run directory"
+run runs "$WORK/no-such-dir"
+expect_rc 1 runs of a missing directory
+expect_in err "no such directory"
+mkdir -p "$WORK/empty-runs"
+run runs "$WORK/empty-runs"
+expect_rc 0 runs of an empty directory
+expect_in out "no runs in"
 
 # Landed subcommands run for real (end-to-end coverage: tests/e2e).
 run synth --task roads --out "$WORK/roads" --samples 8 --size 32
 expect_rc 0 synth --task roads
+# Progress of long operations (common/progress.h): not a terminal here, so plain lines (the
+# interval set to 0 so that a short run shows them), each with an ETA, no carriage return; on a
+# terminal (script(1) gives one: stderr a tty, TERM not dumb) one line rewritten with '\r'.
+# Control: a short run at the default 10 s interval prints no progress line at all.
+grep -a -q "synth roads .*ETA" "$WORK/err" && fail "a short synth printed progress lines: $(cat "$WORK/err")"
+TESSERA_PROGRESS_INTERVAL_S=0 run synth --task roads --out "$WORK/roads-p" --samples 8 --size 32
+expect_rc 0 synth with progress lines
+expect_in err "synth roads 1/8 (12%)"
+expect_in err "ETA"
+expect_in err "synth roads 8/8 (100%) in "
+[ "$(grep -a -c $'\r' "$WORK/err")" = 0 ] || fail "plain progress lines hold a carriage return"
+timeout 60 script -qec "TERM=xterm $BIN synth --task roads --out $WORK/roads-t --samples 2000 --size 32 --shards 1" \
+  /dev/null >"$WORK/tty" 2>&1 </dev/null || fail "synth under script(1) (bsdutils) failed: $(tail -3 "$WORK/tty")"
+grep -a -q $'\rsynth roads [0-9]*/2000 (' "$WORK/tty" || fail "no terminal progress line: $(head -c 300 "$WORK/tty")"
 run inspect "$CFG"
 expect_rc 0 inspect "$CFG"
 [ -s "$WORK/out" ] || fail "inspect CONFIG printed no layer table"
@@ -87,6 +110,28 @@ run inspect "$WORK/roads/train"
 expect_rc 0 inspect a dataset directory
 expect_in out "checksums: all 3 shard(s) OK"
 expect_in out "per-sample checksums: every shard"
+# The root synth wrote (train/ val/ test/): every split, in that order, and whether they agree.
+run inspect "$WORK/roads"
+expect_rc 0 inspect a dataset root
+expect_in out "dataset root $WORK/roads: 3 split(s)"
+expect_in out "splits agree on task"
+for s in train val test; do expect_in out "dataset $WORK/roads/$s"; done
+[ "$(grep -a '^dataset /' "$WORK/out" | sed 's|.*/||' | tr '\n' ' ')" = "train val test " ] ||
+  fail "inspect ROOT: splits not in train, val, test order: $(grep -a '^dataset ' "$WORK/out")"
+# Control: splits of different datasets under one root are reported as disagreeing.
+mkdir -p "$WORK/mixed" && cp -r "$WORK/roads/train" "$WORK/mixed/train"
+run synth --task denoise --out "$WORK/mixed-d" --samples 8 --size 32
+cp -r "$WORK/mixed-d/val" "$WORK/mixed/val"
+run inspect "$WORK/mixed"
+expect_rc 0 inspect a root with disagreeing splits
+expect_in out "WARNING: the splits disagree"
+expect_in out "task differs: train has "
+run inspect "$WORK/roads" --write-manifest
+expect_rc 1 inspect ROOT --write-manifest
+expect_in err "name the split, e.g. $WORK/roads/train"
+mkdir -p "$WORK/no-dataset/sub"
+run inspect "$WORK/no-dataset"
+expect_rc 1 inspect a directory holding no dataset
 # A dataset without manifest.json (as h5py writes them): inspect says so and offers
 # --write-manifest, which records sizes and CRC32C; then a damaged shard is named by its checksum
 # before HDF5 parses it (--verify, the default), and a second --write-manifest is refused.
