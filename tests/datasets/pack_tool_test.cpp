@@ -286,5 +286,60 @@ TEST_F(PackTool, AnomalyDefectsOnlyInValAndTest) {
   EXPECT_EQ(defects, 4);
 }
 
+// --split NAME: a held-out folder packed straight into one split beside a root packed before;
+// the other splits are left alone, and a split of other data is refused (control: same data).
+TEST_F(PackTool, SplitPacksOneSplitBesideAnExistingRoot) {
+  write_roads(10, 48, 48);
+  run_pack(segmentation());
+  const fs::path out = dir_ / "out";
+  const auto train_before = fs::last_write_time(out / "train" / kManifestName);
+  PackOptions o = segmentation();
+  o.split = "test";
+  EXPECT_NE(error_of(o).find("already holds a dataset"), std::string::npos) << "needs --overwrite";
+  o.overwrite = true;
+  const PackSummary s = run_pack(o);
+  EXPECT_EQ(s.samples.test, 10);
+  EXPECT_EQ(s.samples.train + s.samples.val, 0);
+  EXPECT_EQ(read_split(out / "test").inputs.size(), 10u);
+  EXPECT_EQ(read_split(out / "train").inputs.size(), 6u) << "train/ must be untouched";
+  EXPECT_EQ(fs::last_write_time(out / "train" / kManifestName), train_before);
+  o.fractions_set = true;
+  EXPECT_NE(error_of(o).find("not used with it"), std::string::npos);
+  o.fractions_set = false;
+  o.size = 16;  // other data than the train/ and val/ already there
+  const std::string e = error_of(o);
+  EXPECT_NE(e.find("input size differs"), std::string::npos) << e;
+  EXPECT_EQ(read_split(out / "test").inputs.size(), 10u) << "a refused pack wrote nothing";
+  o.split = "holdout";
+  EXPECT_NE(error_of(o).find("train, val or test"), std::string::npos);
+}
+
+// --inputs ROOT with train/ val/ test/ folders (and --targets ROOT likewise): those are the
+// splits, no random draw; a fraction set with them is refused.
+TEST_F(PackTool, OwnSplitFoldersDecideTheSplits) {
+  write_roads(9, 32, 32);
+  const char* split_of[] = {"train", "train", "train", "train", "train", "val", "val", "test",
+                            "test"};
+  for (int i = 0; i < 9; ++i) {
+    for (const char* kind : {"images", "masks"}) {
+      const fs::path dir = dir_ / (std::string(kind) + "-root") / split_of[i];
+      fs::create_directories(dir);
+      const std::string name = "tile_" + std::to_string(i) +
+                               (std::string(kind) == "masks" ? "_mask.png" : ".png");
+      fs::rename(dir_ / kind / name, dir / name);
+    }
+  }
+  PackOptions o = segmentation();
+  o.inputs = (dir_ / "images-root").string();
+  o.targets = (dir_ / "masks-root").string();
+  const PackSummary s = run_pack(o);
+  EXPECT_EQ(s.samples.train, 5);
+  EXPECT_EQ(s.samples.val, 2);
+  EXPECT_EQ(s.samples.test, 2);
+  o.overwrite = true;
+  o.fractions_set = true;
+  EXPECT_NE(error_of(o).find("its own split folders"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tessera
