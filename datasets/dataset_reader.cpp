@@ -84,7 +84,8 @@ DatasetReader::DatasetReader(const std::string& dir, const ReaderOptions& option
                     dir_, path, got, e.crc32c);
     }
     if (e.target_max >= 0 && manifest_.info.target_kind == "labels") {
-      int limit = manifest_.info.classes == 1 ? 1 : manifest_.info.classes - 1;
+      // target_max is the largest class label, ignored pixels not counted.
+      const int limit = max_label(manifest_.info);
       TESSERA_CHECK(e.target_max <= limit,
                     "dataset {}: shard {} holds label value {} but the dataset has {} (valid "
                     "labels 0..{})",
@@ -215,16 +216,18 @@ void DatasetReader::read(int64_t index, RawSample& out) const {
   // Validation outside HDF5.
   const DatasetInfo& i = info();
   if (i.target_kind == "labels") {
-    int limit = i.classes == 1 ? 1 : i.classes - 1;
+    const int limit = max_label(i);
+    const int ignore = i.ignore_index;
     auto bad = std::find_if(out.target.begin(), out.target.end(),
-                            [limit](uint8_t v) { return v > limit; });
+                            [limit, ignore](uint8_t v) { return v > limit && v != ignore; });
     if (bad != out.target.end()) {
       auto pos = bad - out.target.begin();
       TESSERA_THROW(
-          "{}: target label {} at pixel (y={}, x={}) is out of range 0..{} ({}; binary masks "
+          "{}: target label {} at pixel (y={}, x={}) is out of range 0..{} ({}{}; binary masks "
           "must be 0/1, not 0/255; multi-class datasets set the `classes` attribute)",
           sample_name(index), static_cast<int>(*bad), pos / i.width, pos % i.width, limit,
-          i.classes == 1 ? std::string("binary dataset") : fmt::format("{} classes", i.classes));
+          i.classes == 1 ? std::string("binary dataset") : fmt::format("{} classes", i.classes),
+          ignore >= 0 ? fmt::format(", ignored pixels {}", ignore) : std::string());
     }
   }
   auto check_finite = [&](const std::vector<uint8_t>& bytes, const char* name) {

@@ -139,6 +139,7 @@ struct DatasetWriter::Impl {
     h5_write_attr(root, "task", info.task, w);
     h5_write_attr(root, "target_kind", info.target_kind, w);
     h5_write_attr(root, "classes", int64_t{info.classes}, w);
+    if (info.ignore_index >= 0) h5_write_attr(root, "ignore_index", int64_t{info.ignore_index}, w);
     h5_write_attr(root, "in_channels", int64_t{info.in_channels}, w);
     h5_write_attr(root, "target_channels", int64_t{info.target_channels}, w);
     h5_write_attr(root, "first_index", count - in_shard, w);
@@ -184,14 +185,23 @@ struct DatasetWriter::Impl {
       TESSERA_CHECK(cv::checkRange(s.target), "{}: target holds NaN or infinite values", what);
     }
     if (labels_kind) {
+      // The largest class label; pixels marked ignore_index are not labels.
       double mx = 0;
-      cv::minMaxLoc(s.target, nullptr, &mx);
-      int limit = info.classes == 1 ? 1 : info.classes - 1;
+      if (info.ignore_index >= 0) {
+        const cv::Mat labelled = s.target != info.ignore_index;
+        if (cv::countNonZero(labelled) > 0) cv::minMaxLoc(s.target, nullptr, &mx, nullptr, nullptr, labelled);
+      } else {
+        cv::minMaxLoc(s.target, nullptr, &mx);
+      }
+      const int limit = max_label(info);
       TESSERA_CHECK(static_cast<int>(mx) <= limit,
                     "{}: target label value {} is out of range 0..{} ({}; masks must be 0/1, "
-                    "not 0/255)",
+                    "not 0/255{})",
                     what, static_cast<int>(mx), limit,
-                    info.classes == 1 ? "binary dataset" : fmt::format("{} classes", info.classes));
+                    info.classes == 1 ? "binary dataset" : fmt::format("{} classes", info.classes),
+                    info.ignore_index >= 0
+                        ? fmt::format("; ignored pixels are {}", info.ignore_index)
+                        : std::string());
       target_max = std::max(target_max, static_cast<int>(mx));
     }
   }

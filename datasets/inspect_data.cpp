@@ -169,9 +169,16 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
   line(fmt::format("  inputs: (N,{},{},{}) {}", i.input_height, i.input_width, i.in_channels,
                    i.input_dtype));
   if (i.target_kind == "labels") {
+    std::string names;
+    for (const auto& n : i.class_names) names += (names.empty() ? "" : ", ") + n;
     line(fmt::format(
-        "  targets: (N,{},{}) uint8 label maps, {}", i.height, i.width,
-        i.classes == 1 ? std::string("binary (0/1)") : fmt::format("{} classes", i.classes)));
+        "  targets: (N,{},{}) uint8 label maps, {}{}{}", i.height, i.width,
+        i.classes == 1 ? std::string("binary (0/1)") : fmt::format("{} classes", i.classes),
+        names.empty() ? std::string() : " (" + names + ")",
+        i.ignore_index >= 0
+            ? fmt::format("; pixels labelled {} are ignored (loss.ignore_index must be {})",
+                          i.ignore_index, i.ignore_index)
+            : std::string()));
   } else {
     line(fmt::format("  targets: (N,{},{},{}) {} images", i.height, i.width, i.target_channels,
                      i.target_dtype));
@@ -198,7 +205,7 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
   // One pass over every sample.
   ChannelStats in_stats(i.in_channels);
   ChannelStats t_stats(std::max(1, i.target_channels));
-  std::vector<int64_t> class_pixels(static_cast<size_t>(std::max(2, i.classes)), 0);
+  std::vector<int64_t> class_pixels(256, 0);  // every uint8 value (the reader checked them)
   std::map<int32_t, int64_t> label_counts;
   RawSample raw;
   for (int64_t k = 0; k < reader.size(); ++k) {
@@ -216,9 +223,17 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
     int64_t pixels = 0;
     for (auto c : class_pixels) pixels += c;
     std::string bal;
-    for (size_t c = 0; c < class_pixels.size(); ++c) {
-      bal += fmt::format("{}{}: {:.2f}%", c ? "  " : "", c,
+    const size_t values = static_cast<size_t>(max_label(i)) + 1;
+    for (size_t c = 0; c < values; ++c) {
+      const std::string name =
+          i.class_names.size() == values ? fmt::format(" {}", i.class_names[c]) : std::string();
+      bal += fmt::format("{}{}{}: {:.2f}%", c ? "  " : "", c, name,
                          100.0 * class_pixels[c] / static_cast<double>(pixels));
+    }
+    if (i.ignore_index >= 0) {
+      bal += fmt::format("  ignored ({}): {:.2f}%", i.ignore_index,
+                         100.0 * class_pixels[static_cast<size_t>(i.ignore_index)] /
+                             static_cast<double>(pixels));
     }
     line(fmt::format("  class balance (pixels): {}", bal));
   } else {

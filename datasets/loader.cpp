@@ -179,6 +179,17 @@ Loader::Loader(const DataConfig& cfg, const std::string& dir, const LoaderOption
   m.reader = std::make_unique<DatasetReader>(dir, reader_options_for_training());
   const DatasetInfo& i = m.reader->info();
 
+  if (opt.classes > 0 && i.target_kind == "labels") {
+    TESSERA_CHECK(i.classes == opt.classes,
+                  "dataset {} has classes {} but the config's task.classes is {}: set "
+                  "task.classes: {} (and the model's output channels follow it)",
+                  dir, i.classes, opt.classes, i.classes);
+    TESSERA_CHECK(i.ignore_index < 0 || i.ignore_index == opt.ignore_index,
+                  "dataset {} marks ignored pixels with label {} (manifest targets.ignore_index) "
+                  "but the config's loss.ignore_index is {}: set loss.ignore_index: {} so that "
+                  "they are left out of the loss and the metrics",
+                  dir, i.ignore_index, opt.ignore_index, i.ignore_index);
+  }
   m.scale = i.height / i.input_height;
   if (i.task == "super_resolution") {
     TESSERA_CHECK(opt.scale == m.scale,

@@ -61,6 +61,11 @@ struct LoaderOptions {
   uint64_t seed = 0;
   bool train = true;
   int scale = 1;  // task.scale; checked against super-resolution datasets (input = target/scale)
+  // Segmentation only (classes > 0): the dataset's classes must equal task.classes, and a
+  // dataset with ignored pixels (manifest targets.ignore_index) needs loss.ignore_index equal to
+  // it, or those pixels would be trained on as a class. 0 = not checked.
+  int classes = 0;
+  int ignore_index = -1;  // loss.ignore_index
 };
 
 class Loader {

@@ -48,16 +48,18 @@ json manifest_to_json(const Manifest& m) {
     if (s.sample_crc32c) e["sample_crc32c"] = true;
     shards.push_back(e);
   }
+  json targets = {{"kind", i.target_kind},
+                  {"shape", target_sample_shape(i)},
+                  {"dtype", i.target_dtype},
+                  {"classes", i.classes}};
+  if (i.ignore_index >= 0) targets["ignore_index"] = i.ignore_index;
+  if (!i.class_names.empty()) targets["class_names"] = i.class_names;
   return json{{"format", "tessera-dataset"},
               {"format_version", m.format_version},
               {"task", i.task},
               {"samples", m.total_samples()},
               {"inputs", {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
-              {"targets",
-               {{"kind", i.target_kind},
-                {"shape", target_sample_shape(i)},
-                {"dtype", i.target_dtype},
-                {"classes", i.classes}}},
+              {"targets", targets},
               {"labels", i.has_labels},
               {"checksum", "crc32c"},
               {"shards", shards}};
@@ -159,6 +161,20 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
   i.target_channels = tshape.size() == 3 ? tshape[2] : 0;
   i.target_dtype = get<std::string>(tg, "dtype", where, "targets");
   i.classes = static_cast<int>(get_int(tg, "classes", where, "targets", 1, 256));
+  if (tg.contains("ignore_index"))
+    i.ignore_index = static_cast<int>(get_int(tg, "ignore_index", where, "targets", -1, 255));
+  if (tg.contains("class_names")) {
+    const json& names = tg.at("class_names");
+    TESSERA_CHECK(names.is_array() && names.size() <= 256,
+                  "{}: key 'targets.class_names' must be a list of at most 256 names", where);
+    for (const auto& n : names) {
+      TESSERA_CHECK(n.is_string() && n.get<std::string>().size() <= 256,
+                    "{}: key 'targets.class_names' holds {}, expected names (strings of at most "
+                    "256 bytes)",
+                    where, n.dump().substr(0, 80));
+      i.class_names.push_back(n.get<std::string>());
+    }
+  }
   i.has_labels = get<bool>(j, "labels", where);
   validate_info(i, where);
   int64_t total = 0;
@@ -280,8 +296,9 @@ Manifest derive_manifest(const std::string& dir) {
       }
       TESSERA_CHECK(l.has_labels == ref.has_labels, "{}: has {}a `labels` dataset but {} has {}",
                     path, l.has_labels ? "" : "no ", first, ref.has_labels ? "one" : "none");
-      TESSERA_CHECK(l.task == ref.task && l.classes == ref.classes,
-                    "{}: attributes task/classes differ from {}", path, first);
+      TESSERA_CHECK(l.task == ref.task && l.classes == ref.classes &&
+                        l.ignore_index == ref.ignore_index,
+                    "{}: attributes task/classes/ignore_index differ from {}", path, first);
     }
     ShardEntry e;
     e.file = name;
@@ -315,6 +332,9 @@ Manifest derive_manifest(const std::string& dir) {
   i.target_channels = labels ? 0 : static_cast<int>(ref.target_shape[2]);
   i.target_dtype = ref.target_dtype;
   i.classes = static_cast<int>(ref.classes.value_or(1));
+  TESSERA_CHECK(!ref.ignore_index || (*ref.ignore_index >= -1 && *ref.ignore_index <= 255),
+                "{}: attribute ignore_index is {}, expected -1..255", first, *ref.ignore_index);
+  i.ignore_index = static_cast<int>(ref.ignore_index.value_or(-1));
   i.task = ref.task.value_or(labels ? "segmentation" : "translation");
   i.has_labels = ref.has_labels;
   validate_info(i, fmt::format("dataset {} (derived from the attributes and shapes of {}; no "

@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "common/error.h"
+#include "datasets/label_maps.h"
 #include "datasets/manifest.h"
 #include "datasets/pack_images.h"
 #include "datasets/synth_generators.h"
@@ -40,7 +42,7 @@ struct Item {
   int64_t samples = 0;
 };
 
-DatasetInfo pack_info(const PackOptions& o) {
+DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette) {
   DatasetInfo info;
   info.task = o.task;
   info.height = info.width = o.size;
@@ -49,6 +51,9 @@ DatasetInfo pack_info(const PackOptions& o) {
   if (o.task == "segmentation") {
     info.target_kind = "labels";
     info.classes = o.classes;
+    if (o.ignore_value >= 0 || (palette != nullptr && palette->has_ignore))
+      info.ignore_index = kIgnoreLabel;
+    if (palette != nullptr) info.class_names = class_names(*palette, o.classes);
   } else {
     info.target_kind = "image";
     info.target_channels = o.channels;
@@ -59,15 +64,15 @@ DatasetInfo pack_info(const PackOptions& o) {
 
 // The (input, target) patches of one item, built from decoded files. `first_index` is the global
 // index of the item's first sample: the seed of per-sample noise and holes.
-std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Item& item,
-                                 int64_t first_index) {
+std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const LabelMapOptions& lo,
+                                 const Item& item, int64_t first_index) {
   std::vector<Sample> out;
   const int in_size = o.size / ratio(o);
   if (paired(o)) {
     const bool labels = o.task == "segmentation";
     const cv::Mat input = read_image(item.input, o.channels);
     const cv::Mat target =
-        labels ? read_label_map(item.target, o.classes) : read_image(item.target, o.channels);
+        labels ? read_label_map(item.target, lo) : read_image(item.target, o.channels);
     for (auto& [in, tg] :
          fit_pair(input, target, in_size, ratio(o), mode, labels, item.input, item.target)) {
       Sample s;
@@ -218,6 +223,19 @@ void validate_pack_options(const PackOptions& o) {
   if (o.task == "segmentation") {
     TESSERA_CHECK(o.classes >= 1 && o.classes <= 256, "pack: --classes must be in 1..256, got {}",
                   o.classes);
+    TESSERA_CHECK(o.ignore_value >= -1 && o.ignore_value <= 65535,
+                  "pack: --ignore-value must be a grey value or palette index in 0..65535, got {}",
+                  o.ignore_value);
+    TESSERA_CHECK(o.ignore_value < 0 || o.classes <= 255,
+                  "pack: --ignore-value stores ignored pixels as 255, so --classes must be at "
+                  "most 255, got {}",
+                  o.classes);
+    TESSERA_CHECK(o.ignore_value < 0 || o.palette.empty(),
+                  "pack: --ignore-value is for grey values and palette indices; with --palette "
+                  "mark the ignored colours `ignore` in the table's class column");
+  } else {
+    TESSERA_CHECK(o.palette.empty() && o.ignore_value < 0,
+                  "pack: --palette and --ignore-value are for --task segmentation masks");
   }
   if (o.task == "super_resolution") {
     TESSERA_CHECK(o.scale >= 2 && o.scale <= 8, "pack: --scale must be in 2..8, got {}", o.scale);
@@ -261,16 +279,26 @@ PackSummary run_pack(const PackOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const FitMode mode = fit_mode_from_string(o.fit);
   std::vector<Item> items = collect_items(o);
+  std::optional<ClassPalette> palette;
+  if (!o.palette.empty()) palette = read_class_palette(o.palette, o.classes);
+  TESSERA_CHECK(!palette || !palette->has_ignore || o.classes <= 255,
+                "pack: the class table {} marks colours `ignore`, stored as 255, so --classes "
+                "must be at most 255, got {}",
+                o.palette, o.classes);
+  LabelMapOptions lo;
+  lo.classes = o.classes;
+  lo.ignore_value = o.ignore_value;
+  lo.palette = palette ? &*palette : nullptr;
 
   // Pass 1: decode and check everything, count samples; nothing is written yet.
   PackSummary summary;
-  summary.info = pack_info(o);
+  summary.info = pack_info(o, lo.palette);
   validate_info(summary.info, "pack");
   auto bump = [](SplitCounts& c, Split s, int64_t n) {
     (s == Split::train ? c.train : s == Split::val ? c.val : c.test) += n;
   };
   for (Item& item : items) {
-    item.samples = static_cast<int64_t>(make_samples(o, mode, item, 0).size());
+    item.samples = static_cast<int64_t>(make_samples(o, mode, lo, item, 0).size());
     bump(summary.images, item.split, 1);
     bump(summary.samples, item.split, item.samples);
   }
@@ -286,7 +314,7 @@ PackSummary run_pack(const PackOptions& o) {
   int64_t index = 0;
   Progress progress("pack " + o.task, static_cast<int64_t>(items.size()));
   for (const Item& item : items) {
-    for (const Sample& s : make_samples(o, mode, item, index)) writer.add(item.split, s);
+    for (const Sample& s : make_samples(o, mode, lo, item, index)) writer.add(item.split, s);
     index += item.samples;
     progress.update(static_cast<int64_t>(&item - items.data()) + 1);
   }

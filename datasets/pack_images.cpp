@@ -142,8 +142,7 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
   return pairs;
 }
 
-namespace {
-cv::Mat decode(const std::string& path) {
+cv::Mat decode_image(const std::string& path) {
   cv::Mat img = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
   TESSERA_CHECK(!img.empty(),
                 "cannot decode image {} (not a PNG/JPEG/TIFF/BMP OpenCV can read, "
@@ -151,11 +150,10 @@ cv::Mat decode(const std::string& path) {
                 path);
   return img;
 }
-}  // namespace
 
 cv::Mat read_image(const std::string& path, int channels) {
   TESSERA_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3, got {}", channels);
-  cv::Mat img = decode(path);
+  cv::Mat img = decode_image(path);
   switch (img.depth()) {
     case CV_8U:
       break;
@@ -197,49 +195,6 @@ cv::Mat read_image(const std::string& path, int channels) {
     default:
       TESSERA_THROW("image {} has {} channels; supported: 1 to 4", path, img.channels());
   }
-  return out;
-}
-
-cv::Mat read_label_map(const std::string& path, int classes) {
-  cv::Mat img = decode(path);
-  TESSERA_CHECK(img.depth() == CV_8U || img.depth() == CV_16U,
-                "label map {} must be an 8- or 16-bit integer image, got OpenCV depth {}", path,
-                img.depth());
-  if (img.channels() > 1) {
-    std::vector<cv::Mat> ch;
-    cv::split(img, ch);
-    for (size_t c = 1; c < ch.size() && c < 3; ++c) {
-      TESSERA_CHECK(cv::countNonZero(ch[c] != ch[0]) == 0,
-                    "label map {} is a colour image with differing channels; expected a "
-                    "single-channel PNG whose values are class indices (palette or RGB-coded "
-                    "masks must be converted first)",
-                    path);
-    }
-    img = ch[0];
-  }
-  double lo = 0, hi = 0;
-  cv::Point hi_at;
-  cv::minMaxLoc(img, &lo, &hi, nullptr, &hi_at);
-  cv::Mat out;
-  if (classes <= 1) {
-    if (hi <= 1) {
-      img.convertTo(out, CV_8U);
-    } else {
-      const double half = img.depth() == CV_16U ? 32768.0 : 128.0;
-      cv::Mat bin = img >= half;  // 0 / 255
-      bin.convertTo(out, CV_8U, 1.0 / 255.0);
-    }
-    return out;
-  }
-  if (hi > classes - 1) {
-    const int bad = cv::countNonZero(img > classes - 1);
-    TESSERA_THROW(
-        "label map {} has value {} at (x={}, y={}) ({} pixels above {}), but classes = {} "
-        "allows 0..{}{}",
-        path, hi, hi_at.x, hi_at.y, bad, classes - 1, classes, classes - 1,
-        hi == 255 ? " (for 0/255 binary masks use classes 1)" : "");
-  }
-  img.convertTo(out, CV_8U);
   return out;
 }
 

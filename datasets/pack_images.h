@@ -7,10 +7,7 @@
 // 3 are wanted, colour images converted to grey (ITU-R BT.601 weights) when 1 is wanted; channel
 // order is RGB. Anything else (other depths, undecodable files) throws naming the file.
 //
-// Label maps (read_label_map): single-channel (or 3 identical channels); binary (classes == 1):
-// values {0,1} are kept, otherwise pixel >= 128 -> 1 (0/255 masks, tolerant of JPEG noise);
-// multiclass: every value must be <= classes - 1, else an error naming the file, the value, a
-// pixel position and the count of such pixels.
+// Label maps: datasets/label_maps.h.
 //
 // Fitting (FitMode): resize (whole image to S x S, aspect not kept; INTER_AREA when shrinking,
 // INTER_CUBIC when enlarging, nearest for label maps), center-crop (shorter side scaled to S,
@@ -56,8 +53,9 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
 // Decodes an image as CV_8UC(channels), RGB order; channels is 1 or 3.
 cv::Mat read_image(const std::string& path, int channels);
 
-// Decodes a label map as CV_8UC1 with values in 0..max(1, classes - 1).
-cv::Mat read_label_map(const std::string& path, int classes);
+// Decodes a file as OpenCV reads it (any depth and channel count, BGR order, EXIF orientation
+// applied); throws naming the file when OpenCV cannot decode it.
+cv::Mat decode_image(const std::string& path);
 
 // Fits one image to size x size patches (1 patch for resize / center-crop, k for tile).
 // `what` names the file in errors.

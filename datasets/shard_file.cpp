@@ -336,6 +336,7 @@ ShardFile::ShardFile(const std::string& path, int64_t expected_samples, bool ver
   hid_t root = file_.get();
   layout_.format_version = h5_read_int_attr(root, "format_version", where);
   layout_.classes = h5_read_int_attr(root, "classes", where);
+  layout_.ignore_index = h5_read_int_attr(root, "ignore_index", where);
   layout_.task = h5_read_string_attr(root, "task", where);
   layout_.target_kind = h5_read_string_attr(root, "target_kind", where);
 

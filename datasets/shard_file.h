@@ -36,7 +36,7 @@ struct ShardLayout {
   bool has_sample_crc = false;    // `sample_crc32c` present (integrity.h)
   bool one_sample_chunks = true;  // both datasets chunked (1, ...)
   // Root attributes (absent in files written by other tools).
-  std::optional<int64_t> format_version, classes;
+  std::optional<int64_t> format_version, classes, ignore_index;
   std::optional<std::string> task, target_kind;
 };
 

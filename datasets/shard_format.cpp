@@ -26,7 +26,17 @@ bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
          a.input_height == b.input_height && a.input_width == b.input_width &&
          a.in_channels == b.in_channels && a.input_dtype == b.input_dtype &&
          a.target_kind == b.target_kind && a.target_channels == b.target_channels &&
-         a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels;
+         a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels &&
+         a.ignore_index == b.ignore_index && a.class_names == b.class_names;
+}
+
+int max_label(const DatasetInfo& info) {
+  return info.classes == 1 ? 1 : info.classes - 1;
+}
+
+bool valid_label(const DatasetInfo& info, int value) {
+  return (value >= 0 && value <= max_label(info)) ||
+         (info.ignore_index >= 0 && value == info.ignore_index);
 }
 
 std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInfo& b,
@@ -41,7 +51,13 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
             {"target channels", std::to_string(i.target_channels)},
             {"target dtype", i.target_dtype},
             {"classes", std::to_string(i.classes)},
-            {"image-level labels", i.has_labels ? "yes" : "no"}};
+            {"image-level labels", i.has_labels ? "yes" : "no"},
+            {"ignore_index", std::to_string(i.ignore_index)},
+            {"class names", [&i] {
+               std::string names;
+               for (const auto& n : i.class_names) names += (names.empty() ? "" : ",") + n;
+               return names.empty() ? std::string("(none)") : names;
+             }()}};
   };
   const auto fa = fields(a), fb = fields(b);
   std::vector<std::string> out;
@@ -74,12 +90,23 @@ void validate_info(const DatasetInfo& info, const std::string& where) {
                   where, info.target_channels);
     TESSERA_CHECK(info.classes >= 1 && info.classes <= 256,
                   "{}: classes {} must be in 1..256 (1 = binary 0/1 masks)", where, info.classes);
+    TESSERA_CHECK(info.ignore_index == -1 ||
+                      (info.ignore_index > max_label(info) && info.ignore_index <= 255),
+                  "{}: ignore_index {} must be -1 (none) or a label value above the classes "
+                  "(> {}) and <= 255",
+                  where, info.ignore_index, max_label(info));
+    const size_t values = static_cast<size_t>(max_label(info)) + 1;
+    TESSERA_CHECK(info.class_names.empty() || info.class_names.size() == values,
+                  "{}: {} class names for {} label values (classes {}); expected one per value",
+                  where, info.class_names.size(), values, info.classes);
   } else if (info.target_kind == "image") {
     TESSERA_CHECK(info.target_channels >= 1, "{}: image targets need target_channels >= 1", where);
     TESSERA_CHECK(info.target_dtype == "uint8" || info.target_dtype == "float32",
                   "{}: target dtype '{}' must be uint8 or float32", where, info.target_dtype);
     TESSERA_CHECK(info.classes == 1, "{}: classes must be 1 for image targets, not {}", where,
                   info.classes);
+    TESSERA_CHECK(info.ignore_index == -1 && info.class_names.empty(),
+                  "{}: ignore_index and class names are for label-map targets only", where);
   } else {
     TESSERA_THROW("{}: target_kind '{}' must be 'labels' or 'image'", where, info.target_kind);
   }
@@ -125,7 +152,10 @@ std::vector<int64_t> target_sample_shape(const DatasetInfo& info) {
 std::string describe(const DatasetInfo& info) {
   std::string target =
       info.target_kind == "labels"
-          ? fmt::format("labels {}x{} (classes {})", info.height, info.width, info.classes)
+          ? fmt::format("labels {}x{} (classes {}{})", info.height, info.width, info.classes,
+                        info.ignore_index >= 0
+                            ? fmt::format(", ignore_index {}", info.ignore_index)
+                            : std::string())
           : fmt::format("image {}x{}x{} {}", info.height, info.width, info.target_channels,
                         info.target_dtype);
   return fmt::format("{} {}x{}x{} {} -> {}{}", info.task, info.input_height, info.input_width,

@@ -39,7 +39,18 @@ struct DatasetInfo {
   std::string target_dtype = "uint8";  // uint8 | float32
   int classes = 1;                     // labels: 1 = binary (values 0/1), >1 = values 0..classes-1
   bool has_labels = false;             // image-level int labels dataset `labels` (anomaly)
+  // labels only: the stored value of pixels excluded from the loss and metrics (the config's
+  // loss.ignore_index must equal it), -1 = none. `tessera pack --ignore-value` stores 255.
+  int ignore_index = -1;
+  // labels only, optional: a name per label value (classes entries; 2 for binary), e.g. from
+  // `tessera pack --palette`. Empty = unnamed.
+  std::vector<std::string> class_names;
 };
+
+// The largest label value of a class (1 for binary datasets, classes - 1 otherwise), and whether
+// a stored label value is valid for the dataset (a class, or its ignore_index).
+int max_label(const DatasetInfo& info);
+bool valid_label(const DatasetInfo& info, int value);
 
 bool operator==(const DatasetInfo& a, const DatasetInfo& b);
 inline bool operator!=(const DatasetInfo& a, const DatasetInfo& b) {

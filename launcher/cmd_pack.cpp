@@ -26,6 +26,8 @@ struct PackArgs {
   std::string anomalies;
   std::string target_suffix;
   int classes = 1;
+  std::string palette;
+  int ignore_value = -1;
   int channels = 3;
   double mask_fraction = 0.25;
   int gzip = 0;
@@ -82,6 +84,14 @@ void add_pack_command(CLI::App& app) {
   cmd->add_option("--classes", a->classes,
                   "segmentation: 1 = binary (0/255 masks), >1 = label values 0..classes-1")
       ->capture_default_str();
+  cmd->add_option("--palette", a->palette,
+                  "segmentation: class table of colour-coded masks, CSV name,r,g,b[,class] "
+                  "(class: a label or `ignore`; without it rows are the classes in order)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--ignore-value", a->ignore_value,
+                  "segmentation: mask value (grey value or palette index) of pixels to leave out "
+                  "of loss and metrics; stored as 255 (set loss.ignore_index: 255)")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--channels", a->channels, "Image channels: 3 (RGB) or 1 (grey)")
       ->check(CLI::IsMember({1, 3}))
       ->capture_default_str();
@@ -105,6 +115,8 @@ void add_pack_command(CLI::App& app) {
     o.noise = a->noise;
     o.mask_fraction = a->mask_fraction;
     o.classes = a->classes;
+    o.palette = a->palette;
+    o.ignore_value = a->ignore_value;
     o.channels = a->channels;
     o.fit = a->fit;
     o.val_fraction = a->val_fraction;

@@ -34,6 +34,10 @@ LoaderOptions loader_options(const Config& cfg, int rank, int size, bool train) 
   o.seed = cfg.experiment.seed;
   o.train = train;
   o.scale = cfg.task.kind == TaskKind::super_resolution ? cfg.task.scale : 1;
+  if (cfg.task.kind == TaskKind::segmentation) {
+    o.classes = cfg.task.classes;
+    o.ignore_index = cfg.loss.ignore_index;
+  }
   return o;
 }
 

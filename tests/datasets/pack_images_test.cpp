@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/error.h"
+#include "datasets/label_maps.h"
 #include "datasets/pack_images.h"
 
 namespace tessera {
@@ -103,25 +104,25 @@ TEST_F(PackImages, LabelMaps) {
   cv::Mat m = cv::Mat::zeros(4, 4, CV_8UC1);
   m(cv::Rect(0, 0, 2, 2)).setTo(255);
   cv::imwrite(path("bin255.png"), m);
-  cv::Mat l = read_label_map(path("bin255.png"), 1);
+  cv::Mat l = read_label_map(path("bin255.png"), LabelMapOptions{1});
   EXPECT_EQ(cv::countNonZero(l == 1), 4);
   EXPECT_EQ(cv::countNonZero(l), 4);
   m.setTo(1, m);
   cv::imwrite(path("bin01.png"), m);
-  EXPECT_EQ(cv::countNonZero(read_label_map(path("bin01.png"), 1) == 1), 4);
+  EXPECT_EQ(cv::countNonZero(read_label_map(path("bin01.png"), LabelMapOptions{1}) == 1), 4);
   cv::Mat multi = cv::Mat::zeros(4, 4, CV_8UC1);
   multi.at<uchar>(3, 2) = 7;
   multi.at<uchar>(0, 1) = 4;
   cv::imwrite(path("labels7.png"), multi);
-  const std::string e = error_of([&] { read_label_map(path("labels7.png"), 5); });
+  const std::string e = error_of([&] { read_label_map(path("labels7.png"), LabelMapOptions{5}); });
   EXPECT_NE(e.find("labels7.png"), std::string::npos) << e;
   EXPECT_NE(e.find("value 7 at (x=2, y=3)"), std::string::npos) << e;
   EXPECT_NE(e.find("0..4"), std::string::npos) << e;
-  EXPECT_EQ(read_label_map(path("labels7.png"), 8).at<uchar>(3, 2), 7);
+  EXPECT_EQ(read_label_map(path("labels7.png"), LabelMapOptions{8}).at<uchar>(3, 2), 7);
   cv::Mat colour(4, 4, CV_8UC3, cv::Scalar(0, 0, 0));
   colour.at<cv::Vec3b>(1, 1) = cv::Vec3b(0, 0, 200);
   cv::imwrite(path("colour.png"), colour);
-  EXPECT_NE(error_of([&] { read_label_map(path("colour.png"), 3); }).find("differing channels"),
+  EXPECT_NE(error_of([&] { read_label_map(path("colour.png"), LabelMapOptions{3}); }).find("differing channels"),
             std::string::npos);
 }
 
