@@ -55,6 +55,9 @@ struct LossConfig {
   float bce_weight = 1.0f;
   float dice_weight = 1.0f;
   std::vector<float> class_weights;  // ce: per-class weights (empty = uniform)
+  // ce / ce_dice / focal: weights from the train split's class pixel counts (manifest stats):
+  // none | inverse_frequency | median_frequency (trainer/class_weights.h).
+  std::string class_weighting = "none";
   int ignore_index = -1;             // ce: label to ignore (-1 = none)
   float focal_gamma = 2.0f;
   float focal_alpha = 0.25f;

@@ -129,6 +129,12 @@ std::vector<KeySpec> build_schema() {
                   "ce / ce_dice: one weight per class ([] = uniform).")
                   .in(ge(0))
                   .reads("trainer/losses.cpp"));
+  s.push_back(key("loss.class_weighting", TESSERA_CFG_FIELD(loss.class_weighting),
+                  "ce / ce_dice / focal: class weights from the train split's pixel counts "
+                  "(manifest stats): none, inverse_frequency (N / (K n_c)) or median_frequency "
+                  "(median f / f_c); instead of loss.class_weights.")
+                  .one_of({"none", "inverse_frequency", "median_frequency"})
+                  .reads("trainer/class_weights.cpp"));
   s.push_back(key("loss.ignore_index", TESSERA_CFG_FIELD(loss.ignore_index),
                   "ce / ce_dice / multiclass_dice: label value to ignore (-1 = none).")
                   .in(closed(-1, 255))

@@ -134,6 +134,11 @@ class Validator {
         }
       }
       const auto& w = c_.loss.class_weights;
+      if (c_.loss.class_weighting != "none" && (!w.empty() || binary)) {
+        fail("loss.class_weighting",
+             "{} computes the weights of multi-class segmentation; {}", c_.loss.class_weighting,
+             binary ? is("task.classes") : std::string("loss.class_weights is set too: keep one"));
+      }
       if (!w.empty() && (static_cast<int>(w.size()) != t.classes || binary)) {
         fail("loss.class_weights",
              "expected one weight per class ({} for multi-class "
@@ -147,6 +152,9 @@ class Validator {
     }
     if (!c_.loss.class_weights.empty()) {
       fail("loss.class_weights", "applies to segmentation only; {}", is("task.kind"));
+    }
+    if (c_.loss.class_weighting != "none") {
+      fail("loss.class_weighting", "applies to segmentation only; {}", is("task.kind"));
     }
     if (!contains(image_losses(), c_.loss.name)) {
       fail("loss.name", "task {} accepts {}, found {}; {}", kind, join(image_losses()),

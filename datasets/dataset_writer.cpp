@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "common/error.h"
 #include "datasets/checksum.h"
@@ -51,6 +52,7 @@ struct DatasetWriter::Impl {
   std::vector<SampleCrc> crcs;  // per sample of the current shard (integrity.h)
 
   Manifest manifest;
+  std::optional<StatsAccumulator> stats;  // every sample added (dataset_stats.h)
   std::vector<uint8_t> buf;
 
   std::string where() const { return fmt::format("{} ({})", final_name, dir); }
@@ -241,6 +243,7 @@ DatasetWriter::DatasetWriter(const std::string& dir, const DatasetInfo& info,
   impl_->per_shard = samples_per_shard;
   impl_->gzip = gzip_level;
   impl_->manifest.info = info;
+  impl_->stats.emplace(info);
 }
 
 DatasetWriter::~DatasetWriter() {
@@ -266,6 +269,7 @@ void DatasetWriter::add(const Sample& s) {
     t_ptr = m.buf.data();
   }
   m.append(m.targets, kTargetsName, target_sample_shape(info), info.target_dtype, t_ptr);
+  m.stats->add(in_ptr, info.target_kind == "labels" ? t_ptr : nullptr);
   m.labels.push_back(s.label);
   m.crcs.push_back(
       {input_crc(static_cast<const uint8_t*>(in_ptr), static_cast<size_t>(input_bytes(info))),
@@ -284,6 +288,7 @@ void DatasetWriter::finish() {
                 "valid; skip writing this split instead)",
                 m.dir);
   m.close_shard();
+  m.manifest.stats = m.stats->result();
   write_manifest(m.dir, m.manifest);
   m.finished = true;
 }

@@ -54,15 +54,17 @@ json manifest_to_json(const Manifest& m) {
                   {"classes", i.classes}};
   if (i.ignore_index >= 0) targets["ignore_index"] = i.ignore_index;
   if (!i.class_names.empty()) targets["class_names"] = i.class_names;
-  return json{{"format", "tessera-dataset"},
-              {"format_version", m.format_version},
-              {"task", i.task},
-              {"samples", m.total_samples()},
-              {"inputs", {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
-              {"targets", targets},
-              {"labels", i.has_labels},
-              {"checksum", "crc32c"},
-              {"shards", shards}};
+  json out{{"format", "tessera-dataset"},
+           {"format_version", m.format_version},
+           {"task", i.task},
+           {"samples", m.total_samples()},
+           {"inputs", {{"shape", input_sample_shape(i)}, {"dtype", i.input_dtype}}},
+           {"targets", targets},
+           {"labels", i.has_labels},
+           {"checksum", "crc32c"},
+           {"shards", shards}};
+  if (m.stats) out["stats"] = stats_to_json(*m.stats);
+  return out;
 }
 
 namespace {
@@ -203,6 +205,7 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
         e.contains("sample_crc32c") && get<bool>(e, "sample_crc32c", where, shard_key);
     m.shards.push_back(s);
   }
+  if (j.contains("stats")) m.stats = stats_from_json(j["stats"], i, where);
   if (j.contains("samples")) {
     const int64_t claimed =
         get_int(j, "samples", where, "", 0, std::numeric_limits<int64_t>::max());

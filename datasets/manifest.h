@@ -13,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "datasets/dataset_stats.h"
 #include "datasets/shard_format.h"
 
 namespace tessera {
@@ -34,6 +36,7 @@ struct Manifest {
   DatasetInfo info;
   std::vector<ShardEntry> shards;
   bool derived = false;  // built from the shards because manifest.json was absent
+  std::optional<DatasetStats> stats;  // written by DatasetWriter; absent in older manifests
 
   int64_t total_samples() const;
 };

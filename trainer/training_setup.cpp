@@ -12,6 +12,7 @@
 #include "datasets/manifest.h"
 #include "models/cpu_backend.h"
 #include "trainer/run_outcome.h"
+#include "trainer/class_weights.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/training_run.h"
@@ -57,9 +58,10 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
   model_ = build_model(cfg, comm);
   model_->to(device_);
   if (cfg.train.channels_last) to_channels_last(*model_);
-  loss_stats_ = make_loss_stats(cfg.loss, comm);
-  loss_ = make_loss(cfg.loss, cfg.task, cfg.model, loss_stats_);
-  eval_loss_ = make_loss(cfg.loss, cfg.task, cfg.model);
+  const LossConfig loss = resolve_class_weights(cfg);  // loss.class_weighting
+  loss_stats_ = make_loss_stats(loss, comm);
+  loss_ = make_loss(loss, cfg.task, cfg.model, loss_stats_);
+  eval_loss_ = make_loss(loss, cfg.task, cfg.model);
   std::vector<torch::Tensor> params = model_->parameters();
   optimizer_ = make_optimizer(cfg.optim, params);
   schedule_ = std::make_unique<LrSchedule>(cfg.schedule, cfg.optim.lr, cfg.train.max_steps);

@@ -129,6 +129,7 @@ loss.name                  train   seg        bce
 loss.bce_weight            train   seg        0.5
 loss.dice_weight           train   seg        0.5
 loss.class_weights         train   mc         [1,2,3,4,5]
+loss.class_weighting       train   mc         median_frequency
 loss.ignore_index          train   mc         1
 loss.focal_gamma           train   seg_focal  3
 loss.focal_alpha           train   seg_focal  0.5

@@ -8,6 +8,8 @@
 #     colour, a palette index beyond --classes; nothing is written;
 #  4. `tessera train` on the ignore-value dataset refuses a config without loss.ignore_index 255
 #     (naming the key), and trains with it;
+#  4b. the manifest's statistics (per-channel mean/std/min/max, class pixel counts) equal numpy's
+#     over the source files, and loss.class_weighting median_frequency logs median(n)/n_c;
 #  5. ignored pixels are left out of the metrics: with three copies of the test set in which the
 #     void band is labelled 0, 1 and 2 instead (no ignore), each band pixel is counted correct in
 #     exactly one copy, so sum_k pixel_acc(B_k) * N = 3 C + N_band, where C is the correct count
@@ -150,6 +152,31 @@ rc=0; mpi train-noignore 2 120 train "$CFG" "${common[@]}" || rc=$?
 expect_log train-noignore "set loss.ignore_index: 255"
 common+=(--set loss.ignore_index=255)
 expect_ok train mpi train 2 300 train "$CFG" "${common[@]}"
+
+# 4b. The manifest's statistics (pack time) and loss.class_weighting from them.
+expect_ok train-weighted mpi train-weighted 2 120 train "$CFG" "${common[@]}" \
+  --set experiment.name=voc-weighted --set train.max_steps=2 --set loss.class_weighting=median_frequency
+"$PY" - "$LOGS/train-weighted.log" <<'PYEOF' || fail "manifest stats or class weights wrong"
+import glob, json, re, sys
+import numpy as np
+from PIL import Image
+m = json.load(open("data/voc/train/manifest.json"))["stats"]
+labels = np.stack([np.load(p) for p in sorted(glob.glob("voc/train/*.npy"))])
+counts = [int((labels == c).sum()) for c in range(3)]
+assert m["class_pixels"] == counts and m["ignored_pixels"] == int((labels == 255).sum()), m
+imgs = np.stack([np.array(Image.open(p)) for p in sorted(glob.glob("img/train/*.png"))]) / 255.0
+for k in range(3):
+    ch = imgs[..., k]
+    assert abs(m["inputs"]["mean"][k] - ch.mean()) < 1e-9 and abs(m["inputs"]["std"][k] - ch.std()) < 1e-9, k
+    assert m["inputs"]["min"][k] == ch.min() and m["inputs"]["max"][k] == ch.max(), k
+med = float(np.median(counts))
+want = [med / n for n in counts]
+line = next(l for l in open(sys.argv[1]) if "loss.class_weighting median_frequency" in l)
+got = [float(x) for x in re.findall(r"px -> ([0-9.e+-]+)", line)]
+print("class weights", got, "expected", want)
+assert len(got) == 3 and all(abs(g - w) < 1e-3 * w for g, w in zip(got, want)), line
+assert max(abs(w - 1) for w in want) > 0.1, "control: weights of 1 would not show the counts"
+PYEOF
 
 # 5. Ignored pixels are not counted by the metrics.
 for k in 0 1 2; do
