@@ -12,8 +12,9 @@ PACKAGES=(
   libtorch-dev libopenmpi-dev openmpi-bin libyaml-cpp-dev libhdf5-dev libcli11-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   libopencv-dev
-  # python reference (parity tests, h5py interop, PyTorch DDP baseline)
-  python3-torch python3-h5py python3-numpy python3-skimage
+  # python reference (parity tests, h5py interop, PyTorch DDP baseline; onnx: tessera export
+  # --format onnx, tools/reference/export_model.py)
+  python3-torch python3-h5py python3-numpy python3-skimage python3-onnx
   # real photographs for the super-resolution results (scripts/results.sh)
   python-matplotlib-data
   # cluster tests
