@@ -1,9 +1,13 @@
-// tessera export CONFIG --checkpoint ... --out model.pt: weights as a plain state dict that
-// Python's torch.load reads (issue #6).
+// tessera export CONFIG --checkpoint ... --out FILE [--format state-dict|torchscript|onnx]:
+// the weights as a plain state dict that Python's torch.load reads (issue #6), or the whole model
+// (activation included) as TorchScript or ONNX through tools/reference/export_model.py
+// (launcher/export_formats.h).
 #include <memory>
 
-#include "launcher/commands.h"
+#include "common/error.h"
 #include "common/log.h"
+#include "launcher/commands.h"
+#include "launcher/export_formats.h"
 #include "trainer/jobs.h"
 
 namespace tessera::cli {
@@ -13,22 +17,42 @@ struct ExportArgs {
   ConfigArgs config;
   std::string checkpoint = "best";
   std::string out;
+  std::string format = "state-dict";
+  int opset = 17;
 };
 }  // namespace
 
 void add_export_command(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Write a checkpoint's weights as a state dict readable by Python's torch.load");
+      "export",
+      "Write a checkpoint as a state dict (torch.load), a TorchScript module or an ONNX graph");
   add_config_args(*cmd, args->config);
   cmd->add_option("--checkpoint", args->checkpoint,
                   "best, latest, a checkpoint directory, or `init` for the initial weights")
       ->capture_default_str();
-  cmd->add_option("--out", args->out, "Output file (e.g. model.pt)")->required();
-  cmd->callback([args] {
+  cmd->add_option("--out", args->out, "Output file (e.g. model.pt, model.onnx)")->required();
+  cmd->add_option("--format", args->format,
+                  "state-dict: the weights only; torchscript: activation(network(x)) for "
+                  "torch.jit.load / torch::jit::load; onnx: the same graph (needs python3-onnx)")
+      ->check(CLI::IsMember({"state-dict", "torchscript", "onnx"}))
+      ->capture_default_str();
+  CLI::Option* opset =
+      cmd->add_option("--opset", args->opset, "ONNX opset version (--format onnx only)")
+          ->check(CLI::Range(7, 30))
+          ->capture_default_str();
+  cmd->callback([args, opset] {
+    const ExportFormat format = export_format_from_string(args->format);
+    TESSERA_CHECK(opset->count() == 0 || format == ExportFormat::onnx,
+                  "export: --opset applies to --format onnx only (got --format {})",
+                  args->format);
     const Config cfg = load(args->config);
     init_logging(LogSetup{0, 1, cfg.logging.level, false});
-    run_export(cfg, args->checkpoint, args->out);
+    if (format == ExportFormat::state_dict) {
+      run_export(cfg, args->checkpoint, args->out);
+      return;
+    }
+    export_model_file(cfg, ExportFileOptions{format, args->checkpoint, args->out, args->opset});
   });
 }
 

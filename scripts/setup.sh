@@ -13,8 +13,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   libopencv-dev
   libpng-dev  # palette PNG masks as class indices (datasets/png_palette.h)
-  # python reference (parity tests, h5py interop, PyTorch DDP baseline)
-  python3-torch python3-h5py python3-numpy python3-skimage
+  # python reference (parity tests, h5py interop, PyTorch DDP baseline; onnx: tessera export
+  # --format onnx, tools/reference/export_model.py)
+  python3-torch python3-h5py python3-numpy python3-skimage python3-onnx
   python3-pil  # tests write palette PNG masks
   # real photographs for the super-resolution results (scripts/results.sh)
   python-matplotlib-data

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <optional>
 
 #include "checkpoints/file_io.h"
@@ -11,6 +12,7 @@
 #include "models/cpu_backend.h"
 #include "models/export.h"
 #include "trainer/session.h"
+#include "trainer/tiling.h"
 
 namespace tessera {
 namespace fs = std::filesystem;
@@ -83,6 +85,33 @@ void run_export(const Config& cfg, const std::string& checkpoint, const std::str
       "export: weights of {} written to {} (torch.load gives a state dict for "
       "tools/reference/models.py)",
       ckpt, out);
+}
+
+ExportProbe write_export_probe(const Config& cfg, const std::string& checkpoint,
+                               const std::string& dir) {
+  torch::manual_seed(cfg.experiment.seed);
+  auto model = make_model(cfg.model, cfg.task);
+  ExportProbe p;
+  p.checkpoint = checkpoint == "init" ? "the initial weights (experiment.seed)"
+                                      : load_weights(cfg, checkpoint, *model);
+  model->eval();
+  p.out_channels = model->out_channels();
+  p.multiple = size_multiple(cfg.model);
+  // A size the network takes (the article's autoencoder also needs >= 16), capped for speed.
+  const int64_t want = std::max<int64_t>(std::min<int64_t>(cfg.data.image_size, 64), 16);
+  p.size = (want + p.multiple - 1) / p.multiple * p.multiple;
+  torch::Tensor x = torch::rand({2, cfg.task.in_channels, p.size, p.size},
+                                torch::TensorOptions().dtype(torch::kFloat32));
+  torch::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = apply_activation(cfg.model.activation, model->forward(x));
+  }
+  p.weights_path = dir + "/weights.pt";
+  p.probe_path = dir + "/probe.pt";
+  export_state_dict(*model, p.weights_path);
+  save_tensor_dict({{"input", x}, {"output", y}}, p.probe_path);
+  return p;
 }
 
 }  // namespace tessera

@@ -44,7 +44,7 @@ declare -A options=(
   [train]="CONFIG --set --resume"
   [eval]="CONFIG --set --checkpoint --split"
   [predict]="CONFIG --set --checkpoint --input --out --targets"
-  [export]="CONFIG --set --checkpoint --out"
+  [export]="CONFIG --set --checkpoint --out --format --opset"
   [launch]="CONFIG --set --np --hostfile --dry-run"
   [submit]="CONFIG --set --dry-run"
   [status]="RUN"
@@ -173,6 +173,13 @@ run synth --task road --out x
 expect_in err "--task: road not in"
 run eval "$CFG" --split everything
 [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] || fail "eval --split everything: exit $rc, expected a usage error"
+run export "$CFG" --out "$WORK/m.pt" --format keras
+[ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] || fail "export --format keras: exit $rc, expected a usage error"
+expect_in err "--format: keras not in {state-dict,torchscript,onnx}"
+[ -e "$WORK/m.pt" ] && fail "export with a bad --format wrote its --out"
+run export "$CFG" --out "$WORK/m.pt" --opset 13
+expect_rc 1 export --opset without --format onnx
+expect_in err "--opset applies to --format onnx only"
 run train
 [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] || fail "train without CONFIG: exit $rc"
 expect_in err "CONFIG is required"
