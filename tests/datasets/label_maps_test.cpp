@@ -19,6 +19,7 @@
 #include "datasets/pack.h"
 #include "datasets/png_palette.h"
 #include "datasets/shard_file.h"
+#include "data_test_util.h"
 
 namespace tessera {
 namespace {
@@ -71,20 +72,13 @@ cv::Mat index_pattern() {
 
 class LabelMaps : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tessera_labelmaps_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   std::string table(const std::string& name, const std::string& text) const {
     std::ofstream(path(name)) << text;
     return path(name);
   }
-  fs::path dir_;
+  testutil::TempDir tmp_;
+  fs::path dir_ = fs::path(tmp_.str());
 };
 
 TEST_F(LabelMaps, PalettePngIndicesAreTheLabels) {
