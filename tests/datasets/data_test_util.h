@@ -171,6 +171,16 @@ inline void write_raw_shard(const std::string& path, const std::vector<RawDs>& s
 }
 
 // Runs fn, expects a tessera::Error whose message contains every one of `parts`.
+// The message of the tessera::Error `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
   try {
     fn();

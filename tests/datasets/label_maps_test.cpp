@@ -26,14 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testutil::error_of;
 
 // VOC's colour map for indices 0..3 and 255 (void).
 std::vector<png_color> voc_colours() {

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "datasets/label_maps.h"
 #include "datasets/pack_images.h"
+#include "data_test_util.h"
 
 namespace tessera {
 namespace {
@@ -31,14 +32,7 @@ class PackImages : public ::testing::Test {
   fs::path dir_;
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testutil::error_of;
 
 TEST_F(PackImages, ListsImagesSortedAndRejectsDuplicateStems) {
   const cv::Mat img(4, 4, CV_8UC3, cv::Scalar(1, 2, 3));
