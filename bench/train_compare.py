@@ -17,7 +17,8 @@ ratios tessera / DDP.
 
 Cases (name = arch + size + 'x' + ranks): unet64x1 unet64x2 unet128x1 unet128x2 (the article's
 U-Net on `tessera synth --task roads` 128x128 tiles, random crops), ae64x1 ae64x2 (the
-article's autoencoder, translation task, `tessera synth --task style` 64x64 pairs).
+article's autoencoder, translation task, `tessera synth --task style` 64x64 pairs), and at the
+article's 256x256: unet256xN (roads 256x256 tiles), ae256xN (style 256x256 pairs).
 """
 
 import argparse
@@ -41,8 +42,12 @@ CASES = {
     "unet64": ("unet", "configs/roads.yaml", "roads", 64),
     "unet128": ("unet", "configs/roads.yaml", "roads", 128),
     "ae64": ("autoencoder", "configs/monet_style.yaml", "style", 64),
+    # the article's own input size
+    "unet256": ("unet", "configs/roads.yaml", "roads256", 256),
+    "ae256": ("autoencoder", "configs/monet_style.yaml", "style256", 256),
 }
-DATASETS = {"roads": ("roads", 128), "style": ("style", 64)}
+DATASETS = {"roads": ("roads", 128), "style": ("style", 64), "roads256": ("roads", 256),
+            "style256": ("style", 256)}
 
 
 def run(cmd, log, timeout, env=None):
@@ -168,6 +173,18 @@ def run_ddp(case, ranks, args, work, tag, port):
                 phase_s_per_step=r["phase_s_per_step"], wall_s=wall)
 
 
+def run_side(side, base, ranks, args, rep, port):
+    """side: tessera, ddp, tessera-bf16 or ddp-bf16."""
+    if side.endswith("-bf16"):
+        args = argparse.Namespace(**vars(args))
+        args.tessera_set = args.tessera_set + ["train.precision=bf16"]
+        args.ddp_arg = args.ddp_arg + ["--bf16"]
+    tag = f"r{rep}" + ("-bf16" if side.endswith("-bf16") else "")
+    if side.startswith("tessera"):
+        return run_tessera(base, ranks, args, args.work, tag)
+    return run_ddp(base, ranks, args, args.work, tag, port)
+
+
 def fmt_phases(p):
     keys = ["data", "forward", "backward", "reduce", "optimizer"]
     return " / ".join(f"{p[k] * 1e3:.0f}" if k in p else "-" for k in keys)
@@ -191,6 +208,9 @@ def main():
                     help="extra --set for tessera (e.g. train.channels_last=true)")
     ap.add_argument("--ddp-arg", action="append", default=[], help="extra ddp_train.py argument")
     ap.add_argument("--only", choices=["tessera", "ddp"], help="run one side only")
+    ap.add_argument("--with-bf16", action="store_true",
+                    help="also run each side in bf16 (tessera train.precision=bf16, DDP --bf16) "
+                         "adjacent to its fp32 runs: four runs per case and repetition")
     ap.add_argument("--json", help="write all results here")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -214,23 +234,32 @@ def main():
             order = ["tessera", "ddp"] if rep % 2 == 0 else ["ddp", "tessera"]
             if args.only:
                 order = [args.only]
+            if args.with_bf16:
+                order = [s + v for v in (["", "-bf16"] if rep % 2 == 0 else ["-bf16", ""])
+                         for s in order]
             r = {}
             for side in order:
                 port += 1
-                r[side] = (run_tessera(base, ranks, args, args.work, f"r{rep}") if side == "tessera"
-                           else run_ddp(base, ranks, args, args.work, f"r{rep}", port))
+                r[side] = run_side(side, base, ranks, args, rep, port)
             reps.append(r)
             print(f"  {base}x{ranks} rep {rep}: " + ", ".join(
                 f"{s} {r[s]['images_per_s']:.2f} img/s" for s in order), flush=True)
         res = dict(case=f"{base}x{ranks}", arch=CASES[base][0], size=CASES[base][3], ranks=ranks,
                    reps=reps)
-        for side in ("tessera", "ddp"):
+        for side in ("tessera", "ddp", "tessera-bf16", "ddp-bf16"):
             vals = [r[side]["images_per_s"] for r in reps if side in r]
             if vals:
                 res[side] = statistics.median(vals)
         if not args.only:
             res["ratios"] = [r["tessera"]["images_per_s"] / r["ddp"]["images_per_s"] for r in reps]
             res["ratio"] = statistics.median(res["ratios"])
+        if args.with_bf16:  # per repetition, bf16 over fp32 of the same side
+            for side in ("tessera", "ddp"):
+                rs = [r[side + "-bf16"]["images_per_s"] / r[side]["images_per_s"]
+                      for r in reps if side in r]
+                if rs:
+                    res[side + "_bf16_ratios"] = rs
+                    res[side + "_bf16_ratio"] = statistics.median(rs)
         results.append(res)
 
     print("\n| case | arch | crop | ranks | tessera img/s | DDP img/s | tessera / DDP | per-rep "

@@ -188,6 +188,13 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
   TESSERA_CHECK(input.dim() == 4 && input.size(1) == options.num_features(),
                 "SyncBatchNorm2d({}): expected input [N, {}, H, W], got shape {}",
                 options.num_features(), options.num_features(), c10::str(input.sizes()));
+  const auto dtype = input.scalar_type();
+  if (dtype == torch::kBFloat16 || dtype == torch::kHalf) {
+    // Mixed precision (trainer/precision.h): statistics, their allreduce and the normalisation
+    // in float32 (var_mean of a bf16 tensor rounds the mean to 8 bits); the result returns in
+    // the input's dtype.
+    return forward(input.to(torch::kFloat32)).to(dtype);
+  }
   if (!is_training()) {
     // Without running stats, eval mode normalises with the local batch (as PyTorch does).
     const bool use_batch = !options.track_running_stats();

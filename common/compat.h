@@ -12,6 +12,10 @@
 //    from the library actually loaded.
 //  - Files written for Python never carry TorchScript type tags (models/export.cpp), which works
 //    the same way on both LibTorch versions and needs no switch here.
+//  - LibTorch 2.4 replaced the per-device autocast functions (at::autocast::set_cpu_enabled,
+//    set_enabled, get_autocast_cpu_dtype, ...) by ones taking a DeviceType and deprecated the old
+//    ones; 1.13 has only the old. TESSERA_TORCH_AUTOCAST_DEVICE_API says which to call
+//    (trainer/precision.cpp). Decided at compile time, from the headers.
 //  - OpenMPI: see launcher's use of mpirun_flavour(); the option spellings tessera generates are
 //    accepted by both OpenMPI 4's orterun and OpenMPI 5's prterun.
 //
@@ -35,4 +39,13 @@ inline bool hdf5_chunk_address_includes_userblock() {
 }
 
 }  // namespace tessera::compat
+#endif
+
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define TESSERA_TORCH_AUTOCAST_DEVICE_API 1
+#else
+#define TESSERA_TORCH_AUTOCAST_DEVICE_API 0
+#endif
 #endif

@@ -118,7 +118,7 @@ struct TrainConfig {
   int64_t eval_every = 200;
   int64_t checkpoint_every = 200;
   int early_stop_patience = 0;     // evaluations without improvement; 0 = off
-  std::string precision = "fp32";  // fp32 only (bf16 | fp16: not implemented yet, refused)
+  std::string precision = "fp32";  // fp32 | bf16 (autocast); fp16: refused (trainer/precision.h)
   std::string device = "cpu";      // cpu | cuda
   int threads_per_rank = 1;
   bool channels_last = false;

@@ -88,12 +88,11 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   .in(ge(0))
                   .reads("trainer/trainer.cpp"));
   s.push_back(key("train.precision", TESSERA_CFG_FIELD(train.precision),
-                  "Compute precision. Only fp32 today: mixed precision (bf16, fp16) is not "
-                  "implemented yet.")
+                  "Compute precision of the training forward: fp32, or bf16 (autocast: "
+                  "convolutions in bfloat16; weights, optimizer state, batch-norm statistics, "
+                  "loss and metrics in float32; checkpoints unchanged). fp16 is refused.")
                   .one_of({"fp32", "bf16", "fp16"})
-                  .only_default("bf16 and fp16 (mixed precision) are not implemented yet; "
-                                "training computes in fp32: set fp32 or remove the key")
-                  .reads("nothing yet (only fp32 is accepted)"));
+                  .reads("trainer/training_step.cpp (trainer/precision.h)"));
   s.push_back(key("train.device", TESSERA_CFG_FIELD(train.device),
                   "cuda: one GPU per rank, chosen from the local rank.")
                   .one_of({"cpu", "cuda"})

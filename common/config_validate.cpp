@@ -248,6 +248,12 @@ class Validator {
     if (c_.dist.backend == "nccl" && tr.device != "cuda") {
       fail("dist.backend", "nccl needs device cuda; {}", is("train.device"));
     }
+    if (tr.precision == "fp16") {
+      fail("train.precision",
+           "fp16 is not implemented (it needs dynamic loss scaling, and a CUDA build; on CPU "
+           "LibTorch has no fast fp16 convolutions): use bf16, which keeps float32's range and "
+           "needs no loss scaling");
+    }
     if (c_.dist.sync_batchnorm && !c_.model.batch_norm) {
       fail("dist.sync_batchnorm", "has no effect without batch norm; {}", is("model.batch_norm"));
     }

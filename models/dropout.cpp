@@ -45,7 +45,8 @@ torch::Tensor dropout_mask(torch::IntArrayRef sizes, double p, uint64_t seed,
 
 torch::Tensor fast_dropout(const torch::Tensor& x, double p, bool training) {
   if (!training || p == 0.0) return x;
-  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) {
+  const bool cpu_float = x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16;
+  if (!x.device().is_cpu() || !cpu_float) {
     return torch::nn::functional::dropout(
         x, torch::nn::functional::DropoutFuncOptions().p(p).training(true));
   }
@@ -54,7 +55,10 @@ torch::Tensor fast_dropout(const torch::Tensor& x, double p, bool training) {
       torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::kLong).item<int64_t>());
   // Same memory layout as x (channels-last stays channels-last); the draws are i.i.d., so which
   // element gets which draw does not matter.
-  return x * dropout_mask(x.sizes(), p, seed, x.suggest_memory_format());
+  // Under bf16 autocast (trainer/precision.h) x is bfloat16: the same float mask (same draws as
+  // an fp32 run), applied in bf16.
+  const torch::Tensor mask = dropout_mask(x.sizes(), p, seed, x.suggest_memory_format());
+  return x * (x.scalar_type() == torch::kFloat32 ? mask : mask.to(x.scalar_type()));
 }
 
 }  // namespace tessera

@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
 #
-# SECTION: machine train ablation grad allreduce loader checkpoint memory scaling. About 15-20 minutes
+# SECTION: machine train ablation precision grad allreduce loader checkpoint memory scaling. About 15-20 minutes
 # on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
 # for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
 # Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
@@ -105,6 +105,19 @@ if want ablation; then
   section ablation-cl 900 $PY "$ROOT/bench/train_compare.py" --cases ae64x1,unet64x1 \
     "${TRAIN[@]}" --threads 1 --work "$WORK/train" --tessera-set=train.channels_last=true \
     --ddp-arg=--channels-last
+fi
+if want precision; then
+  # train.precision bf16 vs fp32 on both sides (PyTorch: torch.autocast("cpu", torch.bfloat16)),
+  # including the article's 256x256: per case and repetition four adjacent runs (tessera and
+  # DDP, fp32 and bf16). 10 steps (5 warm-up): the 256 px cases take minutes on one core.
+  { grep -o -w -e avx512_bf16 -e amx_bf16 /proc/cpuinfo || true; } | sort -u | tr '\n' ' ' \
+    >"$OUT/bf16-flags.txt"
+  section precision-runs 3000 $PY "$ROOT/bench/train_compare.py" --with-bf16 \
+    --cases unet64x1,unet128x1,unet128x2,unet256x1,ae64x1,ae256x1 \
+    --reps "${TESSERA_BENCH_REPS:-2}" --steps 10 --warmup-steps 5 --threads 1 \
+    --work "$WORK/train" --json "$OUT/precision.json"
+  section precision 60 $PY "$ROOT/bench/precision_table.py" "$OUT/precision.json" \
+    "$OUT/bf16-flags.txt"
 fi
 if want grad; then
   section grad 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_grad_overhead" --size 64 --batch 8 \

@@ -103,6 +103,7 @@ class TrainingRun {
   const std::string run_dir_;
   TestHooks hooks_;
   torch::Device device_;
+  torch::ScalarType compute_dtype_;  // autocast dtype of the forward (train.precision)
   checkpoints::RunDirLock run_lock_;  // rank 0: one writer per run directory
 
   // set-up

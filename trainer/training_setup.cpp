@@ -11,6 +11,7 @@
 #include "comm/sync_batchnorm.h"
 #include "datasets/manifest.h"
 #include "models/cpu_backend.h"
+#include "trainer/precision.h"
 #include "trainer/run_outcome.h"
 #include "trainer/class_weights.h"
 #include "trainer/session.h"
@@ -47,12 +48,23 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
       run_dir_(cfg.run_dir()),
       hooks_(TestHooks::from_env()),
       device_(select_device(cfg, comm)),
+      compute_dtype_(autocast_dtype(cfg.train.precision)),
       run_lock_(cfg.run_dir(), comm.rank() == 0),
       store_(cfg.run_dir(), cfg.checkpoint.keep_last, cfg.checkpoint.keep_best,
              cfg.checkpoint.mode) {
   TESSERA_CHECK(cfg.train.grad_accum >= 1, "train.grad_accum must be >= 1");
   hooks_.resolve_ranks(world_);
   prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
+  if (compute_dtype_ == torch::kBFloat16 && is_root_) {
+    spdlog::info("train.precision bf16: the forward runs under bfloat16 autocast; weights, "
+                 "optimizer state, batch-norm statistics, loss and metrics stay float32");
+  }
+  if (compute_dtype_ == torch::kBFloat16 && device_.is_cpu() && is_root_ &&
+      !cpu_has_native_bf16()) {
+    spdlog::warn("train.precision bf16: this CPU has no bfloat16 instructions (no avx512_bf16 "
+                 "or amx_bf16 in /proc/cpuinfo); LibTorch emulates bf16 and the run is likely "
+                 "slower than fp32");
+  }
 
   torch::manual_seed(cfg.experiment.seed);  // model initialisation
   model_ = build_model(cfg, comm);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "trainer/evaluator.h"
+#include "trainer/precision.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/training_run.h"
@@ -81,8 +82,13 @@ double TrainingRun::forward_backward(const Batch& batch, int micro) {
     auto ws = watchdog_->enter(Phase::forward, progress_.step);
     hooks_.hit(FaultPhase::forward, rank_, progress_.step);
     const auto in = model_input(cfg_, x, {y.size(-2), y.size(-1)});
-    const torch::Tensor out = model_->forward(to_memory_format(in, cfg_.train.channels_last));
-    loss = (*loss_)(out, y) / cfg_.train.grad_accum;
+    torch::Tensor out;
+    {
+      // train.precision bf16: the forward under autocast; the loss outside it, in float32.
+      AutocastScope autocast(device_, compute_dtype_);
+      out = model_->forward(to_memory_format(in, cfg_.train.channels_last));
+    }
+    loss = (*loss_)(out.to(torch::kFloat32), y) / cfg_.train.grad_accum;
   }
   phases_.forward += seconds_since(t1);
   const auto t2 = TrainClock::now();

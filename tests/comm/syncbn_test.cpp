@@ -130,6 +130,28 @@ TEST(SyncBatchNorm, WithoutAffineParameters) {
   check_against_big_batch(comm, torch::nn::BatchNorm2dOptions(2).affine(false));
 }
 
+// train.precision bf16: a bf16 activation is normalised with float32 statistics (those of the
+// float batch norm on the same bf16-rounded values) and comes back as bf16. Control: statistics
+// taken in bf16 (var_mean of the bf16 tensor) are off by far more than the tolerance used.
+TEST(SyncBatchNorm, Bf16InputKeepsFloatStatistics) {
+  MpiCommunicator comm(test_env());
+  const Layout l = uneven(comm);
+  const auto opts = torch::nn::BatchNorm2dOptions(3).momentum(1.0);
+  torch::nn::BatchNorm2d bn(opts);
+  SyncBatchNorm2d sbn(opts, comm);
+  torch::manual_seed(5);
+  const auto x_all = (torch::randn({l.total, 3, 6, 6}) * 0.1 + 3).to(torch::kBFloat16);
+  const auto y_ref = bn(x_all.to(torch::kFloat));
+  const auto y = sbn(x_all.narrow(0, l.offset, l.mine));
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(sbn->running_mean.scalar_type(), torch::kFloat);
+  EXPECT_LT(max_diff(sbn->running_mean, bn->running_mean), 1e-5);
+  EXPECT_LT(max_diff(sbn->running_var, bn->running_var), 1e-6);
+  EXPECT_LT(max_diff(y.to(torch::kFloat), y_ref.narrow(0, l.offset, l.mine)), 0.05);
+  const auto bf16_mean = std::get<1>(torch::var_mean(x_all, {0, 2, 3}, false)).to(torch::kFloat);
+  EXPECT_GT(max_diff(bf16_mean, bn->running_mean), 1e-4) << "the control shows nothing";
+}
+
 TEST(SyncBatchNorm, RejectsWrongInputShapesBeforeAnyCollective) {
   MpiCommunicator comm(test_env());
   SyncBatchNorm2d sbn(4, comm);

@@ -172,7 +172,7 @@ train.log_every            train   seg        2
 train.eval_every           train   seg        3
 train.checkpoint_every     train   seg        3
 train.early_stop_patience  train   seg_frozen 1
-train.precision            refused -          bf16
+train.precision            train   seg        bf16
 train.device               train   seg        cuda
 train.threads_per_rank     launch  seg        2
 train.channels_last        train   seg        true

@@ -3,7 +3,8 @@
 # stop request folded into the step consensus) then resumed with --resume auto for S more steps
 # end with bit-identical parameters and identical metrics.jsonl training losses.
 # Shuffling, augmentation and dropout are on. Usage: exact_resume.sh NP [syncbn]
-# (syncbn: with dist.sync_batchnorm on, the model's batch norms synchronised across the ranks).
+# (syncbn: with dist.sync_batchnorm on, the model's batch norms synchronised across the ranks;
+# bf16: train.precision bf16 with batch norm on, and the bf16 checkpoint scored by an fp32 eval).
 source "$(dirname "$0")/lib.sh"
 NP=${1:-2}
 MODE=${2:-}
@@ -16,6 +17,7 @@ common=(--set data.train=data/train --set data.val=data/val --set data.test=data
         --set data.shuffle=global --set data.augment.hflip=true --set data.augment.rot90=true
         --set data.augment.color_jitter=0.1)
 [ "$MODE" = syncbn ] && common+=(--set model.batch_norm=true --set dist.sync_batchnorm=true)
+[ "$MODE" = bf16 ] && common+=(--set model.batch_norm=true --set train.precision=bf16)
 
 expect_ok full mpi full "$NP" 300 train "$CFG" "${common[@]}" --set experiment.name=full
 TESSERA_TEST_STOP_AT_STEP=$S expect_ok part1 mpi part1 "$NP" 300 train "$CFG" "${common[@]}" \
@@ -50,4 +52,19 @@ va, vb = vals(sys.argv[1]), vals(sys.argv[2])
 assert len(va) >= 2 and va == vb, f"full {va}\npart {vb}"
 print("identical validation records:", [(r["step"], r["val/dice"]) for r in va])
 PYEOF
+if [ "$MODE" = bf16 ]; then
+  expect_log full "train.precision bf16"
+  # The bf16 run's checkpoint in an fp32 eval: loads, and scores what training's (fp32)
+  # validation scored at the same step.
+  expect_ok eval-fp32 mpi eval-fp32 "$NP" 300 eval "$CFG" "${common[@]}" \
+    --set experiment.name=full --set train.precision=fp32 --checkpoint latest --split val
+  "$PY" - out/full/metrics.jsonl out/full/eval/summary.json >"$LOGS/eval.log" 2>&1 <<'PYEOF' ||
+import json, sys
+last = [r for r in map(json.loads, open(sys.argv[1])) if r.get("split") == "val"][-1]
+s = json.load(open(sys.argv[2]))
+assert s["metrics"]["dice"] == last["val/dice"], (s["metrics"], last)
+print("fp32 eval of the bf16 checkpoint: dice", s["metrics"]["dice"], "= training's validation")
+PYEOF
+    fail "fp32 eval of the bf16 checkpoint: $(cat "$LOGS/eval.log")"
+fi
 echo "PASS: exact resume with $NP rank(s) ${MODE:+($MODE) }: parameters and losses identical"

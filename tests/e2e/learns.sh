@@ -11,9 +11,11 @@
 #       PSNR gain over the model's input ("bicubic" / "noisy_input" / "masked_input") for
 #       super-resolution, denoising and inpainting, PSNR for style translation, the test
 #       reconstruction error for anomaly detection (ROC-AUC: see the table).
-# Usage: learns.sh CONFIG_NAME [SEED]   (SEED: data and experiment seed; default 1)
+# Usage: learns.sh CONFIG_NAME [SEED [PRECISION]]   (SEED: data and experiment seed; default 1;
+# PRECISION: train.precision, default the config's fp32; the bar is the same for bf16, and with
+# bf16 the log must say the forward ran under bf16 autocast)
 source "$(dirname "$0")/lib.sh"
-name=$1 seed=${2:-1}
+name=$1 seed=${2:-1} precision=${3:-}
 K=5
 # Per task: synth task, steps, FALL, metric, BAR, extra settings. Batch 4 per rank, 2 ranks,
 # 32 px, depth 2 (configs/ci/). Measured (seed 1 | lr-0 control), loss ratio last/first and
@@ -50,6 +52,7 @@ common=(--set data.train=data/train --set data.val=data/val --set data.test=data
         --set experiment.output_dir=out --set experiment.seed="$seed"
         --set train.max_steps=$steps --set data.batch_size=$batch --set train.log_every=1
         --set train.eval_every=0 --set train.checkpoint_every=0 "${opts[@]}" ${OPTS:-})
+[ -n "$precision" ] && common+=(--set train.precision="$precision")
 
 # judge RUN: prints the measured values; exit 0 = passes both bars, 1 = fails a bar, 2 = error.
 judge() {
@@ -85,6 +88,7 @@ for mode in trained lr0; do
     --set experiment.name=$mode "${extra[@]}"
   expect_ok "eval-$mode" mpi "eval-$mode" 2 300 eval "$CFG" "${common[@]}" \
     --set experiment.name=$mode "${extra[@]}" --checkpoint latest --split test
+  if [ "$precision" = bf16 ]; then expect_log "train-$mode" "train.precision bf16"; fi
   judge $mode >"$LOGS/judge-$mode.log" 2>&1
   rc=$?
   echo "$mode: $(cat "$LOGS/judge-$mode.log")"
@@ -99,4 +103,4 @@ for mode in trained lr0; do
       fail "control: the lr-0 run passed half of the bar: $(cat "$LOGS/judge-$mode.log")"
   fi
 done
-echo "PASS: $name learns (seed $seed); the lr-0 control fails the same bar"
+echo "PASS: $name learns (seed $seed${precision:+, $precision}); the lr-0 control fails the same bar"

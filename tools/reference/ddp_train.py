@@ -206,6 +206,9 @@ def parse_args():
                     help="compute the U-Net's Conv2DTranspose as tessera does (one conv2d + "
                          "pixel_shuffle) instead of F.conv_transpose2d: isolates the framework "
                          "difference from this layer's kernel choice")
+    ap.add_argument("--bf16", action="store_true",
+                    help="the forward under torch.autocast('cpu', torch.bfloat16), the loss in "
+                         "float32 (what tessera's train.precision bf16 does)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", help="also write the result object to this file (rank 0)")
     args = ap.parse_args()
@@ -285,7 +288,9 @@ def main():
         x, y = next(it)
         x = x.contiguous(memory_format=memory_format)
         t1 = time.perf_counter()
-        out = ddp(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            out = ddp(x)
+        out = out.float()
         loss = image_mse(out, y, activation) if dataset.image_targets else bce_dice(out, y)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
