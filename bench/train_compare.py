@@ -46,6 +46,12 @@ CASES = {
     "unet256": ("unet", "configs/roads.yaml", "roads256", 256),
     "ae256": ("autoencoder", "configs/monet_style.yaml", "style256", 256),
 }
+# --with-heap: the same runs with the other heap policy on each side. tessera reuses freed memory by
+# default (common/heap_tuning.h); TESSERA_MALLOC=system gives it glibc's defaults. PyTorch gets
+# the same reuse from glibc's tunables (the equivalent of tessera's mallopt calls).
+HEAP_ENV = {"-sysheap": {"TESSERA_MALLOC": "system"},
+            "-reuseheap": {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:"
+                                             "glibc.malloc.trim_threshold=2147483647"}}
 DATASETS = {"roads": ("roads", 128), "style": ("style", 64), "roads256": ("roads", 256),
             "style256": ("style", 256)}
 
@@ -131,7 +137,7 @@ def steady_ips(records, warmup, batch, world, log_every):
             {k: v / steps for k, v in phases.items()})
 
 
-def run_tessera(case, ranks, args, work, tag):
+def run_tessera(case, ranks, args, work, tag, extra_env=None):
     arch, config, data, crop = CASES[case]
     name = f"{case}x{ranks}-{tag}"
     out_dir = os.path.join(work, "runs")
@@ -147,7 +153,7 @@ def run_tessera(case, ranks, args, work, tag):
     cmd = MPIRUN + ["-np", str(ranks), TESSERA, "train", os.path.join(ROOT, config)]
     for s in sets:
         cmd += ["--set", s]
-    env = dict(ENV, OMP_NUM_THREADS=str(args.threads))
+    env = dict(ENV, OMP_NUM_THREADS=str(args.threads), **(extra_env or {}))
     wall = run(cmd, os.path.join(work, f"{name}.log"), args.timeout, env)
     with open(os.path.join(out_dir, name, "metrics.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
@@ -155,7 +161,7 @@ def run_tessera(case, ranks, args, work, tag):
     return dict(images_per_s=ips, data_wait_fraction=wait, phase_s_per_step=phases, wall_s=wall)
 
 
-def run_ddp(case, ranks, args, work, tag, port):
+def run_ddp(case, ranks, args, work, tag, port, extra_env=None):
     arch, _, data, crop = CASES[case]
     name = f"{case}x{ranks}-{tag}-ddp"
     js = os.path.join(work, f"{name}.json")
@@ -166,7 +172,8 @@ def run_ddp(case, ranks, args, work, tag, port):
                     "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
                     "--log-every", str(args.log_every), "--threads", str(args.threads),
                     "--workers", str(args.workers), "--json", js] + args.ddp_arg
-    wall = run(cmd, os.path.join(work, f"{name}.log"), args.timeout)
+    wall = run(cmd, os.path.join(work, f"{name}.log"), args.timeout,
+               dict(ENV, **(extra_env or {})))
     with open(js) as f:
         r = json.load(f)
     return dict(images_per_s=r["images_per_s"], data_wait_fraction=r["data_wait_fraction"],
@@ -174,7 +181,13 @@ def run_ddp(case, ranks, args, work, tag, port):
 
 
 def run_side(side, base, ranks, args, rep, port):
-    """side: tessera, ddp, tessera-bf16 or ddp-bf16."""
+    """side: tessera, ddp, tessera-bf16, ddp-bf16, tessera-sysheap or ddp-reuseheap."""
+    for suffix, env in HEAP_ENV.items():
+        if side.endswith(suffix):
+            tag = f"r{rep}{suffix}"
+            if side.startswith("tessera"):
+                return run_tessera(base, ranks, args, args.work, tag, env)
+            return run_ddp(base, ranks, args, args.work, tag, port, env)
     if side.endswith("-bf16"):
         args = argparse.Namespace(**vars(args))
         args.tessera_set = args.tessera_set + ["train.precision=bf16"]
@@ -211,6 +224,10 @@ def main():
     ap.add_argument("--with-bf16", action="store_true",
                     help="also run each side in bf16 (tessera train.precision=bf16, DDP --bf16) "
                          "adjacent to its fp32 runs: four runs per case and repetition")
+    ap.add_argument("--with-heap", action="store_true",
+                    help="also run tessera with glibc's default heap (TESSERA_MALLOC=system) and "
+                         "DDP with freed memory reused (GLIBC_TUNABLES), adjacent to the default "
+                         "runs: four runs per case and repetition")
     ap.add_argument("--json", help="write all results here")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -237,6 +254,10 @@ def main():
             if args.with_bf16:
                 order = [s + v for v in (["", "-bf16"] if rep % 2 == 0 else ["-bf16", ""])
                          for s in order]
+            if args.with_heap:
+                order = ["tessera", "tessera-sysheap", "ddp", "ddp-reuseheap"]
+                if rep % 2:
+                    order.reverse()
             r = {}
             for side in order:
                 port += 1
@@ -246,7 +267,8 @@ def main():
                 f"{s} {r[s]['images_per_s']:.2f} img/s" for s in order), flush=True)
         res = dict(case=f"{base}x{ranks}", arch=CASES[base][0], size=CASES[base][3], ranks=ranks,
                    reps=reps)
-        for side in ("tessera", "ddp", "tessera-bf16", "ddp-bf16"):
+        for side in ("tessera", "ddp", "tessera-bf16", "ddp-bf16", "tessera-sysheap",
+                     "ddp-reuseheap"):
             vals = [r[side]["images_per_s"] for r in reps if side in r]
             if vals:
                 res[side] = statistics.median(vals)

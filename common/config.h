@@ -130,6 +130,7 @@ struct CheckpointConfig {
   std::string metric = "val/dice";
   std::string mode = "max";  // max | min
   double ema = 0.0;          // smoothing of the metric used for "best" (0 = raw)
+  bool async = true;         // hash, write and publish on a background thread (AsyncSaver)
 };
 
 struct EvalConfig {

@@ -125,6 +125,12 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   "Exponential smoothing of the metric before comparing (0 = raw).")
                   .in(half_open(0, 1))
                   .reads("trainer/trainer.cpp"));
+  s.push_back(key("checkpoint.async", TESSERA_CFG_FIELD(checkpoint.async),
+                  "Write checkpoints in the background: the step serialises the state to memory "
+                  "and trains on while a writer thread hashes, writes, fsyncs and publishes it "
+                  "(same crash safety). A save waits for the previous one; a stop and the end of "
+                  "training wait for the last one.")
+                  .reads("trainer/training_validation.cpp (checkpoints/async_saver.h)"));
   // eval
   s.push_back(key("eval.metrics", TESSERA_CFG_FIELD(eval.metrics),
                   "Metrics checkpoint.metric may select from; must suit the task. Known gap: "

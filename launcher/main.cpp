@@ -4,9 +4,11 @@
 // handled by CLI11 (usage errors exit non-zero, help exits 0).
 #include <cstdio>
 
+#include "common/heap_tuning.h"
 #include "launcher/commands.h"
 
 int main(int argc, char** argv) {
+  tessera::tune_heap_for_training();  // first, before any thread: common/heap_tuning.h
   namespace cli = tessera::cli;
   CLI::App app{
       "tessera: distributed training of image-to-image networks (U-Net, convolutional "

@@ -6,7 +6,8 @@
 #
 #   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
 #
-# SECTION: machine train ablation precision grad allreduce loader checkpoint memory scaling. About 15-20 minutes
+# SECTION: machine train ablation precision heap grad allreduce loader checkpoint stall memory
+# scaling. About 15-20 minutes
 # on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
 # for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
 # Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
@@ -119,6 +120,16 @@ if want precision; then
   section precision 60 $PY "$ROOT/bench/precision_table.py" "$OUT/precision.json" \
     "$OUT/bf16-flags.txt"
 fi
+if want heap; then
+  # The heap policy (common/heap_tuning.h): tessera as shipped vs TESSERA_MALLOC=system, PyTorch
+  # DDP as it comes vs the same reuse through GLIBC_TUNABLES; four adjacent runs per case and
+  # repetition, fp32, including the article's 256x256.
+  section heap-runs 3000 $PY "$ROOT/bench/train_compare.py" --with-heap \
+    --cases unet64x1,unet128x1,unet128x2,unet256x1,ae64x1,ae256x1 \
+    --reps "${TESSERA_BENCH_REPS:-2}" --steps 10 --warmup-steps 5 --threads 1 \
+    --work "$WORK/train" --json "$OUT/heap.json"
+  section heap 60 $PY "$ROOT/bench/heap_table.py" "$OUT/heap.json"
+fi
 if want grad; then
   section grad 600 "${MPIRUN[@]}" -np 2 "$BIN/bench_grad_overhead" --size 64 --batch 8 \
     --threads 1 "${GRAD[@]}"
@@ -135,6 +146,12 @@ if want loader; then
 fi
 if want checkpoint; then
   section checkpoint 300 "$BIN/bench_checkpoint" --reps 5 --dir "$WORK/checkpoint"
+fi
+if want stall; then
+  # checkpoint.async vs synchronous writes: the training step's stall per checkpoint, for the
+  # article's U-Net at 2.2 M (filters 16) and 34.6 M (filters 64) parameters.
+  section stall-2m 600 "$BIN/bench_checkpoint_stall" --filters 16 --dir "$WORK/stall"
+  section stall-35m 900 "$BIN/bench_checkpoint_stall" --filters 64 --dir "$WORK/stall"
 fi
 if want memory; then
   section memory 900 $PY "$ROOT/bench/memory.py" --ranks 2 "${MEM[@]}" --work "$WORK/memory"

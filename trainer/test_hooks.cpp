@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <fstream>
 #include <cstdlib>
 #include <vector>
@@ -14,6 +16,12 @@
 #include "common/error.h"
 
 namespace tessera {
+
+struct TestHooks::Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t done = -1;  // the last step training completed
+};
 
 namespace {
 
@@ -104,6 +112,17 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
     h.fault_step = parse_int(parts[3], var, form);
   }
   h.sample_log = get("TESSERA_TEST_SAMPLE_LOG");
+  if (const std::string v = get("TESSERA_TEST_HOLD_CHECKPOINT"); !v.empty()) {
+    const char* var = "TESSERA_TEST_HOLD_CHECKPOINT";
+    const char* form = "STEP:UNTIL_STEP (UNTIL_STEP > STEP)";
+    const auto parts = split(v, ':');
+    TESSERA_CHECK(parts.size() == 2, "{}='{}': expected {}", var, v, form);
+    h.hold_checkpoint_step = parse_int(parts[0], var, form);
+    h.hold_until_step = parse_int(parts[1], var, form);
+    TESSERA_CHECK(h.hold_until_step > h.hold_checkpoint_step, "{}='{}': expected {}", var, v,
+                  form);
+    h.gate_ = std::make_shared<Gate>();
+  }
   return h;
 }
 
@@ -129,6 +148,31 @@ void TestHooks::append_samples(int rank, int64_t epoch, int64_t step,
   out << '\n';
   out.flush();
   TESSERA_CHECK(out.good(), "TESSERA_TEST_SAMPLE_LOG: cannot append to {}", path);
+}
+
+void TestHooks::advance_gate(int64_t step) const {
+  {
+    std::lock_guard<std::mutex> lock(gate_->mu);
+    gate_->done = step;
+  }
+  gate_->cv.notify_all();
+}
+
+void TestHooks::wait_gate(int64_t step) const {
+  const std::string line =
+      fmt::format("tessera test hook: the background write of step {} waits for step {}\n", step,
+                  hold_until_step);
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+  std::unique_lock<std::mutex> lock(gate_->mu);
+  const bool reached = gate_->cv.wait_for(lock, std::chrono::seconds(120), [&] {
+    return gate_->done >= hold_until_step;
+  });
+  if (!reached) {
+    spdlog::warn("TESSERA_TEST_HOLD_CHECKPOINT: step {} was not reached within 120 s; the "
+                 "write of step {} goes on",
+                 hold_until_step, step);
+  }
 }
 
 void TestHooks::fire(FaultPhase phase, int rank, int64_t step) const {

@@ -24,15 +24,24 @@
 //                                            SIGKILL|stalls in phase P at step S (unix time T)"
 //                                            on stderr: the test sees that the fault fired, and
 //                                            when (T, seconds since the epoch).
+//   TESSERA_TEST_HOLD_CHECKPOINT=S:U         (checkpoint.async only) rank 0's background write of
+//                                            step S waits before its first file until training
+//                                            has completed step U (at most 120 s), after the
+//                                            line "tessera test hook: the background write of
+//                                            step S waits for step U" on stderr: a test sees
+//                                            steps trained while a write was in flight
 //   TESSERA_TEST_SAMPLE_LOG=PREFIX           every rank appends one line per training batch to
 //                                            PREFIX.rank<R>: "EPOCH STEP i0 i1 ..." (the global
 //                                            sample indices it trained on)
 //
-// Threads: const after construction; hit() may be called from the training thread only.
+// Threads: const after construction; hit() may be called from the training thread only, except
+// that step_done() (training thread) and hold_checkpoint() (the background writer) meet through
+// an internal mutex.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,6 +73,9 @@ struct TestHooks {
 
   std::string sample_log;  // prefix; empty: none
 
+  int64_t hold_checkpoint_step = -1;  // TESSERA_TEST_HOLD_CHECKPOINT S (-1: none)
+  int64_t hold_until_step = -1;       // ... and U
+
   // Parses the variables (getenv is injectable for tests). Throws tessera::Error naming the
   // variable and the expected form for a malformed value.
   static TestHooks from_env(const std::function<const char*(const char*)>& getenv);
@@ -93,6 +105,16 @@ struct TestHooks {
     return fault == Action::nan && step == fault_step && rank == fault_rank;
   }
 
+  // Training thread, after each completed step: releases a held checkpoint write.
+  void step_done(int64_t step) const {
+    if (hold_checkpoint_step >= 0) advance_gate(step);
+  }
+  // Background writer, before the write of `step`: waits when TESSERA_TEST_HOLD_CHECKPOINT
+  // names that step.
+  void hold_checkpoint(int64_t step) const {
+    if (step == hold_checkpoint_step) wait_gate(step);
+  }
+
   // The rank that requests a stop at `step` (the last rank).
   bool stop_requested(int rank, int size, int64_t step) const {
     return stop_at_step >= 0 && rank == size - 1 && step == stop_at_step;
@@ -102,6 +124,11 @@ struct TestHooks {
   [[noreturn]] void fire(FaultPhase phase, int rank, int64_t step) const;
   void append_samples(int rank, int64_t epoch, int64_t step,
                       const std::vector<int64_t>& indices) const;
+  void advance_gate(int64_t step) const;
+  void wait_gate(int64_t step) const;
+
+  struct Gate;  // the steps completed, under a mutex (test_hooks.cpp)
+  std::shared_ptr<Gate> gate_;
 };
 
 }  // namespace tessera

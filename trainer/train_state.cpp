@@ -87,6 +87,7 @@ std::vector<std::string> check_resume_config(const Config& stored, int stored_wo
                                      "train.eval_every", "train.checkpoint_every",
                                      "train.early_stop_patience", "train.threads_per_rank", "train.grad_accum",
                                      "train.device", "logging.", "eval.", "checkpoint.keep_",
+                                     "checkpoint.async",
                                      "cluster.", "dist.timeout_s", "dist.bucket_mb",
                                      "dist.overlap", "dist.backend", "data.val", "data.test",
                                      "data.loader_threads", "data.prefetch_batches",

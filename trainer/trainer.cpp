@@ -27,6 +27,7 @@ TrainSummary TrainingRun::finish() {
     if (evaluated_step_ != progress_.step && progress_.step > start_step_) validate();
     checkpoint(std::nullopt);
   }
+  settle_checkpoints();  // checkpoint.async: the last checkpoint is published before anyone ends
   between_.reset();  // idle again: nothing of training is left to time out
   summary_.step = progress_.step;
   summary_.epoch = progress_.epoch;

@@ -14,6 +14,8 @@
 //   validation  (validate(), training_validation.cpp) distributed evaluation, selection, early
 //               stopping
 //   checkpoint  (checkpoint(), training_validation.cpp) every rank's RNG state, rank 0 writes
+//               (checkpoint.async: serialises to memory, a background thread writes and
+//               publishes; settle_checkpoints() waits for it)
 //   stop        (finish(), trainer.cpp)            final validation and checkpoint
 //
 // Ownership: a TrainingRun borrows cfg and comm (they outlive it) and owns everything else. The
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoints/async_saver.h"
 #include "checkpoints/checkpoint_store.h"
 #include "checkpoints/run_dir_lock.h"
 #include "comm/communicator.h"
@@ -94,6 +97,9 @@ class TrainingRun {
   double selection_value(const std::map<std::string, double>& metrics, nlohmann::json& rec);
   void select(double value);
   void checkpoint(std::optional<double> metric);
+  // checkpoint.async: rank 0 waits until the background write is published (or rethrows its
+  // error), then every rank meets at a barrier. Before a stop and at the end of training.
+  void settle_checkpoints();
 
   const Config& cfg_;
   Communicator& comm_;
@@ -116,6 +122,9 @@ class TrainingRun {
   std::unique_ptr<Loader> train_loader_;
   std::optional<Loader> val_loader_;
   checkpoints::CheckpointStore store_;
+  // Rank 0 with checkpoint.async: writes store_'s checkpoints in the background (declared after
+  // store_, so it finishes its write before the store goes).
+  std::optional<checkpoints::AsyncSaver> saver_;
 
   // resume
   TrainProgress progress_;

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <string_view>
 #include <filesystem>
 #include <fstream>
 
@@ -84,10 +85,18 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
     with_context(cfg.where("data.val"), [&] { val_loader_.emplace(cfg.data, cfg.data.val, vo); });
   }
 
-  if (is_root_ && !hooks_.kill_in_checkpoint.empty()) {
+  if (is_root_ && cfg.checkpoint.async) saver_.emplace(store_);
+  TESSERA_CHECK(hooks_.hold_checkpoint_step < 0 || cfg.checkpoint.async,
+                "TESSERA_TEST_HOLD_CHECKPOINT needs checkpoint.async: true (a synchronous "
+                "checkpoint would wait for itself)");
+  if (is_root_ && (!hooks_.kill_in_checkpoint.empty() || hooks_.hold_checkpoint_step >= 0)) {
+    // Runs inside CheckpointStore::save: on the background writer with checkpoint.async, so the
+    // step is the one being written, not the one training has reached.
     store_.set_phase_hook([this](const char* p) {
-      if (hooks_.kill_in_checkpoint == p && (hooks_.kill_in_checkpoint_step < 0 ||
-                                             progress_.step == hooks_.kill_in_checkpoint_step)) {
+      const int64_t step = saver_ ? saver_->step_in_flight() : progress_.step;
+      if (std::string_view(p) == "begin") hooks_.hold_checkpoint(step);
+      if (hooks_.kill_in_checkpoint == p &&
+          (hooks_.kill_in_checkpoint_step < 0 || step == hooks_.kill_in_checkpoint_step)) {
         std::raise(SIGKILL);
       }
     });

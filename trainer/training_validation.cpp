@@ -13,6 +13,8 @@ namespace tessera {
 
 void TrainingRun::after_step() {
   hooks_.hit(FaultPhase::logging, rank_, progress_.step);  // watchdog phase: between phases
+  hooks_.step_done(progress_.step);
+  if (saver_) saver_->check();  // a failed background write ends training at once
   if (progress_.step % cfg_.train.log_every == 0 || progress_.step == cfg_.train.max_steps) {
     log_interval();
   }
@@ -115,6 +117,8 @@ void TrainingRun::select(double value) {
 
 // Collective: every rank's generator state goes to rank 0, which writes; then a barrier, so no
 // rank races ahead of (or exits before) a published checkpoint. `metric` marks a best candidate.
+// With checkpoint.async rank 0 only serialises the state here (the step's stall) and a background
+// thread publishes it; settle_checkpoints() is the barrier that waits for publication.
 void TrainingRun::checkpoint(std::optional<double> metric) {
   const bool already_saved = saved_step_ == progress_.step;
   if (already_saved && !metric) return;
@@ -132,14 +136,42 @@ void TrainingRun::checkpoint(std::optional<double> metric) {
     auto ws = watchdog_->enter(Phase::collective, progress_.step);
     rng = comm_.allgather_bytes(own_rng);
   }
-  if (is_root_ && already_saved) {  // only the metric is new: no second copy of the step
+  if (is_root_) {
+    // Waiting for the previous background write (if any) counts as checkpoint time.
     auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
-    summary_.last_checkpoint = store_.record_metric(progress_.step, *metric);
-  } else if (is_root_) {
+    const auto t0 = TrainClock::now();
+    if (already_saved) {  // only the metric is new: no second copy of the step
+      if (saver_) {
+        saver_->record_metric(progress_.step, *metric);
+      } else {
+        summary_.last_checkpoint = store_.record_metric(progress_.step, *metric);
+      }
+    } else {
+      auto data = capture_state(cfg_, *model_, *optimizer_, progress_, world_);
+      for (size_t r = 0; r < rng.size(); ++r) {
+        data.files[fmt::format("rng-rank{}.bin", r)] = rng[r];
+      }
+      if (saver_) {
+        saver_->save(std::move(data), metric);
+      } else {
+        summary_.last_checkpoint = store_.save(data, metric);
+      }
+    }
+    spdlog::debug("checkpoint of step {}: {} (training stalled {:.3f} s)", progress_.step,
+                  saver_ ? "serialised, written in the background" : "written and published",
+                  std::chrono::duration<double>(TrainClock::now() - t0).count());
+  }
+  if (cfg_.checkpoint.async) return;  // nothing is published yet: settle_checkpoints() waits
+  auto ws = watchdog_->enter(Phase::collective, progress_.step);
+  comm_.barrier();
+}
+
+void TrainingRun::settle_checkpoints() {
+  if (!cfg_.checkpoint.async) return;  // every checkpoint() already waited
+  if (saver_) {
     auto ws = watchdog_->enter(Phase::checkpoint, progress_.step);
-    auto data = capture_state(cfg_, *model_, *optimizer_, progress_, world_);
-    for (size_t r = 0; r < rng.size(); ++r) data.files[fmt::format("rng-rank{}.bin", r)] = rng[r];
-    summary_.last_checkpoint = store_.save(data, metric);
+    const std::string dir = saver_->wait();
+    if (!dir.empty()) summary_.last_checkpoint = dir;
   }
   auto ws = watchdog_->enter(Phase::collective, progress_.step);
   comm_.barrier();

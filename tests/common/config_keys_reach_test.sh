@@ -181,6 +181,7 @@ checkpoint.keep_best       train   seg        0
 checkpoint.metric          train   seg        val/loss  checkpoint.mode=min
 checkpoint.mode            refused -          min
 checkpoint.ema             train   seg_loss   0.5
+checkpoint.async           train   seg        false
 eval.metrics               unread  seg        [dice]
 eval.threshold             train   seg        0.3
 eval.save_predictions      predict seg        1
