@@ -9,6 +9,8 @@ The digest is what a user can see of a run, with everything that varies between 
 taken out: the exit status; every file under CWD by path; the bytes (SHA-256) of weights,
 optimizer state, checkpoint pointers and images; metrics.jsonl and eval summaries without their
 timing fields; the log without timestamps, throughput, durations and the run's own directory.
+The store's "checkpoint ... saved" lines come from the background writer (checkpoint.async), so
+their place among the training thread's lines varies: they are compared as a sorted set.
 The resolved config files are listed by name only: their content always differs and proves
 nothing about whether a key was read.
 """
@@ -23,6 +25,7 @@ TIMING_FIELDS = {"images_per_s", "data_wait_fraction", "time", "seconds", "elaps
 HASHED = ("model.pt", ".png", ".csv", ".npy")
 # optim.pt: its bytes differ between identical runs (the optimizer's parameter state is keyed
 # by a per-process id), so only its name counts; the weights show what the optimizer did.
+BACKGROUND_LINE = re.compile(r"\bdebug checkpoint \S+ saved \(")
 NAME_ONLY = {"config.yaml", "config.resolved.yaml", "meta.json", "job.sbatch", "optim.pt"}
 
 
@@ -97,10 +100,15 @@ def digest(cwd, log, rc):
                     out.append(f"{rel}: sha256 {hashlib.sha256(f.read()).hexdigest()}")
             else:
                 out.append(f"{rel}")
+    background = []
     with open(log, encoding="utf-8", errors="replace") as f:
         for line in f:
-            out.append("log: " + normalize_log(line.rstrip("\n"), cwd))
-    return out
+            line = normalize_log(line.rstrip("\n"), cwd)
+            if BACKGROUND_LINE.search(line):
+                background.append("log (background writer): " + line)
+            else:
+                out.append("log: " + line)
+    return out + sorted(background)
 
 
 def main():
