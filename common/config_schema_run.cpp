@@ -237,6 +237,10 @@ void add_run_keys(std::vector<KeySpec>& s) {
   s.push_back(key("logging.all_ranks", TESSERA_CFG_FIELD(logging.all_ranks),
                   "Every rank logs (TESSERA_LOG_ALL_RANKS=1 wins).")
                   .reads("launcher/distributed.cpp"));
+  s.push_back(key("logging.tensorboard", TESSERA_CFG_FIELD(logging.tensorboard),
+                  "TensorBoard event files in <run dir>/tb/: every metrics.jsonl scalar and, at "
+                  "each validation, input | target | prediction of 4 fixed val samples.")
+                  .reads("trainer/training_setup.cpp (trainer/tensorboard.h)"));
 }
 
 }  // namespace tessera::schema_table

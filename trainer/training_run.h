@@ -46,6 +46,7 @@
 #include "trainer/test_hooks.h"
 #include "trainer/train_state.h"
 #include "trainer/trainer.h"
+#include "trainer/validation_images.h"
 
 namespace tessera {
 
@@ -121,6 +122,7 @@ class TrainingRun {
   TrainProgress progress_;
   bool resumed_ = false;
   std::optional<RunLog> log_;  // opened by resume()
+  std::unique_ptr<ValidationImages> val_images_;  // rank 0 with TensorBoard: its pictures
 
   // distribute
   std::unique_ptr<Watchdog> watchdog_;
