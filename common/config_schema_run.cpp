@@ -238,8 +238,9 @@ void add_run_keys(std::vector<KeySpec>& s) {
                   "Every rank logs (TESSERA_LOG_ALL_RANKS=1 wins).")
                   .reads("launcher/distributed.cpp"));
   s.push_back(key("logging.tensorboard", TESSERA_CFG_FIELD(logging.tensorboard),
-                  "TensorBoard event files in <run dir>/tb/: every metrics.jsonl scalar and, at "
-                  "each validation, input | target | prediction of 4 fixed val samples.")
+                  "Rank 0 writes TensorBoard event files to the run's tb/ directory: every "
+                  "metrics.jsonl scalar; per validation, 4 fixed val samples' input, target, "
+                  "prediction.")
                   .reads("trainer/training_setup.cpp (trainer/tensorboard.h)"));
 }
 
