@@ -172,6 +172,7 @@ struct LoggingConfig {
   std::string level = "info";
   std::string progress = "auto";  // auto | bar | lines | off
   bool all_ranks = false;
+  bool tensorboard = true;  // rank 0 writes <run_dir>/tb/ event files (trainer/tensorboard.h)
 };
 
 struct Config {

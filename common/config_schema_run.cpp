@@ -243,6 +243,11 @@ void add_run_keys(std::vector<KeySpec>& s) {
   s.push_back(key("logging.all_ranks", TESSERA_CFG_FIELD(logging.all_ranks),
                   "Every rank logs (TESSERA_LOG_ALL_RANKS=1 wins).")
                   .reads("launcher/distributed.cpp"));
+  s.push_back(key("logging.tensorboard", TESSERA_CFG_FIELD(logging.tensorboard),
+                  "Rank 0 writes TensorBoard event files to the run's tb/ directory: every "
+                  "metrics.jsonl scalar; per validation, 4 fixed val samples' input, target, "
+                  "prediction.")
+                  .reads("trainer/training_setup.cpp (trainer/tensorboard.h)"));
 }
 
 }  // namespace tessera::schema_table

@@ -13,6 +13,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   libopencv-dev
   libpng-dev  # palette PNG masks as class indices (datasets/png_palette.h)
+  # TensorBoard event files: protobuf messages (trainer/tensorboard.proto); python3-protobuf:
+  # tests/e2e/tensorboard.sh decodes them
+  libprotobuf-dev protobuf-compiler python3-protobuf
   # python reference (parity tests, h5py interop, PyTorch DDP baseline; onnx: tessera export
   # --format onnx, tools/reference/export_model.py)
   python3-torch python3-h5py python3-numpy python3-skimage python3-onnx

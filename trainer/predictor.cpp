@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "datasets/loader.h"
 #include "models/cpu_backend.h"
+#include "trainer/image_grid.h"
 #include "trainer/session.h"
 #include "trainer/task_io.h"
 #include "trainer/tiling.h"
@@ -64,46 +65,6 @@ torch::Tensor read_image(const fs::path& path, int channels) {
   return t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
 }
 
-// C x H x W float [0,1] (RGB) -> BGR (or gray) uint8 Mat.
-cv::Mat to_mat(const torch::Tensor& chw) {
-  auto t = chw.detach().to(torch::kCPU).clamp(0, 1).mul(255.0).round().to(torch::kUInt8);
-  t = t.permute({1, 2, 0}).contiguous();
-  const int c = static_cast<int>(t.size(2));
-  cv::Mat m(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), CV_8UC(c), t.data_ptr());
-  m = m.clone();
-  if (c == 3) cv::cvtColor(m, m, cv::COLOR_RGB2BGR);
-  if (c == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
-  return m;
-}
-
-cv::Mat labels_to_color(const torch::Tensor& labels) {  // H x W int64
-  static const cv::Vec3b palette[] = {{0, 0, 0},      {60, 180, 75},  {200, 130, 0},
-                                      {48, 130, 245}, {180, 30, 145}, {240, 240, 70},
-                                      {75, 25, 230},  {128, 128, 0},  {0, 128, 128}};
-  auto l = labels.to(torch::kCPU).to(torch::kInt64).contiguous();
-  cv::Mat out(static_cast<int>(l.size(0)), static_cast<int>(l.size(1)), CV_8UC3);
-  auto a = l.accessor<int64_t, 2>();
-  for (int y = 0; y < out.rows; ++y) {
-    for (int x = 0; x < out.cols; ++x) out.at<cv::Vec3b>(y, x) = palette[a[y][x] % 9];
-  }
-  return out;
-}
-
-cv::Mat hstack(const std::vector<cv::Mat>& parts) {
-  std::vector<cv::Mat> same;
-  const int h = parts.front().rows;
-  for (const auto& p : parts) {
-    cv::Mat q = p;
-    if (q.rows != h) cv::resize(q, q, cv::Size(q.cols * h / q.rows, h), 0, 0, cv::INTER_NEAREST);
-    same.push_back(q);
-    same.push_back(cv::Mat(h, 4, CV_8UC3, cv::Scalar(255, 255, 255)));
-  }
-  same.pop_back();
-  cv::Mat out;
-  cv::hconcat(same, out);
-  return out;
-}
-
 void write_png(const fs::path& path, const cv::Mat& m) {
   TESSERA_CHECK(cv::imwrite(path.string(), m), "predict: cannot write {}", path.string());
 }
@@ -129,11 +90,10 @@ torch::Tensor read_target(const Config& cfg, const std::string& dir, const std::
 
 void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor& prob,
                          const fs::path& out) {
-  torch::Tensor pred =
-      cfg.task.classes > 1 ? prob.argmax(0) : (prob[0] > cfg.eval.threshold).to(torch::kInt64);
-  cv::Mat input = to_mat(it.input);
+  torch::Tensor pred = predicted_labels(cfg, prob);
+  cv::Mat input = to_bgr_image(it.input);
   cv::Mat mask =
-      to_mat(pred.unsqueeze(0).to(torch::kFloat32) * (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
+      to_bgr_image(pred.unsqueeze(0).to(torch::kFloat32) * (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
   cv::cvtColor(mask, mask, cv::COLOR_BGR2GRAY);
   write_png(out / (it.stem + "_mask.png"), mask);
   cv::Mat color = labels_to_color(pred);
@@ -167,10 +127,7 @@ void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor&
     }
   }
   write_png(out / (it.stem + "_overlay.png"), overlay);
-  std::vector<cv::Mat> grid = {input};
-  if (it.target.defined()) grid.push_back(labels_to_color(it.target.to(torch::kInt64)));
-  grid.push_back(color);
-  write_png(out / (it.stem + "_grid.png"), hstack(grid));
+  write_png(out / (it.stem + "_grid.png"), comparison_grid(cfg, it.input, it.target, prob));
 }
 
 }  // namespace
@@ -228,23 +185,21 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     }
     pred = pred.clamp(0, 1);
     const fs::path out(opts.out);
-    write_png(out / (it.stem + "_pred.png"), to_mat(pred));
-    std::vector<cv::Mat> grid = {to_mat(x)};
-    if (it.target.defined()) grid.push_back(to_mat(it.target));
-    grid.push_back(to_mat(pred));
+    write_png(out / (it.stem + "_pred.png"), to_bgr_image(pred));
+    cv::Mat grid = comparison_grid(cfg, x, it.target, pred);
     if (cfg.task.kind == TaskKind::anomaly) {
       auto err = (pred - x).pow(2).mean(0);  // H x W
       const double mse = err.mean().item<double>();
       scores << it.stem << ',' << mse << '\n';
       auto e8 = (err / std::max(err.max().item<double>(), 1e-8)).unsqueeze(0);
       cv::Mat heat;
-      cv::Mat gray = to_mat(e8);
+      cv::Mat gray = to_bgr_image(e8);
       cv::cvtColor(gray, gray, cv::COLOR_BGR2GRAY);
       cv::applyColorMap(gray, heat, cv::COLORMAP_JET);
       write_png(out / (it.stem + "_error.png"), heat);
-      grid.push_back(heat);
+      grid = hstack({grid, heat});
     }
-    write_png(out / (it.stem + "_grid.png"), hstack(grid));
+    write_png(out / (it.stem + "_grid.png"), grid);
   };
 
   int64_t written = 0;

@@ -20,7 +20,7 @@ namespace tessera {
 namespace fs = std::filesystem;
 
 RunLog::RunLog(const std::string& run_dir, int64_t resume_step, const std::string& progress_mode,
-               bool enabled)
+               bool enabled, bool tensorboard)
     : enabled_(enabled), mode_(progress_mode), path_(run_dir + "/metrics.jsonl") {
   if (!enabled_) return;
   // Under a launcher, stdout being a terminal says nothing about where the output ends up:
@@ -52,6 +52,7 @@ RunLog::RunLog(const std::string& run_dir, int64_t resume_step, const std::strin
   checkpoints::write_file_atomic(path_, kept);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   TESSERA_CHECK(fd_ >= 0, "cannot open {} for appending: {}", path_, std::strerror(errno));
+  if (tensorboard) tb_ = std::make_unique<TensorBoardWriter>(run_dir + "/tb", resume_step);
 }
 
 RunLog::~RunLog() {
@@ -69,6 +70,11 @@ void RunLog::write(const nlohmann::json& record) {
                   n < 0 ? std::strerror(errno) : "no progress");
     done += static_cast<size_t>(n);
   }
+  if (tb_) tb_->scalars(record.at("step").get<int64_t>(), tensorboard_scalars(record));
+}
+
+void RunLog::image(int64_t step, const std::string& tag, const EncodedImage& image) {
+  if (enabled_ && tb_ && !image.png.empty()) tb_->image(step, tag, image);
 }
 
 

@@ -6,6 +6,9 @@
 //     file, fsync and rename (checkpoints::write_file_atomic): a kill or a full disk at that
 //     moment leaves the old file whole. A failed write (disk full, EFBIG, I/O error) is a
 //     tessera::Error naming the file and the OS error, never ignored.
+//   - with logging.tensorboard, a TensorBoard event file in <run_dir>/tb/ (trainer/tensorboard.h):
+//     every record written to metrics.jsonl is mirrored there as scalars (one mapping:
+//     tensorboard_scalars()), and image() adds pictures (the validation samples' grids).
 //   - a progress display on stdout: a single refreshing line when stdout is a terminal and the
 //     process was not started by mpirun/srun (logging.progress auto; `bar` forces it), plain log
 //     lines otherwise (auto|lines), or nothing (off). Under mpirun every rank's stdout is a
@@ -16,9 +19,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/progress.h"  // format_duration
+#include "trainer/tensorboard.h"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace tessera {
@@ -30,11 +35,16 @@ class RunLog {
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
   // Opens <run_dir>/metrics.jsonl for appending; truncates records with step > resume_step
-  // (resume_step < 0: a fresh run; the file is started anew).
+  // (resume_step < 0: a fresh run; the file is started anew). `tensorboard`: also write
+  // <run_dir>/tb/ (a new event file; see tensorboard.h).
   RunLog(const std::string& run_dir, int64_t resume_step, const std::string& progress_mode,
-         bool enabled);
+         bool enabled, bool tensorboard = false);
 
+  // Appends the record (which has a "step") to metrics.jsonl, and its scalars to TensorBoard.
   void write(const nlohmann::json& record);
+  // A TensorBoard image summary (nothing without TensorBoard).
+  void image(int64_t step, const std::string& tag, const EncodedImage& image);
+  bool tensorboard() const { return tb_ != nullptr; }
 
   // Progress: step/total, epoch, loss, a metric, images/s, ETA.
   void progress(int64_t step, int64_t total, int64_t epoch, double loss, const std::string& metric,
@@ -47,6 +57,7 @@ class RunLog {
   std::string mode_;
   std::string path_;
   int fd_ = -1;  // metrics.jsonl, O_APPEND
+  std::unique_ptr<TensorBoardWriter> tb_;
   bool line_open_ = false;
 };
 

@@ -49,6 +49,7 @@
 #include "trainer/test_hooks.h"
 #include "trainer/train_state.h"
 #include "trainer/trainer.h"
+#include "trainer/validation_images.h"
 
 namespace tessera {
 
@@ -130,6 +131,7 @@ class TrainingRun {
   TrainProgress progress_;
   bool resumed_ = false;
   std::optional<RunLog> log_;  // opened by resume()
+  std::unique_ptr<ValidationImages> val_images_;  // rank 0 with TensorBoard: its pictures
 
   // distribute
   std::unique_ptr<Watchdog> watchdog_;

@@ -136,7 +136,9 @@ void TrainingRun::resume() {
     clear_run_outcome(run_dir_);  // written again by finish(), when this run reaches its end
     checkpoints::write_file_atomic(run_dir_ + "/config.resolved.yaml", to_yaml(cfg_));
   }
-  log_.emplace(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_);
+  log_.emplace(run_dir_, resumed_ ? progress_.step : -1, cfg_.logging.progress, is_root_,
+               cfg_.logging.tensorboard);
+  if (log_->tensorboard() && val_loader_) val_images_ = std::make_unique<ValidationImages>(cfg_);
   start_step_ = progress_.step;
 }
 

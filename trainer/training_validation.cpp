@@ -51,6 +51,7 @@ bool TrainingRun::validate() {
   EvalResult r = evaluate(cfg_, *model_, *val_loader_, comm_, device_, /*per_image=*/false,
                           eval_loss_.get(), watchdog_.get());
   summary_.last_val = r.metrics;
+  if (val_images_) log_->image(progress_.step, "val/images", val_images_->render(*model_, device_));
   nlohmann::json rec = {{"step", progress_.step}, {"epoch", progress_.epoch}, {"split", "val"},
                         {"seconds", r.seconds}};
   for (const auto& [k, v] : r.metrics) rec["val/" + k] = v;

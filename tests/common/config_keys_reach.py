@@ -12,7 +12,9 @@ timing fields; the log without timestamps, throughput, durations and the run's o
 The store's "checkpoint ... saved" lines come from the background writer (checkpoint.async), so
 their place among the training thread's lines varies: they are compared as a sorted set.
 The resolved config files are listed by name only: their content always differs and proves
-nothing about whether a key was read.
+nothing about whether a key was read. TensorBoard event files (tb/) are listed by name only, with
+the creation time and host in the name replaced: their bytes hold wall times, and every scalar
+in them is a metrics.jsonl value, which the digest has.
 """
 import hashlib
 import json
@@ -61,8 +63,13 @@ def strip_timing(obj):
     return obj
 
 
+def without_event_time(text):
+    """events.out.tfevents.<unix seconds>.<host> (trainer/tensorboard.h) -> the same for any run."""
+    return re.sub(r"tfevents\.\d+\.[^/\s]+", "tfevents.<time>.<host>", text)
+
+
 def normalize_log(line, cwd):
-    line = line.replace(cwd, "<run>")
+    line = without_event_time(line.replace(cwd, "<run>"))
     line = re.sub(r"^\[(\d+)/(\d+)\] \d\d:\d\d:\d\d ", r"[\1/\2] ", line)
     line = re.sub(r"\d+(\.\d+)? img/s", "<n> img/s", line)
     line = re.sub(r"ETA \S+", "ETA <t>", line)
@@ -99,7 +106,7 @@ def digest(cwd, log, rc):
                 with open(path, "rb") as f:
                     out.append(f"{rel}: sha256 {hashlib.sha256(f.read()).hexdigest()}")
             else:
-                out.append(f"{rel}")
+                out.append(without_event_time(rel))
     background = []
     with open(log, encoding="utf-8", errors="replace") as f:
         for line in f:

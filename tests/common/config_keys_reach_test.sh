@@ -211,6 +211,7 @@ cluster.preempt_grace_s    submit  seg        60
 logging.level              train   seg        info
 logging.progress           train   seg        off
 logging.all_ranks          train2  seg        true
+logging.tensorboard        train   seg        false
 EOF
 sed -i "s|WORK/|$WORK/|g" entries.txt
 # dist.backend with train.device cuda (no GPU here, so both runs fail; they fail differently):

@@ -15,34 +15,17 @@
 #include "checkpoints/file_io.h"
 #include "common/error.h"
 #include "trainer/run_log.h"
+#include "tests/trainer/test_util.h"
 
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::with_file_size_limit;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// Runs fn with writes limited to `bytes` per file; returns the tessera::Error text ("" if none).
-std::string with_file_size_limit(rlim_t bytes, const std::function<void()>& fn) {
-  rlimit old{};
-  getrlimit(RLIMIT_FSIZE, &old);
-  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
-  rlimit lim = old;
-  lim.rlim_cur = bytes;
-  setrlimit(RLIMIT_FSIZE, &lim);
-  std::string error;
-  try {
-    fn();
-  } catch (const Error& e) {
-    error = e.what();
-  }
-  setrlimit(RLIMIT_FSIZE, &old);
-  std::signal(SIGXFSZ, old_handler);
-  return error;
 }
 
 class RunLogFaults : public ::testing::Test {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <functional>
 #include <string>
 #include <vector>
@@ -27,6 +29,26 @@ inline void expect_error(const std::function<void()>& fn, const std::vector<std:
     return;
   }
   ADD_FAILURE() << "expected tessera::Error, nothing was thrown";
+}
+
+// Runs fn with writes limited to `bytes` per file (RLIMIT_FSIZE: writes past it fail with EFBIG,
+// SIGXFSZ ignored), as a full disk would; returns the tessera::Error text ("" if none).
+inline std::string with_file_size_limit(rlim_t bytes, const std::function<void()>& fn) {
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit lim = old;
+  lim.rlim_cur = bytes;
+  setrlimit(RLIMIT_FSIZE, &lim);
+  std::string error;
+  try {
+    fn();
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  return error;
 }
 
 inline TaskConfig segmentation_task(int classes) {
