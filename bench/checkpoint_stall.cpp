@@ -14,7 +14,8 @@
 //                 the wait for the write; their extra time over `step` is what the writer thread
 //                 took from training (on 2 cores: the other core is the writer's)
 // The slow-down at one checkpoint every --every steps is (stall + extra) / (every x step).
-// Output: a Markdown table of medians.
+// The heap is tuned as in the tessera executable (common/heap_tuning.h; TESSERA_MALLOC=system
+// for glibc's defaults). Output: a Markdown table of medians.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include "checkpoints/async_saver.h"
 #include "checkpoints/checkpoint_store.h"
 #include "common/config.h"
+#include "common/heap_tuning.h"
 #include "common/error.h"
 #include "models/model.h"
 #include "trainer/optim.h"
@@ -154,6 +156,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tessera::tune_heap_for_training();  // as the tessera executable does (TESSERA_MALLOC=system: not)
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
