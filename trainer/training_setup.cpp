@@ -83,6 +83,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
     const LoaderOptions vo = loader_options(cfg, comm.rank(), comm.size(), /*train=*/false);
     with_context(cfg.where("data.val"), [&] { val_loader_.emplace(cfg.data, cfg.data.val, vo); });
   }
+  check_run_degradations(cfg, train_loader_->info(), val_loader_ ? &val_loader_->info() : nullptr);
 
   if (is_root_ && !hooks_.kill_in_checkpoint.empty()) {
     store_.set_phase_hook([this](const char* p) {
