@@ -142,6 +142,7 @@ struct DatasetWriter::Impl {
     h5_write_attr(root, "target_kind", info.target_kind, w);
     h5_write_attr(root, "classes", int64_t{info.classes}, w);
     if (info.ignore_index >= 0) h5_write_attr(root, "ignore_index", int64_t{info.ignore_index}, w);
+    if (!info.degradation.empty()) h5_write_attr(root, "degradation", info.degradation, w);
     h5_write_attr(root, "in_channels", int64_t{info.in_channels}, w);
     h5_write_attr(root, "target_channels", int64_t{info.target_channels}, w);
     h5_write_attr(root, "first_index", count - in_shard, w);

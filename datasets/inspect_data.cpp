@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "datasets/dataset_reader.h"
+#include "datasets/degradation.h"
 #include "datasets/integrity.h"
 
 namespace tessera {
@@ -184,6 +185,11 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
                      i.target_dtype));
   }
   if (i.has_labels) line("  labels: (N,) int32 image-level labels");
+  if (i.task == "super_resolution") {
+    line(fmt::format("  degradation: {}{}", effective_degradation(i),
+                     i.degradation.empty() ? " (not recorded: made before the key existed)"
+                                           : std::string()));
+  }
   line("  shards:");
   uint64_t total = 0;
   for (const auto& s : m.shards) {

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "datasets/degradation.h"
 #include "datasets/shard_file.h"
 
 namespace tessera {
@@ -63,6 +64,7 @@ json manifest_to_json(const Manifest& m) {
            {"labels", i.has_labels},
            {"checksum", "crc32c"},
            {"shards", shards}};
+  if (!i.degradation.empty()) out[kDegradationKey] = i.degradation;
   if (m.stats) out["stats"] = stats_to_json(*m.stats);
   return out;
 }
@@ -178,6 +180,8 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     }
   }
   i.has_labels = get<bool>(j, "labels", where);
+  // Absent: made before the key existed (effective_degradation() -> opencv_cubic).
+  if (j.contains(kDegradationKey)) i.degradation = get<std::string>(j, kDegradationKey, where);
   validate_info(i, where);
   int64_t total = 0;
   TESSERA_CHECK(j.contains("shards") && j["shards"].is_array() && !j["shards"].empty(),
@@ -300,8 +304,9 @@ Manifest derive_manifest(const std::string& dir) {
       TESSERA_CHECK(l.has_labels == ref.has_labels, "{}: has {}a `labels` dataset but {} has {}",
                     path, l.has_labels ? "" : "no ", first, ref.has_labels ? "one" : "none");
       TESSERA_CHECK(l.task == ref.task && l.classes == ref.classes &&
-                        l.ignore_index == ref.ignore_index,
-                    "{}: attributes task/classes/ignore_index differ from {}", path, first);
+                        l.ignore_index == ref.ignore_index && l.degradation == ref.degradation,
+                    "{}: attributes task/classes/ignore_index/degradation differ from {}", path,
+                    first);
     }
     ShardEntry e;
     e.file = name;
@@ -340,6 +345,7 @@ Manifest derive_manifest(const std::string& dir) {
   i.ignore_index = static_cast<int>(ref.ignore_index.value_or(-1));
   i.task = ref.task.value_or(labels ? "segmentation" : "translation");
   i.has_labels = ref.has_labels;
+  i.degradation = ref.degradation.value_or("");
   validate_info(i, fmt::format("dataset {} (derived from the attributes and shapes of {}; no "
                                "manifest.json)",
                                dir, first));

@@ -59,6 +59,11 @@ DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette) {
     info.target_channels = o.channels;
   }
   info.has_labels = o.task == "anomaly";
+  if (o.task == "super_resolution") {
+    info.degradation = !o.degradation.empty() ? o.degradation
+                       : paired(o)            ? kUnknownDegradation
+                                              : to_string(Degradation::bicubic_aa);
+  }
   return info;
 }
 
@@ -89,7 +94,10 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
     s.label = item.label;
     if (o.task == "super_resolution") {
       s.target = patch;
-      s.input = synth::downscale_bicubic(patch, o.scale);
+      s.input = synth::downscale(
+          patch, o.scale,
+          o.degradation.empty() ? Degradation::bicubic_aa
+                                : degradation_from_string(o.degradation, "pack: --degradation"));
     } else if (o.task == "denoising") {
       SynthRng rng = SynthRng::for_sample(o.seed, static_cast<uint64_t>(k), /*stream=*/1);
       s.target = patch;
@@ -241,6 +249,10 @@ void validate_pack_options(const PackOptions& o) {
     TESSERA_CHECK(o.scale >= 2 && o.scale <= 8, "pack: --scale must be in 2..8, got {}", o.scale);
     TESSERA_CHECK(o.size % o.scale == 0, "pack: --size {} is not divisible by --scale {}", o.size,
                   o.scale);
+    if (!o.degradation.empty()) degradation_from_string(o.degradation, "pack: --degradation");
+  } else {
+    TESSERA_CHECK(o.degradation.empty(),
+                  "pack: --degradation is for --task super_resolution (how its inputs are made)");
   }
   if (o.task == "denoising" && o.targets.empty()) {
     TESSERA_CHECK(o.noise > 0 && o.noise <= 1, "pack: --noise must be in (0, 1], got {}", o.noise);

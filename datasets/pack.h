@@ -4,8 +4,10 @@
 //   segmentation      --inputs images, --targets masks/label maps (matched by stem)
 //   translation       --inputs images, --targets images of the same size (matched by stem)
 //   super_resolution  --inputs clean HR images; pairs made here: target = HR patch S x S,
-//                     input = bicubic (cv::INTER_CUBIC) down-scaling to S/scale. With --targets,
-//                     inputs are the LR images and targets the HR images (input = target/scale).
+//                     input = its down-scaling to S/scale by --degradation (default bicubic_aa,
+//                     datasets/degradation.h). With --targets, inputs are the LR images and
+//                     targets the HR images (input = target/scale); the manifest then records
+//                     degradation `unknown` unless --degradation declares how they were made.
 //   denoising         --inputs clean images; input = clip(clean + N(0, noise^2)) seeded per sample.
 //                     With --targets, inputs are the noisy and targets the clean images.
 //   inpainting        --inputs clean images; holes (rectangles, strokes) seeded per sample, value
@@ -47,6 +49,9 @@ struct PackOptions {
   std::string out;
   int size = 128;               // target patch size S
   int scale = 2;                // super_resolution
+  // super_resolution: bicubic_aa | opencv_cubic | area; "" = bicubic_aa, or with --targets
+  // "unknown" (the LR images came from elsewhere; a value given is recorded as declared).
+  std::string degradation;
   double noise = 0.1;           // denoising sigma in [0, 1] units
   double mask_fraction = 0.25;  // inpainting
   int classes = 1;              // segmentation: 1 = binary, > 1 = label values 0..classes-1

@@ -339,6 +339,7 @@ ShardFile::ShardFile(const std::string& path, int64_t expected_samples, bool ver
   layout_.ignore_index = h5_read_int_attr(root, "ignore_index", where);
   layout_.task = h5_read_string_attr(root, "task", where);
   layout_.target_kind = h5_read_string_attr(root, "target_kind", where);
+  layout_.degradation = h5_read_string_attr(root, "degradation", where);
 
   if (inputs_->direct && targets_->direct) {
     H5Id fcpl(TESSERA_CHECK_HDF5(H5Fget_create_plist(root), "{}", path), H5Pclose);

@@ -37,7 +37,7 @@ struct ShardLayout {
   bool one_sample_chunks = true;  // both datasets chunked (1, ...)
   // Root attributes (absent in files written by other tools).
   std::optional<int64_t> format_version, classes, ignore_index;
-  std::optional<std::string> task, target_kind;
+  std::optional<std::string> task, target_kind, degradation;
 };
 
 // An open read-only file descriptor (RAII); throws naming the path if it cannot be opened.

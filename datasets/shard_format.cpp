@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "datasets/degradation.h"
 
 namespace tessera {
 
@@ -27,7 +28,8 @@ bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
          a.in_channels == b.in_channels && a.input_dtype == b.input_dtype &&
          a.target_kind == b.target_kind && a.target_channels == b.target_channels &&
          a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels &&
-         a.ignore_index == b.ignore_index && a.class_names == b.class_names;
+         a.ignore_index == b.ignore_index && a.class_names == b.class_names &&
+         effective_degradation(a) == effective_degradation(b);
 }
 
 int max_label(const DatasetInfo& info) {
@@ -57,7 +59,8 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
                std::string names;
                for (const auto& n : i.class_names) names += (names.empty() ? "" : ",") + n;
                return names.empty() ? std::string("(none)") : names;
-             }()}};
+             }()},
+            {"degradation", effective_degradation(i).empty() ? "(none)" : effective_degradation(i)}};
   };
   const auto fa = fields(a), fb = fields(b);
   std::vector<std::string> out;
@@ -110,6 +113,11 @@ void validate_info(const DatasetInfo& info, const std::string& where) {
   } else {
     TESSERA_THROW("{}: target_kind '{}' must be 'labels' or 'image'", where, info.target_kind);
   }
+  TESSERA_CHECK(info.degradation.empty() ||
+                    (info.task == "super_resolution" && recordable_degradation(info.degradation)),
+                "{}: degradation '{}' must be empty or, for super_resolution, one of bicubic_aa, "
+                "opencv_cubic, area, unknown",
+                where, printable(info.degradation));
   if (info.task == "super_resolution") {
     TESSERA_CHECK(info.height % info.input_height == 0 && info.width % info.input_width == 0 &&
                       info.height / info.input_height == info.width / info.input_width,
@@ -158,9 +166,12 @@ std::string describe(const DatasetInfo& info) {
                             : std::string())
           : fmt::format("image {}x{}x{} {}", info.height, info.width, info.target_channels,
                         info.target_dtype);
-  return fmt::format("{} {}x{}x{} {} -> {}{}", info.task, info.input_height, info.input_width,
+  return fmt::format("{} {}x{}x{} {} -> {}{}{}", info.task, info.input_height, info.input_width,
                      info.in_channels, info.input_dtype, target,
-                     info.has_labels ? " + image labels" : "");
+                     info.has_labels ? " + image labels" : "",
+                     info.task == "super_resolution"
+                         ? fmt::format(" (degradation {})", effective_degradation(info))
+                         : std::string());
 }
 
 std::string shard_file_name(int64_t index) {

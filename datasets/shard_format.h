@@ -45,6 +45,10 @@ struct DatasetInfo {
   // labels only, optional: a name per label value (classes entries; 2 for binary), e.g. from
   // `tessera pack --palette`. Empty = unnamed.
   std::vector<std::string> class_names;
+  // super_resolution only: how the inputs were made from the targets (datasets/degradation.h:
+  // bicubic_aa, opencv_cubic, area, unknown). "" = not recorded (made before the key existed,
+  // i.e. with opencv_cubic; comparisons use effective_degradation()).
+  std::string degradation;
 };
 
 // The largest label value of a class (1 for binary datasets, classes - 1 otherwise), and whether

@@ -63,7 +63,7 @@ Sample synth_sample(SynthTask task, const SynthParams& p, uint64_t seed, int64_t
     case SynthTask::style:
       return synth::style(p.size, rng);
     case SynthTask::superres:
-      return synth::superres(p.size, p.scale, rng);
+      return synth::superres(p.size, p.scale, p.degradation, rng);
     case SynthTask::denoise: {
       SynthRng noise = SynthRng::for_sample(seed, static_cast<uint64_t>(index), /*stream=*/1);
       return synth::denoise(p.size, p.noise, rng, noise);
@@ -96,6 +96,7 @@ DatasetInfo synth_dataset_info(SynthTask task, const SynthParams& p) {
       break;
     case SynthTask::superres:
       info.input_height = info.input_width = p.size / p.scale;
+      info.degradation = to_string(p.degradation);
       [[fallthrough]];
     case SynthTask::style:
     case SynthTask::denoise:
@@ -137,6 +138,11 @@ void validate_synth_options(const SynthOptions& o) {
                   "synth: --size / --scale must be >= 16 (input size), got {} / {} = {}", o.size,
                   o.scale, o.size / o.scale);
   }
+  if (!o.degradation.empty()) {
+    TESSERA_CHECK(task == SynthTask::superres,
+                  "synth: --degradation is for --task superres (how its inputs are made)");
+    degradation_from_string(o.degradation, "synth: --degradation");
+  }
   if (task == SynthTask::denoise) {
     TESSERA_CHECK(o.noise > 0 && o.noise <= 1,
                   "synth: --noise (Gaussian sigma in [0,1] units) must be in (0, 1], got {}",
@@ -153,6 +159,8 @@ SynthSummary run_synth(const SynthOptions& o) {
   params.size = o.size;
   params.scale = o.scale;
   params.noise = o.noise;
+  if (!o.degradation.empty())
+    params.degradation = degradation_from_string(o.degradation, "synth: --degradation");
   SynthSummary summary;
   summary.info = synth_dataset_info(task, params);
   summary.counts = plan_split(o.samples, o.val_fraction, o.test_fraction);

@@ -3,7 +3,8 @@
 // Tasks (docs/synthetic-data.md): roads, cells, multiclass (segmentation); style (translation);
 // superres (super_resolution); denoise (denoising); inpaint (inpainting); anomaly (anomaly).
 //
-// Determinism: sample i of a data set is a pure function of (task, size, scale, noise, seed, i)
+// Determinism: sample i of a data set is a pure function of (task, size, scale, degradation,
+// noise, seed, i)
 // (SynthRng::for_sample), and the split assignment of a pure function of (samples, fractions,
 // seed); the same options always produce byte-identical samples. Anomaly: samples assigned to the
 // training split are always normal (defect fraction 0); val/test samples carry a defect with
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "datasets/degradation.h"
 #include "datasets/sample.h"
 #include "datasets/shard_format.h"
 #include "datasets/splits.h"
@@ -38,6 +40,7 @@ TaskKind synth_task_kind(SynthTask task);
 struct SynthParams {
   int size = 64;                 // target image size (square)
   int scale = 2;                 // superres: input size = size / scale
+  Degradation degradation = Degradation::bicubic_aa;  // superres: how the input is made
   double noise = 0.1;            // denoise: Gaussian sigma in [0, 1] units
   double defect_fraction = 0.3;  // anomaly: probability of a defect (0 for the train split)
   double mask_fraction = 0.25;   // inpaint: approximate hidden fraction
@@ -59,6 +62,9 @@ struct SynthOptions {
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   int scale = 2;       // superres: 2, 3, 4 or 8; size must be divisible by scale
+  // superres: bicubic_aa | opencv_cubic | area (datasets/degradation.h); "" = bicubic_aa.
+  // Refused for other tasks.
+  std::string degradation;
   double noise = 0.1;  // denoise: sigma in (0, 1]
   int gzip = 0;        // 0 = uncompressed, 1..9 = gzip level
   bool overwrite = false;

@@ -11,6 +11,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "datasets/degradation.h"
 #include "datasets/sample.h"
 #include "datasets/synth_rng.h"
 
@@ -52,12 +53,15 @@ cv::Mat rich_texture(int size, SynthRng& rng);
 // aerial scene, chosen by the generator. CV_8UC3.
 cv::Mat clean_image(int size, SynthRng& rng);
 
-// Super-resolution pair: target = rich texture size x size, input = bicubic (cv::INTER_CUBIC)
-// down-scaling to size/scale. size must be divisible by scale.
-Sample superres(int size, int scale, SynthRng& rng);
+// Super-resolution pair: target = rich texture size x size, input = its down-scaling to
+// size/scale by `degradation` (downscale below). size must be divisible by scale.
+Sample superres(int size, int scale, Degradation degradation, SynthRng& rng);
 
-// Bicubic down-scaling used by superres and pack (cv::INTER_CUBIC on uint8).
-cv::Mat downscale_bicubic(const cv::Mat& hr, int scale);
+// The low-resolution image of a super-resolution pair, used by superres and pack: `hr` (8-bit,
+// any channels) down-scaled by `scale` to (cols / scale) x (rows / scale), rounded down:
+// bicubic_aa = resize_bicubic_aa (datasets/resize.h, MATLAB-style symmetric edges),
+// opencv_cubic = cv::INTER_CUBIC, area = cv::INTER_AREA.
+cv::Mat downscale(const cv::Mat& hr, int scale, Degradation degradation);
 
 // Denoising pair: target = clean image, input = clip(clean + N(0, sigma^2)) in [0,1] units,
 // uint8. `noise_rng` draws the noise (a separate stream, so the clean image does not depend on

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/error.h"
+#include "datasets/resize.h"
 #include "datasets/synth_draw.h"
 #include "datasets/synth_generators.h"
 #include "datasets/synth_terrain.h"
@@ -145,16 +147,21 @@ cv::Mat clean_image(int size, SynthRng& rng) {
   }
 }
 
-cv::Mat downscale_bicubic(const cv::Mat& hr, int scale) {
+cv::Mat downscale(const cv::Mat& hr, int scale, Degradation degradation) {
+  TESSERA_CHECK(scale >= 1 && hr.cols / scale >= 1 && hr.rows / scale >= 1,
+                "downscale: cannot down-scale {}x{} by {}", hr.cols, hr.rows, scale);
+  const cv::Size size(hr.cols / scale, hr.rows / scale);
+  if (degradation == Degradation::bicubic_aa) return resize_bicubic_aa(hr, size);
   cv::Mat lr;
-  cv::resize(hr, lr, cv::Size(hr.cols / scale, hr.rows / scale), 0, 0, cv::INTER_CUBIC);
+  cv::resize(hr, lr, size, 0, 0,
+             degradation == Degradation::area ? cv::INTER_AREA : cv::INTER_CUBIC);
   return lr;
 }
 
-Sample superres(int size, int scale, SynthRng& rng) {
+Sample superres(int size, int scale, Degradation degradation, SynthRng& rng) {
   Sample s;
   s.target = rich_texture(size, rng);
-  s.input = downscale_bicubic(s.target, scale);
+  s.input = downscale(s.target, scale, degradation);
   return s;
 }
 

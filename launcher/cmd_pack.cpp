@@ -16,6 +16,7 @@ struct PackArgs {
   std::string out;
   int size = 0;
   int scale = 2;
+  std::string degradation;
   double noise = 0.1;
   int shards = 4;
   uint64_t seed = 42;
@@ -54,6 +55,12 @@ void add_pack_command(CLI::App& app) {
   cmd->add_option("--scale", a->scale, "super_resolution: down-scaling factor")
       ->check(CLI::Range(2, 16))
       ->capture_default_str();
+  cmd->add_option("--degradation", a->degradation,
+                  "super_resolution: how the input is made from the HR image: bicubic_aa "
+                  "(default; antialiased bicubic as MATLAB imresize / PIL), opencv_cubic "
+                  "(cv::INTER_CUBIC, no antialiasing), area (cv::INTER_AREA); with --targets it "
+                  "declares how the given LR images were made (default: recorded as unknown)")
+      ->check(CLI::IsMember({"bicubic_aa", "opencv_cubic", "area"}));
   cmd->add_option("--noise", a->noise, "denoising: Gaussian noise std (images in [0,1])")
       ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
@@ -112,6 +119,7 @@ void add_pack_command(CLI::App& app) {
     o.out = a->out;
     o.size = a->size;
     o.scale = a->scale;
+    o.degradation = a->degradation;
     o.noise = a->noise;
     o.mask_fraction = a->mask_fraction;
     o.classes = a->classes;

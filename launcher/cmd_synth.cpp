@@ -18,6 +18,7 @@ struct SynthArgs {
   double val_fraction = 0.1;
   double test_fraction = 0.1;
   int scale = 2;
+  std::string degradation;
   double noise = 0.1;
   int gzip = 0;
   bool overwrite = false;
@@ -51,6 +52,11 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--scale", a->scale, "superres: down-scaling factor (2, 3, 4 or 8)")
       ->capture_default_str();
+  cmd->add_option("--degradation", a->degradation,
+                  "superres: how the input is made from the target: bicubic_aa (default; "
+                  "antialiased bicubic as MATLAB imresize / PIL), opencv_cubic (cv::INTER_CUBIC, "
+                  "no antialiasing), area (cv::INTER_AREA)")
+      ->check(CLI::IsMember({"bicubic_aa", "opencv_cubic", "area"}));
   cmd->add_option("--noise", a->noise, "denoise: Gaussian noise sigma (images in [0,1])")
       ->capture_default_str();
   cmd->add_option("--gzip", a->gzip, "gzip level of the shards (0 = none, 1..9)")
@@ -69,6 +75,7 @@ void add_synth_command(CLI::App& app) {
     o.val_fraction = a->val_fraction;
     o.test_fraction = a->test_fraction;
     o.scale = a->scale;
+    o.degradation = a->degradation;
     o.noise = a->noise;
     o.gzip = a->gzip;
     o.overwrite = a->overwrite;

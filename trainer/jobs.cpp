@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "checkpoints/file_io.h"
+#include "datasets/degradation.h"
 #include "datasets/loader.h"
 #include "models/cpu_backend.h"
 #include "models/export.h"
@@ -63,6 +64,16 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
     summary["per_class"] = per_class;
     // "bicubic" / "noisy_input" / "masked_input": the same metrics for the model's input.
     if (!r.baseline.empty()) summary[r.baseline_name] = r.baseline;
+    if (cfg.task.kind == TaskKind::super_resolution) {
+      // How the inputs were made: PSNR is comparable only between equal degradations.
+      summary[kDegradationKey] = effective_degradation(loader.info());
+      if (cfg.eval.border_crop != cfg.task.scale) {
+        spdlog::warn("eval.border_crop is {} but task.scale is {}: BasicSR's super-resolution "
+                     "PSNR/SSIM crop `scale` pixels at each border, so these numbers are not "
+                     "comparable with published ones (docs/metrics.md)",
+                     cfg.eval.border_crop, cfg.task.scale);
+      }
+    }
     summary["per_image"] = r.per_image;
     const std::string out_dir = cfg.run_dir() + "/eval";
     fs::create_directories(out_dir);

@@ -8,6 +8,8 @@
 #include "checkpoints/state_io.h"
 #include "comm/sync_batchnorm.h"
 #include "common/error.h"
+#include "datasets/degradation.h"
+#include "datasets/manifest.h"
 
 namespace tessera {
 namespace fs = std::filesystem;
@@ -39,6 +41,20 @@ LoaderOptions loader_options(const Config& cfg, int rank, int size, bool train) 
     o.ignore_index = cfg.loss.ignore_index;
   }
   return o;
+}
+
+void check_run_degradations(const Config& cfg, const DatasetInfo& train, const DatasetInfo* val) {
+  if (cfg.task.kind != TaskKind::super_resolution) return;
+  const std::string train_name = fmt::format("data.train ({})", cfg.data.train);
+  if (val != nullptr) {
+    check_same_degradation(train, train_name, *val, fmt::format("data.val ({})", cfg.data.val));
+  }
+  std::error_code ec;
+  const fs::path test_manifest = fs::path(cfg.data.test) / kManifestName;
+  if (!cfg.data.test.empty() && fs::exists(test_manifest, ec)) {
+    check_same_degradation(train, train_name, read_manifest_file(test_manifest.string()).info,
+                           fmt::format("data.test ({})", cfg.data.test));
+  }
 }
 
 void to_channels_last(torch::nn::Module& model) {

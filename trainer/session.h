@@ -28,6 +28,11 @@ std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& com
 // (super-resolution), training (shuffled, augmented, drop-last) or evaluation order.
 LoaderOptions loader_options(const Config& cfg, int rank, int size, bool train);
 
+// Super-resolution: the run's datasets must have been made with one degradation (manifest key
+// `degradation`, datasets/degradation.h): `val` (nullptr = none) and data.test (when it has a
+// manifest.json) are compared with `train`; throws naming both datasets and the key.
+void check_run_degradations(const Config& cfg, const DatasetInfo& train, const DatasetInfo* val);
+
 // train.channels_last: re-lays out every 4-D parameter and buffer (convolution weights) as
 // channels-last (NHWC) in place: same tensors, new strides, so the optimizer, the gradient
 // reducer (gradient views keep the strides) and checkpoints (values by name) are unaffected.

@@ -84,6 +84,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
     const LoaderOptions vo = loader_options(cfg, comm.rank(), comm.size(), /*train=*/false);
     with_context(cfg.where("data.val"), [&] { val_loader_.emplace(cfg.data, cfg.data.val, vo); });
   }
+  check_run_degradations(cfg, train_loader_->info(), val_loader_ ? &val_loader_->info() : nullptr);
 
   if (is_root_ && cfg.checkpoint.async) saver_.emplace(store_);
   TESSERA_CHECK(hooks_.hold_checkpoint_step < 0 || cfg.checkpoint.async,

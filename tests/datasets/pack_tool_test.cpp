@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "datasets/manifest.h"
 #include "datasets/pack.h"
+#include "datasets/resize.h"
 #include "datasets/shard_file.h"
 #include "datasets/synth_generators.h"
 
@@ -182,6 +183,12 @@ TEST_F(PackTool, OptionErrors) {
   o.targets.clear();
   o.scale = 3;
   EXPECT_NE(error_of(o).find("not divisible by --scale"), std::string::npos);
+  o.scale = 2;
+  o.degradation = "lanczos";
+  EXPECT_NE(error_of(o).find("accepted: bicubic_aa, opencv_cubic, area"), std::string::npos);
+  o = segmentation();
+  o.degradation = "bicubic_aa";
+  EXPECT_NE(error_of(o).find("--degradation is for --task super_resolution"), std::string::npos);
 }
 
 // Copies scikit-image sample photos into DIR/images, or returns false when they are absent.
@@ -215,12 +222,58 @@ TEST_F(PackTool, SuperResolutionPairsFromRealPhotos) {
     const Stored st = read_split(dir_ / "out" / to_string(split));
     EXPECT_EQ(st.info.input_height, 32);
     EXPECT_EQ(st.info.height, 128);
+    EXPECT_EQ(st.info.degradation, "bicubic_aa");  // the default
     for (size_t i = 0; i < st.inputs.size(); ++i) {
-      cv::Mat expect;
-      cv::resize(st.targets[i], expect, cv::Size(32, 32), 0, 0, cv::INTER_CUBIC);
+      const cv::Mat expect = resize_bicubic_aa(st.targets[i], cv::Size(32, 32));
       EXPECT_EQ(cv::countNonZero(expect.reshape(1) != st.inputs[i].reshape(1)), 0);
     }
   }
+  // --degradation opencv_cubic: OpenCV's INTER_CUBIC, recorded as such.
+  o.degradation = "opencv_cubic";
+  o.overwrite = true;
+  run_pack(o);
+  const Stored st = read_split(dir_ / "out" / "train");
+  EXPECT_EQ(st.info.degradation, "opencv_cubic");
+  for (size_t i = 0; i < st.inputs.size(); ++i) {
+    cv::Mat expect;
+    cv::resize(st.targets[i], expect, cv::Size(32, 32), 0, 0, cv::INTER_CUBIC);
+    EXPECT_EQ(cv::countNonZero(expect.reshape(1) != st.inputs[i].reshape(1)), 0);
+  }
+}
+
+// Paired LR/HR folders record degradation `unknown` unless --degradation declares it, and a
+// held-out split packed with another degradation is refused by --split's agreement check.
+TEST_F(PackTool, SuperResolutionPairedDegradationIsDeclaredOrUnknown) {
+  for (int i = 0; i < 3; ++i) {
+    SynthRng rng = SynthRng::for_sample(4, static_cast<uint64_t>(i));
+    const cv::Mat hr = synth::rich_texture(32, rng);
+    const std::string stem = "img_" + std::to_string(i) + ".png";
+    cv::imwrite((dir_ / "masks" / stem).string(), hr);
+    cv::imwrite((dir_ / "images" / stem).string(),
+                synth::downscale(hr, 2, Degradation::bicubic_aa));
+  }
+  PackOptions o;
+  o.task = "super_resolution";
+  o.inputs = (dir_ / "images").string();
+  o.targets = (dir_ / "masks").string();
+  o.out = (dir_ / "out").string();
+  o.size = 32;
+  o.split = "train";
+  run_pack(o);
+  EXPECT_EQ(load_manifest((dir_ / "out" / "train").string()).info.degradation, "unknown");
+  PackOptions test = o;
+  test.split = "test";
+  test.targets.clear();
+  test.inputs = (dir_ / "masks").string();  // HR images: LR made here, bicubic_aa
+  const std::string err = error_of(test);
+  EXPECT_NE(err.find("degradation differs"), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown"), std::string::npos) << err;
+  o.degradation = "bicubic_aa";  // declared: how img_*.png were made
+  o.overwrite = true;
+  run_pack(o);
+  EXPECT_EQ(load_manifest((dir_ / "out" / "train").string()).info.degradation, "bicubic_aa");
+  run_pack(test);
+  EXPECT_EQ(load_manifest((dir_ / "out" / "test").string()).info.degradation, "bicubic_aa");
 }
 
 TEST_F(PackTool, DenoisingIsSeededAndInpaintingHolesAreZero) {

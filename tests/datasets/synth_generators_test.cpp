@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "datasets/resize.h"
 #include "datasets/synth.h"
 #include "datasets/synth_generators.h"
 #include "datasets/synth_rng.h"
@@ -171,13 +172,22 @@ TEST(SynthStyle, TargetIsTheFixedFilterOfTheInput) {
   }
 }
 
-TEST(SynthSuperres, InputIsBicubicDownscaleOfTarget) {
+TEST(SynthSuperres, InputIsTheChosenDownscaleOfTarget) {
   SynthRng rng = SynthRng::for_sample(2, 0);
-  const Sample s = synth::superres(64, 4, rng);
+  const Sample s = synth::superres(64, 4, Degradation::bicubic_aa, rng);
   ASSERT_EQ(s.input.size(), cv::Size(16, 16));
-  cv::Mat expect;
-  cv::resize(s.target, expect, cv::Size(16, 16), 0, 0, cv::INTER_CUBIC);
-  EXPECT_TRUE(same_bytes(s.input, expect));
+  EXPECT_TRUE(same_bytes(s.input, resize_bicubic_aa(s.target, cv::Size(16, 16))));
+  // The other degradations are OpenCV's, on the same target (same generator state).
+  for (const auto& [d, interp] : {std::pair{Degradation::opencv_cubic, cv::INTER_CUBIC},
+                                  std::pair{Degradation::area, cv::INTER_AREA}}) {
+    SynthRng again = SynthRng::for_sample(2, 0);
+    const Sample o = synth::superres(64, 4, d, again);
+    ASSERT_TRUE(same_bytes(o.target, s.target));
+    cv::Mat expect;
+    cv::resize(s.target, expect, cv::Size(16, 16), 0, 0, interp);
+    EXPECT_TRUE(same_bytes(o.input, expect)) << to_string(d);
+    EXPECT_FALSE(same_bytes(o.input, s.input)) << to_string(d);
+  }
   // Rich texture: real high-frequency content.
   cv::Mat grey, lap;
   cv::cvtColor(s.target, grey, cv::COLOR_RGB2GRAY);

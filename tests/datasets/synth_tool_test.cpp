@@ -147,6 +147,7 @@ TEST_F(SynthTool, EveryTaskWritesAValidDataset) {
       if (task == "superres") {
         EXPECT_EQ(m.info.input_height, 16);
       }
+      EXPECT_EQ(m.info.degradation, task == "superres" ? "bicubic_aa" : "");
       if (task == "multiclass") {
         EXPECT_EQ(m.info.classes, 5);
       }
@@ -187,6 +188,12 @@ TEST(SynthOptionsValidation, ClearErrors) {
   bad.size = 64;
   bad.scale = 3;
   expect_error(bad, "not divisible by --scale");
+  bad = o;
+  bad.degradation = "bicubic_aa";
+  expect_error(bad, "--degradation is for --task superres");
+  bad.task = "superres";
+  bad.degradation = "bilinear";
+  expect_error(bad, "accepted: bicubic_aa, opencv_cubic, area");
   bad = o;
   bad.task = "denoise";
   bad.noise = 0;
