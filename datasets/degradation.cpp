@@ -45,9 +45,9 @@ void check_same_degradation(const DatasetInfo& a, const std::string& a_name, con
   const std::string da = effective_degradation(a), db = effective_degradation(b);
   if (da == db) return;
   const auto shown = [](const DatasetInfo& i, const std::string& d) {
-    return i.degradation.empty() ? fmt::format("{} (no '{}' key: made before it was recorded)",
-                                               d, kDegradationKey)
-                                 : d;
+    return i.degradation.empty()
+               ? fmt::format("{} (no '{}' key: made before it was recorded)", d, kDegradationKey)
+               : d;
   };
   TESSERA_THROW(
       "{} and {} were made with different super-resolution degradations (manifest key '{}'): "

@@ -28,9 +28,9 @@ namespace tessera {
 
 enum class Degradation { bicubic_aa, opencv_cubic, area };
 
-inline constexpr const char* kDegradationKey = "degradation";       // manifest and shard attribute
-inline constexpr const char* kUnknownDegradation = "unknown";       // paired LR from elsewhere
-inline constexpr const char* kLegacyDegradation = "opencv_cubic";   // a manifest without the key
+inline constexpr const char* kDegradationKey = "degradation";      // manifest and shard attribute
+inline constexpr const char* kUnknownDegradation = "unknown";      // paired LR from elsewhere
+inline constexpr const char* kLegacyDegradation = "opencv_cubic";  // a manifest without the key
 
 // "bicubic_aa", "opencv_cubic", "area" in the order of the enum.
 const std::vector<std::string>& degradation_names();

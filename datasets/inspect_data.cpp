@@ -186,9 +186,9 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
   }
   if (i.has_labels) line("  labels: (N,) int32 image-level labels");
   if (i.task == "super_resolution") {
-    line(fmt::format("  degradation: {}{}", effective_degradation(i),
-                     i.degradation.empty() ? " (not recorded: made before the key existed)"
-                                           : std::string()));
+    line(fmt::format(
+        "  degradation: {}{}", effective_degradation(i),
+        i.degradation.empty() ? " (not recorded: made before the key existed)" : std::string()));
   }
   line("  shards:");
   uint64_t total = 0;

@@ -29,8 +29,8 @@ double cubic_kernel(double x) {
 }
 
 AxisWeights cubic_axis_weights(int in_size, int out_size, ResizeEdge edge) {
-  TESSERA_CHECK(in_size >= 1 && out_size >= 1, "resize: sizes must be >= 1, got {} -> {}",
-                in_size, out_size);
+  TESSERA_CHECK(in_size >= 1 && out_size >= 1, "resize: sizes must be >= 1, got {} -> {}", in_size,
+                out_size);
   const double scale = static_cast<double>(in_size) / out_size;
   const double widen = std::max(1.0, scale);  // antialiasing: the kernel stretched by s
   const double support = 2.0 * widen;         // half-width in input pixels
@@ -57,8 +57,8 @@ AxisWeights cubic_axis_weights(int in_size, int out_size, ResizeEdge edge) {
     for (int t = 0; t < a.taps; ++t) {
       const int j = first + t;
       const size_t k = static_cast<size_t>(i) * a.taps + t;
-      a.index[k] = edge == ResizeEdge::symmetric ? reflect(j, in_size)
-                                                 : std::clamp(j, 0, in_size - 1);
+      a.index[k] =
+          edge == ResizeEdge::symmetric ? reflect(j, in_size) : std::clamp(j, 0, in_size - 1);
       a.weight[k] = static_cast<float>(w[t] / sum);
     }
   }

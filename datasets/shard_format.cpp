@@ -27,9 +27,9 @@ bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
          a.input_height == b.input_height && a.input_width == b.input_width &&
          a.in_channels == b.in_channels && a.input_dtype == b.input_dtype &&
          a.target_kind == b.target_kind && a.target_channels == b.target_channels &&
-         a.target_dtype == b.target_dtype && a.classes == b.classes && a.has_labels == b.has_labels &&
-         a.ignore_index == b.ignore_index && a.class_names == b.class_names &&
-         effective_degradation(a) == effective_degradation(b);
+         a.target_dtype == b.target_dtype && a.classes == b.classes &&
+         a.has_labels == b.has_labels && a.ignore_index == b.ignore_index &&
+         a.class_names == b.class_names && effective_degradation(a) == effective_degradation(b);
 }
 
 int max_label(const DatasetInfo& info) {
@@ -60,7 +60,7 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
                for (const auto& n : i.class_names) names += (names.empty() ? "" : ",") + n;
                return names.empty() ? std::string("(none)") : names;
              }()},
-            {"degradation", effective_degradation(i).empty() ? "(none)" : effective_degradation(i)}};
+            {"degradation", i.task == "super_resolution" ? effective_degradation(i) : "(none)"}};
   };
   const auto fa = fields(a), fb = fields(b);
   std::vector<std::string> out;

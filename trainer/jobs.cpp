@@ -68,10 +68,11 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
       // How the inputs were made: PSNR is comparable only between equal degradations.
       summary[kDegradationKey] = effective_degradation(loader.info());
       if (cfg.eval.border_crop != cfg.task.scale) {
-        spdlog::warn("eval.border_crop is {} but task.scale is {}: BasicSR's super-resolution "
-                     "PSNR/SSIM crop `scale` pixels at each border, so these numbers are not "
-                     "comparable with published ones (docs/metrics.md)",
-                     cfg.eval.border_crop, cfg.task.scale);
+        spdlog::warn(
+            "eval.border_crop is {} but task.scale is {}: BasicSR's super-resolution "
+            "PSNR/SSIM crop `scale` pixels at each border, so these numbers are not "
+            "comparable with published ones (docs/metrics.md)",
+            cfg.eval.border_crop, cfg.task.scale);
       }
     }
     summary["per_image"] = r.per_image;

@@ -34,7 +34,7 @@ cv::Mat test_image(int h, int w, int c) {
         v ^= v >> 15;
         const int kind = (x / 8 + y / 8) % 3;
         const double g = 111.5 + 111.5 * std::sin(2.7 * x + 1.9 * y + k);
-        const int value = kind == 0 ? static_cast<int>(v % 224)
+        const int value = kind == 0   ? static_cast<int>(v % 224)
                           : kind == 1 ? static_cast<int>(std::lround(g))
                                       : 24 + 60 * k;
         m.ptr<uint8_t>(y)[x * c + k] = static_cast<uint8_t>(16 + value % 224);
@@ -57,16 +57,17 @@ cv::Mat pil_resize(const cv::Mat& src, cv::Size size, const std::string& mode) {
   TempDir dir;
   const std::string in = dir.sub("in.raw"), out = dir.sub("out.raw");
   std::ofstream(in, std::ios::binary)
-      .write(reinterpret_cast<const char*>(src.data), static_cast<std::streamsize>(src.total() *
-                                                                                   src.elemSize()));
+      .write(reinterpret_cast<const char*>(src.data),
+             static_cast<std::streamsize>(src.total() * src.elemSize()));
   const std::string cmd = "/usr/bin/python3 " + script().string() + " " + mode + " " + in + " " +
                           std::to_string(src.rows) + " " + std::to_string(src.cols) + " " +
-                          std::to_string(src.channels()) + " " + std::to_string(size.height) +
-                          " " + std::to_string(size.width) + " " + out;
+                          std::to_string(src.channels()) + " " + std::to_string(size.height) + " " +
+                          std::to_string(size.width) + " " + out;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   cv::Mat m(size, CV_8UC(src.channels()));
   std::ifstream(out, std::ios::binary)
-      .read(reinterpret_cast<char*>(m.data), static_cast<std::streamsize>(m.total() * m.elemSize()));
+      .read(reinterpret_cast<char*>(m.data),
+            static_cast<std::streamsize>(m.total() * m.elemSize()));
   return m;
 }
 
@@ -84,13 +85,18 @@ struct Case {
 };
 
 // (h, w, channels) -> (out h, out w): x2, x3, x4, and 37 x 29 / 3 (non-integer ratios 37/12, 29/9).
-const Case kCases[] = {{64, 64, 3, 32, 32}, {48, 48, 3, 16, 16}, {64, 64, 1, 16, 16},
-                       {37, 29, 3, 12, 9},  {29, 37, 2, 9, 12}};
+const Case kCases[] = {{64, 64, 3, 32, 32},
+                       {48, 48, 3, 16, 16},
+                       {64, 64, 1, 16, 16},
+                       {37, 29, 3, 12, 9},
+                       {29, 37, 2, 9, 12}};
 
 TEST(ResizeVsPil, WithinOneLevelOfPilBicubic) {
-  if (!have_pil()) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or PIL (scripts/setup.sh installs python3-pil)";
+  if (!have_pil())
+    GTEST_SKIP() << "/usr/bin/python3 lacks numpy or PIL (scripts/setup.sh installs python3-pil)";
   for (const Case& k : kCases) {
-    SCOPED_TRACE(testing::Message() << k.h << "x" << k.w << "x" << k.c << " -> " << k.oh << "x" << k.ow);
+    SCOPED_TRACE(testing::Message()
+                 << k.h << "x" << k.w << "x" << k.c << " -> " << k.oh << "x" << k.ow);
     const cv::Mat src = test_image(k.h, k.w, k.c);
     const cv::Size size(k.ow, k.oh);
     const cv::Mat pil = pil_resize(src, size, "pil");
@@ -108,17 +114,19 @@ TEST(ResizeVsPil, WithinOneLevelOfPilBicubic) {
       d_sym = max_diff(ours, pil_resize(src, size, "pil_symmetric"));
       EXPECT_LE(d_sym, 1.0);
     }
-    std::printf("%dx%dx%d -> %dx%d: max |ours - PIL| %.0f (PIL edges), %.0f (mirrored edges vs "
-                "PIL of the mirror-padded image; -1 = not an integer factor); edge rules differ "
-                "by up to %.0f at the border\n",
-                k.h, k.w, k.c, k.oh, k.ow, d_pil, d_sym, d_edges);
+    std::printf(
+        "%dx%dx%d -> %dx%d: max |ours - PIL| %.0f (PIL edges), %.0f (mirrored edges vs "
+        "PIL of the mirror-padded image; -1 = not an integer factor); edge rules differ "
+        "by up to %.0f at the border\n",
+        k.h, k.w, k.c, k.oh, k.ow, d_pil, d_sym, d_edges);
   }
 }
 
 // The control: OpenCV's INTER_CUBIC (a = -0.75, no widening) on the same high-frequency image is
 // many levels from PIL, so the comparison above can tell the two apart.
 TEST(ResizeVsPil, OpenCvInterCubicIsFarFromPil) {
-  if (!have_pil()) GTEST_SKIP() << "/usr/bin/python3 lacks numpy or PIL (scripts/setup.sh installs python3-pil)";
+  if (!have_pil())
+    GTEST_SKIP() << "/usr/bin/python3 lacks numpy or PIL (scripts/setup.sh installs python3-pil)";
   const cv::Mat src = test_image(64, 64, 3);
   for (int s : {2, 4}) {
     const cv::Size size(64 / s, 64 / s);
