@@ -5,10 +5,6 @@
 
 namespace tessera {
 
-namespace {
-
-// #SBATCH lines are read by sbatch, not by a shell: refuse what it would split or mangle
-// (whitespace, quotes, backslashes, and any control character: a newline would end the line).
 std::string sbatch_value(const std::string& value, const std::string& what) {
   bool ok = !value.empty() && value.find_first_of(" \t\n\"'\\") == std::string::npos;
   for (char c : value) ok = ok && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
@@ -18,6 +14,8 @@ std::string sbatch_value(const std::string& value, const std::string& what) {
                 what, comment_text(value));
   return value;
 }
+
+namespace {
 
 // The batch shell's part: trap, background step, wait, requeue on preemption.
 constexpr const char* kBody = R"SH(
@@ -42,11 +40,12 @@ on_term() {
 trap on_usr1 USR1
 trap on_term TERM
 
-echo "tessera job.sbatch: $(date '+%F %T') job ${SLURM_JOB_ID} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}"
 )SH";
 
-constexpr const char* kTail = R"SH( &
-step_pid=$!
+constexpr const char* kJobLine = R"SH(echo "tessera job.sbatch: $(date '+%F %T') job ${SLURM_JOB_ID} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-?}"
+)SH";
+
+constexpr const char* kTail = R"SH(step_pid=$!
 while :; do
   wait "$step_pid"
   rc=$?
@@ -69,21 +68,10 @@ exit "$rc"
 
 }  // namespace
 
-std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
+std::string sbatch_resource_lines(const Config& cfg) {
   const ClusterConfig& cl = cfg.cluster;
   const int cpus = cl.cpus_per_task > 0 ? cl.cpus_per_task : cfg.train.threads_per_rank;
-  const std::string run_dir = sbatch_value(req.run_dir, "run directory");
-
-  std::string s = "#!/bin/bash\n";
-  s += "# Written by `tessera submit`";
-  if (!req.header_comment.empty()) s += " (" + comment_text(req.header_comment) + ")";
-  s += ".\n";
-  // Comments hold escaped text: a newline in a path must not become a line of the script.
-  s += fmt::format("# Config: {}\n# Submit again with: sbatch {}/job.sbatch\n",
-                   comment_text(req.config_path), run_dir);
-  s += fmt::format("#SBATCH --job-name={}\n",
-                   sbatch_value(cfg.experiment.name, "experiment.name"));
-  s += fmt::format("#SBATCH --nodes={}\n", cl.nodes);
+  std::string s = fmt::format("#SBATCH --nodes={}\n", cl.nodes);
   s += fmt::format("#SBATCH --ntasks-per-node={}\n", cl.ranks_per_node);
   s += fmt::format("#SBATCH --cpus-per-task={}\n", cpus);
   if (cl.gpus_per_node > 0) s += fmt::format("#SBATCH --gpus-per-node={}\n", cl.gpus_per_node);
@@ -94,16 +82,16 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
     s += fmt::format("#SBATCH --account={}\n", sbatch_value(cl.account, "cluster.account"));
   }
   s += fmt::format("#SBATCH --time={}\n", sbatch_value(cl.time, "cluster.time"));
-  s += fmt::format("#SBATCH --chdir={}\n", sbatch_value(req.workdir, "working directory"));
-  s += fmt::format("#SBATCH --output={}/{}\n", run_dir, kSbatchOutputPattern);
-  s += fmt::format("#SBATCH --error={}/{}\n", run_dir, kSbatchErrorPattern);
-  s += "#SBATCH --open-mode=append\n";
-  s += "#SBATCH --requeue\n";
   if (cl.preempt_grace_s > 0) {
     s += fmt::format("#SBATCH --signal=B:USR1@{}\n", cl.preempt_grace_s);
   }
-  s += kBody;
+  return s;
+}
 
+std::string sbatch_preamble() { return kBody; }
+
+std::string sbatch_step(const Config& cfg, const SbatchRequest& req) {
+  const std::string run_dir = sbatch_value(req.run_dir, "run directory");
   LaunchRequest launch;
   launch.config_path = req.config_path;
   launch.overrides = req.overrides;
@@ -114,7 +102,7 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
   inside.in_slurm = true;
   inside.slurm_job_id = "$SLURM_JOB_ID";
   const LaunchPlan plan = plan_launch(cfg, launch, inside);
-  s += "\n";
+  std::string s;
   for (const auto& [k, v] : plan.env) {
     check_env_name(k, "cluster.env");
     s += fmt::format("export {}={}\n", k, shell_quote(v));
@@ -124,7 +112,33 @@ std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
   s += "outcome=" + shell_quote(run_dir + "/outcome.json") + "\n";
   s += "rm -f \"$outcome\"\n";
   s += "# The step: " + std::string(to_string(plan.mode)) + " inside the allocation.\n";
-  s += shell_command(plan.argv);
+  s += shell_command(plan.argv) + " &\n";
+  return s;
+}
+
+std::string sbatch_wait_and_requeue() { return kTail; }
+
+std::string render_sbatch(const Config& cfg, const SbatchRequest& req) {
+  const std::string run_dir = sbatch_value(req.run_dir, "run directory");
+  std::string s = "#!/bin/bash\n";
+  s += "# Written by `tessera submit`";
+  if (!req.header_comment.empty()) s += " (" + comment_text(req.header_comment) + ")";
+  s += ".\n";
+  // Comments hold escaped text: a newline in a path must not become a line of the script.
+  s += fmt::format("# Config: {}\n# Submit again with: sbatch {}/job.sbatch\n",
+                   comment_text(req.config_path), run_dir);
+  s += fmt::format("#SBATCH --job-name={}\n",
+                   sbatch_value(cfg.experiment.name, "experiment.name"));
+  s += sbatch_resource_lines(cfg);
+  s += fmt::format("#SBATCH --chdir={}\n", sbatch_value(req.workdir, "working directory"));
+  s += fmt::format("#SBATCH --output={}/{}\n", run_dir, kSbatchOutputPattern);
+  s += fmt::format("#SBATCH --error={}/{}\n", run_dir, kSbatchErrorPattern);
+  s += "#SBATCH --open-mode=append\n";
+  s += "#SBATCH --requeue\n";
+  s += kBody;
+  s += kJobLine;
+  s += "\n";
+  s += sbatch_step(cfg, req);
   s += kTail;
   return s;
 }

@@ -39,6 +39,23 @@ struct SbatchRequest {
 // (whitespace or quotes in the job name or a path).
 std::string render_sbatch(const Config& cfg, const SbatchRequest& req);
 
+// The pieces render_sbatch() joins, for other batch scripts (the job array of `tessera sweep
+// --submit`, launcher/cluster_sbatch_array.h):
+// sbatch_value() returns `value` when sbatch reads it back whole on an #SBATCH line; else it
+// throws naming `what` (whitespace, quotes, backslashes and control characters are refused).
+std::string sbatch_value(const std::string& value, const std::string& what);
+// The resource request: --nodes, --ntasks-per-node, --cpus-per-task, --gpus-per-node,
+// --partition, --account, --time and the preemption --signal, one #SBATCH line each.
+std::string sbatch_resource_lines(const Config& cfg);
+// The batch shell's signal traps (USR1: checkpoint, stop, requeue; TERM: checkpoint, stop).
+std::string sbatch_preamble();
+// The step of one run: its environment, its outcome.json path, and the launch command started
+// in the background (the line ends with " &").
+std::string sbatch_step(const Config& cfg, const SbatchRequest& req);
+// What follows the step: wait for it (across trapped signals), check outcome.json, requeue the
+// job after a preemption stop, exit with the step's status.
+std::string sbatch_wait_and_requeue();
+
 // The sbatch output file name pattern inside the run dir (%j = job id).
 inline const char* kSbatchOutputPattern = "slurm-%j.out";
 inline const char* kSbatchErrorPattern = "slurm-%j.err";

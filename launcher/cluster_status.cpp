@@ -74,6 +74,9 @@ SlurmJob parse_scontrol_job(const std::string& text) {
   job.eligible_time = get("EligibleTime");
   job.exit_code = get("ExitCode");
   job.restarts = to_int(get("Restarts"));
+  if (!get("ArrayJobId").empty() && !get("ArrayTaskId").empty()) {
+    job.array_task = get("ArrayJobId") + "_" + get("ArrayTaskId");
+  }
   return job;
 }
 
@@ -139,7 +142,11 @@ std::string format_status(const StatusReport& r) {
                      r.slurm_error.empty() ? "" : ": " + r.slurm_error);
   } else {
     const SlurmJob& j = *r.job;
-    s += fmt::format("slurm job:  {}  state {}", j.id, j.state);
+    if (j.array_task.empty()) {
+      s += fmt::format("slurm job:  {}  state {}", j.id, j.state);
+    } else {
+      s += fmt::format("slurm job:  {} (job {})  state {}", j.array_task, j.id, j.state);
+    }
     if (!j.reason.empty() && j.reason != "None") s += fmt::format(" (reason {})", j.reason);
     s += "\n";
     if (j.state == "PENDING" && j.reason == "BeginTime" && !j.eligible_time.empty()) {

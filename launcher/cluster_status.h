@@ -28,6 +28,7 @@ struct SlurmJob {
   std::string eligible_time;
   std::string exit_code;  // "status:signal"
   int restarts = 0;       // times requeued
+  std::string array_task;  // "ARRAYID_TASK" for a task of a job array (tessera sweep --submit)
 };
 
 // From `scontrol show job -o ID` output. known=false when there is no JobId field.

@@ -10,6 +10,7 @@
 #include "launcher/cluster_process.h"
 #include "launcher/cluster_sbatch.h"
 #include "launcher/cluster_status.h"
+#include "launcher/cluster_submit.h"
 #include "launcher/commands.h"
 #include "trainer/run_outcome.h"
 
@@ -23,12 +24,6 @@ struct StatusArgs {
   std::string run;
   std::vector<std::string> overrides;
 };
-
-std::string first_line(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
 
 void ask_slurm(StatusReport& report) {
   CommandResult r;

@@ -8,8 +8,8 @@
 // interruption goes on where it stopped; with `-- --resume auto` a half-done run resumes). A
 // failed run does not stop the sweep; the exit status is 1 when any failed. The end is the
 // `tessera runs` table of the sweep's runs. --dry-run prints each run's command instead.
-// Not implemented: submitting the sweep to Slurm as one job array (submit each with
-// `tessera submit CONFIG --set ...` for now).
+// --submit [--max-parallel K] hands the whole grid to Slurm as one job array instead
+// (launcher/sweep_submit.h).
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +19,7 @@
 #include "launcher/cluster_process.h"
 #include "launcher/commands.h"
 #include "launcher/runs_sweep.h"
+#include "launcher/sweep_submit.h"
 #include "trainer/run_outcome.h"
 
 namespace tessera::cli {
@@ -31,6 +32,8 @@ struct SweepArgs {
   int seeds = 1;
   int np = 0;
   bool dry_run = false;
+  bool submit = false;
+  int max_parallel = 0;
   std::vector<std::string> train_args;
 };
 
@@ -40,31 +43,40 @@ struct PlannedRun {
   LaunchPlan plan;
 };
 
-std::vector<PlannedRun> plan_sweep(const SweepArgs& args) {
+// Every point's config, loaded and validated (a bad value ends the sweep before any work).
+std::vector<SweepPointConfig> load_points(const SweepArgs& args) {
   const Config base = load(args.config);
   std::vector<GridAxis> axes;
   for (const std::string& g : args.grid) axes.push_back(parse_grid_axis(g));
   const std::vector<SweepPoint> points =
       expand_sweep(base.experiment.name, axes, args.seeds, base.experiment.seed);
+  std::vector<SweepPointConfig> out;
+  for (size_t i = 0; i < points.size(); ++i) {
+    ConfigArgs c = args.config;
+    c.overrides.insert(c.overrides.end(), points[i].overrides.begin(), points[i].overrides.end());
+    Config cfg = with_context(
+        fmt::format("sweep point {} of {} ({})", i + 1, points.size(), points[i].name),
+        [&] { return load(c); });
+    out.push_back({points[i], c.overrides, std::move(cfg)});
+  }
+  return out;
+}
+
+std::vector<PlannedRun> plan_sweep(const SweepArgs& args) {
   const JobEnvironment where = detect_job_environment();
   TESSERA_CHECK(!where.in_mpi,
                 "tessera sweep runs each point's job itself: start it outside mpirun/srun (it "
                 "may run inside a Slurm allocation)");
   std::vector<PlannedRun> runs;
-  for (size_t i = 0; i < points.size(); ++i) {
-    ConfigArgs c = args.config;
-    c.overrides.insert(c.overrides.end(), points[i].overrides.begin(), points[i].overrides.end());
-    const Config cfg = with_context(
-        fmt::format("sweep point {} of {} ({})", i + 1, points.size(), points[i].name),
-        [&] { return load(c); });
+  for (const SweepPointConfig& p : load_points(args)) {
     LaunchRequest req;
     req.config_path = args.config.path;
-    req.overrides = c.overrides;
+    req.overrides = p.overrides;
     req.train_args = args.train_args;
     req.np = args.np;
     req.tessera_exe = current_executable();
     req.run_as_root = ::geteuid() == 0;
-    runs.push_back({points[i], cfg.run_dir(), plan_launch(cfg, req, where)});
+    runs.push_back({p.point, p.config.run_dir(), plan_launch(p.config, req, where)});
   }
   return runs;
 }
@@ -84,6 +96,16 @@ std::string run_point(const PlannedRun& r) {
 
 void run_sweep(const SweepArgs& args) {
   TESSERA_CHECK(!args.grid.empty(), "tessera sweep: give at least one --grid KEY=V1,V2");
+  if (args.submit) {
+    TESSERA_CHECK(args.np == 0 && args.train_args.empty(),
+                  "tessera sweep --submit: the ranks come from cluster.nodes and "
+                  "cluster.ranks_per_node, and every task runs `tessera train ... --resume auto`; "
+                  "--np and TRAIN_ARGS apply to local sweeps only");
+    submit_sweep(args.config.path, load(args.config).experiment.name, load_points(args),
+                 args.max_parallel, args.dry_run);
+    return;
+  }
+  TESSERA_CHECK(args.max_parallel == 0, "tessera sweep: --max-parallel needs --submit");
   const std::vector<PlannedRun> runs = plan_sweep(args);
   if (args.dry_run) {
     for (const PlannedRun& r : runs) std::printf("%s\n", r.plan.command_line().c_str());
@@ -133,7 +155,13 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--np", args->np, "Ranks of each run (as tessera launch --np)")
       ->check(CLI::PositiveNumber);
-  cmd->add_flag("--dry-run", args->dry_run, "Print each run's command instead of running it");
+  cmd->add_flag("--dry-run", args->dry_run,
+                "Print each run's command (with --submit: the job array's script) instead");
+  cmd->add_flag("--submit", args->submit,
+                "Submit the grid to Slurm as one job array (one task per run) and return");
+  cmd->add_option("--max-parallel", args->max_parallel,
+                  "With --submit: at most K tasks of the array run at once")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("TRAIN_ARGS", args->train_args,
                   "After `--`: passed to every `tessera train`, e.g. -- --resume auto");
   cmd->callback([args] { run_sweep(*args); });

@@ -64,6 +64,21 @@ TEST(ScontrolFields, MultiLineRecordAndUnknownJob) {
   EXPECT_FALSE(parse_scontrol_job("").known);
 }
 
+TEST(ScontrolFields, ArrayTaskIsNamedAsUsersSubmitIt) {
+  // A task of `tessera sweep --submit`'s array: its own JobId, and ArrayJobId_ArrayTaskId.
+  const SlurmJob j = parse_scontrol_job(
+      "JobId=12 ArrayJobId=10 ArrayTaskId=2 JobName=g-sweep JobState=RUNNING Restarts=0\n");
+  EXPECT_EQ(j.id, "12");
+  EXPECT_EQ(j.array_task, "10_2");
+  StatusReport r;
+  r.run_dir = "runs/g-lr_0.1";
+  r.job_id = "10_2";
+  r.job = j;
+  EXPECT_NE(format_status(r).find("slurm job:  10_2 (job 12)  state RUNNING\n"), std::string::npos)
+      << format_status(r);
+  EXPECT_TRUE(parse_scontrol_job(kScontrolOneLine).array_task.empty());  // a plain job
+}
+
 TEST(Squeue, RunningPendingAndEmpty) {
   SlurmJob j = parse_squeue_line("1|RUNNING|2:45|UNLIMITED|1|localhost\n");
   EXPECT_TRUE(j.known);
