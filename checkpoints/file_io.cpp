@@ -40,21 +40,6 @@ class Fd {
   int fd_;
 };
 
-void write_all(int fd, std::string_view bytes, const std::string& path) {
-  const char* p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    // Bounded chunks: some kernels cap a single write at ~2 GiB.
-    const std::size_t chunk = std::min<std::size_t>(left, std::size_t{1} << 30);
-    const ssize_t n = ::write(fd, p, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    TESSERA_CHECK(n >= 0, "cannot write {} ({} bytes left of {}): {}", path, left, bytes.size(),
-                  os_error(errno));
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-}
-
 void write_and_sync(const std::string& path, std::string_view bytes, int open_flags) {
   Fd fd(::open(path.c_str(), open_flags | O_WRONLY | O_CLOEXEC, 0644));
   TESSERA_CHECK(fd.get() >= 0, "cannot create {}: {}", path, os_error(errno));
@@ -65,6 +50,21 @@ void write_and_sync(const std::string& path, std::string_view bytes, int open_fl
 }
 
 }  // namespace
+
+void write_all(int fd, std::string_view bytes, const std::string& path) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    // Bounded chunks: some kernels cap a single write at ~2 GiB.
+    const std::size_t chunk = std::min<std::size_t>(left, std::size_t{1} << 30);
+    const ssize_t n = ::write(fd, p, chunk);
+    if (n < 0 && errno == EINTR) continue;
+    TESSERA_CHECK(n > 0, "cannot write {} ({} bytes left of {}): {}", path, left, bytes.size(),
+                  n < 0 ? os_error(errno) : std::string("no progress"));
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
 
 std::string read_file(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -17,6 +17,10 @@ namespace tessera::checkpoints {
 // Whole contents of a file. Error names the path.
 std::string read_file(const std::string& path);
 
+// Writes all of `bytes` to the open descriptor `fd` (retrying short writes and EINTR; no fsync):
+// the appenders of metrics.jsonl and the TensorBoard event file use it. Error names `path`.
+void write_all(int fd, std::string_view bytes, const std::string& path);
+
 // Creates `path`, writes all bytes, fsyncs and closes it. The file must not exist (O_EXCL)
 // unless `replace_existing`, in which case an existing file is truncated first (not atomic:
 // use write_file_atomic to replace a file that must stay valid).

@@ -61,15 +61,7 @@ RunLog::~RunLog() {
 
 void RunLog::write(const nlohmann::json& record) {
   if (!enabled_) return;
-  const std::string line = record.dump() + '\n';
-  size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    TESSERA_CHECK(n > 0, "cannot write {} (a {}-byte record): {}", path_, line.size(),
-                  n < 0 ? std::strerror(errno) : "no progress");
-    done += static_cast<size_t>(n);
-  }
+  checkpoints::write_all(fd_, record.dump() + '\n', path_);
   if (tb_) tb_->scalars(record.at("step").get<int64_t>(), tensorboard_scalars(record));
 }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "checkpoints/file_io.h"
 #include "common/error.h"
 #include "datasets/checksum.h"
 #include "tensorboard.pb.h"  // generated from trainer/tensorboard.proto
@@ -155,15 +156,7 @@ void TensorBoardWriter::image(int64_t step, const std::string& tag, const Encode
 }
 
 void TensorBoardWriter::write_record(const std::string& event) {
-  const std::string record = tfrecord_frame(event);
-  size_t done = 0;
-  while (done < record.size()) {
-    const ssize_t n = ::write(fd_, record.data() + done, record.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    TESSERA_CHECK(n > 0, "cannot write {} (a {}-byte event): {}", path_, record.size(),
-                  n < 0 ? std::strerror(errno) : "no progress");
-    done += static_cast<size_t>(n);
-  }
+  checkpoints::write_all(fd_, tfrecord_frame(event), path_);
 }
 
 }  // namespace tessera
