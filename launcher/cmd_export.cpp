@@ -19,6 +19,7 @@ struct ExportArgs {
   std::string out;
   std::string format = "state-dict";
   int opset = 17;
+  double timeout_s = kExportTimeoutS;
 };
 }  // namespace
 
@@ -41,18 +42,26 @@ void add_export_command(CLI::App& app) {
       cmd->add_option("--opset", args->opset, "ONNX opset version (--format onnx only)")
           ->check(CLI::Range(7, 30))
           ->capture_default_str();
-  cmd->callback([args, opset] {
+  CLI::Option* timeout = cmd->add_option("--timeout", args->timeout_s,
+                  "Seconds the Python exporter (torchscript, onnx) may run before it is killed")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  cmd->callback([args, opset, timeout] {
     const ExportFormat format = export_format_from_string(args->format);
     TESSERA_CHECK(opset->count() == 0 || format == ExportFormat::onnx,
                   "export: --opset applies to --format onnx only (got --format {})",
                   args->format);
+    TESSERA_CHECK(timeout->count() == 0 || format != ExportFormat::state_dict,
+                  "export: --timeout applies to --format torchscript and onnx (the Python "
+                  "exporter), not to state-dict");
     const Config cfg = load(args->config);
     init_logging(LogSetup{0, 1, cfg.logging.level, false});
     if (format == ExportFormat::state_dict) {
       run_export(cfg, args->checkpoint, args->out);
       return;
     }
-    export_model_file(cfg, ExportFileOptions{format, args->checkpoint, args->out, args->opset});
+    export_model_file(cfg, ExportFileOptions{format, args->checkpoint, args->out, args->opset,
+                                             args->timeout_s});
   });
 }
 

@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,14 +28,41 @@ namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
 
-// A fresh directory `<dir of out>/.<name of out>.export-XXXXXX`, removed with its contents when
-// the object goes (on success and on every error path).
+// ".<name of out>.export-": the prefix of the temporary directories of exports to `out`.
+std::string temp_prefix(const std::string& out) {
+  return "." + std::filesystem::path(out).filename().string() + ".export-";
+}
+
+// Removes `.<name of out>.export-<pid>-*` directories whose process is gone (an export killed
+// outright); those of live processes, and names that do not parse, are left alone.
+void remove_stale_temp_dirs(const std::string& out) {
+  const std::string prefix = temp_prefix(out);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(checkpoints::parent_dir(out), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || !e.is_directory()) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos ||
+        rest.find_first_not_of("0123456789") != dash || dash > 9) {
+      continue;
+    }
+    const long pid = std::stol(rest.substr(0, dash));
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    spdlog::info("export: removing {}, left by export process {} that no longer runs",
+                 e.path().string(), pid);
+    checkpoints::remove_tree(e.path().string());
+  }
+}
+
+// A fresh directory `<dir of out>/.<name of out>.export-<pid>-XXXXXX`, removed with its contents
+// when the object goes (on success and on every error path).
 class TempDir {
  public:
   explicit TempDir(const std::string& out) {
-    const std::filesystem::path target(out);
+    remove_stale_temp_dirs(out);
     const std::string parent = checkpoints::parent_dir(out);
-    std::string tmpl = parent + "/." + target.filename().string() + ".export-XXXXXX";
+    std::string tmpl = parent + "/" + temp_prefix(out) + std::to_string(::getpid()) + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     TESSERA_CHECK(::mkdtemp(buf.data()) != nullptr,
@@ -114,12 +144,13 @@ std::vector<std::string> script_argv(const Config& cfg, const ExportFileOptions&
           "--meta", meta.dump()};
 }
 
-void check_result(const CommandResult& r, const std::string& script) {
+void check_result(const CommandResult& r, const std::string& script, double timeout_s) {
   if (r.ok()) return;
   const std::string err = tail_lines(r.err, 15);
   if (r.timed_out) {
-    TESSERA_THROW("export: {} ran past {} s and was killed; its stderr ended with:\n{}", script,
-                  kExportTimeoutS, err);
+    TESSERA_THROW("export: {} ran past {} s (--timeout) and was killed; its stderr ended "
+                  "with:\n{}",
+                  script, timeout_s, err);
   }
   if (r.signal != 0) {
     TESSERA_THROW("export: {} was killed by signal {}; its stderr ended with:\n{}", script,
@@ -154,8 +185,8 @@ void export_model_file(const Config& cfg, const ExportFileOptions& opts) {
   const ExportProbe probe = write_export_probe(cfg, opts.checkpoint, tmp.path());
   const std::string tmp_out =
       tmp.path() + (opts.format == ExportFormat::onnx ? "/model.onnx" : "/model.pt");
-  const CommandResult r = run_command(script_argv(cfg, opts, probe, tmp_out), kExportTimeoutS);
-  check_result(r, script);
+  const CommandResult r = run_command(script_argv(cfg, opts, probe, tmp_out), opts.timeout_s);
+  check_result(r, script, opts.timeout_s);
   TESSERA_CHECK(std::filesystem::is_regular_file(tmp_out),
                 "export: {} exited 0 but wrote no {}", script, tmp_out);
   checkpoints::write_file_atomic(opts.out, checkpoints::read_file(tmp_out));

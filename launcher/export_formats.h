@@ -9,8 +9,9 @@
 // tools/reference/models.py, loads the weights strictly, refuses to write anything unless its
 // output matches the probe, and writes the model into the temporary directory; tessera then
 // publishes it to `out` with checkpoints::write_file_atomic, so `out` is either the old file or
-// the complete new one. The temporary directory is removed on every path (RAII); only a process
-// killed outright (SIGKILL, Ctrl-C) leaves its `.<name of out>.export-XXXXXX` behind.
+// the complete new one. The temporary directory `.<name of out>.export-<pid>-XXXXXX` is removed on
+// every path (RAII); one left by a process killed outright (SIGKILL) is removed by the next
+// export to the same `out` once its pid is gone (a directory of a live export is left alone).
 //
 // The tools dir is TESSERA_TOOLS_DIR from the environment when set, else the source tree's
 // tools/reference (a compile-time definition). A non-zero exit of the script is a tessera::Error
@@ -32,13 +33,14 @@ enum class ExportFormat { state_dict, torchscript, onnx };
 // "state-dict", "torchscript" or "onnx" (the --format values); anything else -> Error.
 ExportFormat export_format_from_string(const std::string& name);
 
-constexpr double kExportTimeoutS = 600.0;
+constexpr double kExportTimeoutS = 600.0;  // default of `tessera export --timeout`
 
 struct ExportFileOptions {
   ExportFormat format = ExportFormat::torchscript;  // torchscript or onnx
   std::string checkpoint = "best";                  // best | latest | DIR | init
   std::string out;
   int opset = 17;  // onnx only
+  double timeout_s = kExportTimeoutS;  // the Python child is SIGKILLed after this
 };
 
 // Writes the model file (see above). Throws tessera::Error on failure; `out` is then untouched.

@@ -11,7 +11,10 @@
 #     --opset is honoured;
 #   refusals, each leaving a pre-existing --out byte-identical and no temporary directory: a bad
 #     --format (CLI error), --opset without onnx, a missing onnx package (exit 4 -> python3-onnx
-#     hint), a sabotaged Python twin (exit 3, parity failure).
+#     hint), a sabotaged Python twin (exit 3, parity failure), --timeout with state-dict, and a
+#     hung exporter killed at --timeout 3 (a clean error, not a hang);
+#   a temporary directory left by a SIGKILLed export (its pid gone) is removed by the next
+#     export; one of a live process is kept (the control).
 # Usage: export_formats.sh PATH/TO/tessera_export_compare
 source "$(dirname "$0")/lib.sh"
 COMPARE=${1:?usage: export_formats.sh PATH/TO/tessera_export_compare}
@@ -160,5 +163,31 @@ grep -q 'raw \* 1.01' badtools/models.py || fail "could not sabotage badtools/mo
 refuse parity "parity failure" "TESSERA_TOOLS_DIR=$WORK/badtools" -- --format torchscript
 expect_log refuse-parity "exited with 3"
 refuse no-tools "export_model.py not found" "TESSERA_TOOLS_DIR=$WORK/nowhere" -- --format onnx
+refuse timeout-state-dict "--timeout applies to --format torchscript and onnx" -- \
+  --format state-dict --timeout 5
+# A hung exporter is killed at --timeout: a clean error well inside the test's bound (not a hang),
+# --out untouched, no temporary directory left.
+mkdir -p hungtools
+printf 'import time\ntime.sleep(3600)\n' >hungtools/export_model.py
+t_hung=$(date +%s)
+refuse hung "ran past 3 s (--timeout) and was killed" "TESSERA_TOOLS_DIR=$WORK/hungtools" -- \
+  --format torchscript --timeout 3
+took=$(( $(date +%s) - t_hung ))
+[ "$took" -lt 60 ] || fail "the hung exporter was killed after $took s, not ~3 s"
+# A temporary directory left by an export killed outright (its pid gone) is removed by the next
+# export to the same --out; one whose process still runs (this shell's) is left alone (control).
+bash -c 'exit 0' & dead=$!
+wait "$dead"
+kill -0 "$dead" 2>/dev/null && fail "pid $dead still runs"
+mkdir -p ".kept.pt.export-$dead-AbCdEf" ".kept.pt.export-$$-GhIjKl"
+touch ".kept.pt.export-$dead-AbCdEf/model.pt"
+expect_ok stale run stale 300 "$TESSERA_BIN" export "$CFG" "${common[@]}" --out kept.pt \
+  --format torchscript --checkpoint init
+expect_log stale "left by export process $dead that no longer runs"
+[ ! -e ".kept.pt.export-$dead-AbCdEf" ] || fail "the stale temporary directory of pid $dead stayed"
+[ -d ".kept.pt.export-$$-GhIjKl" ] || fail "the temporary directory of a live process was removed"
+rmdir ".kept.pt.export-$$-GhIjKl"
+no_temp_dirs stale
+echo "hung exporter killed after $took s (--timeout 3); stale temporary directory of dead pid $dead removed, a live one kept"
 echo "PASS: export --format torchscript|onnx: C++ and Python loads match tessera, init control" \
   "differs, onnx checked, refusals leave --out untouched"
