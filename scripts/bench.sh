@@ -7,7 +7,7 @@
 #   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
 #
 # SECTION: machine train ablation precision heap grad allreduce loader checkpoint stall memory
-# scaling. About 15-20 minutes
+# roofline scaling. About 15-20 minutes
 # on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
 # for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
 # Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
@@ -155,6 +155,12 @@ if want stall; then
 fi
 if want memory; then
   section memory 900 $PY "$ROOT/bench/memory.py" --ranks 2 "${MEM[@]}" --work "$WORK/memory"
+fi
+if want roofline; then
+  # The hardware limit: a 3x3 convolution micro-benchmark (fwd + both gradients) at the models'
+  # channel counts, then each model's training step against it (FLOPs counted from layer shapes).
+  section roofline 1500 taskset -c 0 "$BIN/bench_roofline" --sizes 64,128,256 --batch 8 \
+    --steps "$([ $quick = 1 ] && echo 2 || echo 4)"
 fi
 if want scaling; then
   cpu=()
