@@ -11,6 +11,15 @@
 
 namespace tessera {
 
+namespace {
+
+// Whether a (smoothed) selection value beats the best so far (NaN: none yet).
+bool improves(const Config& cfg, double best, double value) {
+  return std::isnan(best) || (cfg.checkpoint.mode == "max" ? value > best : value < best);
+}
+
+}  // namespace
+
 void TrainingRun::after_step() {
   hooks_.hit(FaultPhase::logging, rank_, progress_.step);  // watchdog phase: between phases
   hooks_.step_done(progress_.step);
@@ -73,9 +82,12 @@ bool TrainingRun::validate() {
   rec["selected/" + selected_metric_name(cfg_)] = progress_.smoothed;
   log_->write(rec);
   if (is_root_) {
-    spdlog::info("step {} val: {} {:.4f} (best {:.4f})", progress_.step,
+    // The best after this validation (select() below makes it so), with its step.
+    const bool better = improves(cfg_, progress_.best_metric, progress_.smoothed);
+    spdlog::info("step {} val: {} {:.4f} (best {:.4f} at step {})", progress_.step,
                  selected_metric_name(cfg_), raw,
-                 std::isnan(progress_.best_metric) ? raw : progress_.best_metric);
+                 better ? progress_.smoothed : progress_.best_metric,
+                 better ? progress_.step : progress_.best_step);
   }
   select(progress_.smoothed);
   return cfg_.train.early_stop_patience > 0 &&
@@ -103,10 +115,7 @@ double TrainingRun::selection_value(const std::map<std::string, double>& metrics
 
 // Best-checkpoint bookkeeping for a (smoothed) selection value.
 void TrainingRun::select(double value) {
-  const double best = progress_.best_metric;
-  const bool improved =
-      std::isnan(best) || (cfg_.checkpoint.mode == "max" ? value > best : value < best);
-  if (!improved) {
+  if (!improves(cfg_, progress_.best_metric, value)) {
     ++progress_.bad_evals;
     return;
   }
