@@ -7,7 +7,7 @@
 #   scripts/bench.sh [--quick] [--no-build] [--no-doc] [--only SECTION[,SECTION...]]
 #
 # SECTION: machine train ablation precision heap grad allreduce loader checkpoint stall memory
-# roofline scaling. About 15-20 minutes
+# roofline scale scaling. About 15-20 minutes
 # on 2 idle cores (--quick: fewer steps and one repetition, ~6 minutes; for trying it out, not
 # for the document). Results also land in $TESSERA_BENCH_OUT (default build/bench-results/).
 # Environment: TESSERA_JOBS (build parallelism, default 2), TESSERA_BENCH_REPS (train
@@ -161,6 +161,13 @@ if want roofline; then
   # channel counts, then each model's training step against it (FLOPs counted from layer shapes).
   section roofline 1500 taskset -c 0 "$BIN/bench_roofline" --sizes 64,128,256 --batch 8 \
     --steps "$([ $quick = 1 ] && echo 2 || echo 4)"
+fi
+if want scale; then
+  # Scale of the work: img/s, data wait, allreduce time and peak RSS as the training set grows
+  # 1x/10x/100x and the ranks go 1/2/4, shards read from disk (page cache dropped; root only).
+  cold=(); [ "$(id -u)" = 0 ] && cold=(--cold)
+  section scale 1800 $PY "$ROOT/bench/scale.py" --steps "$([ $quick = 1 ] && echo 12 || echo 30)" \
+    "${cold[@]}" --work "$WORK/scale"
 fi
 if want scaling; then
   cpu=()
