@@ -43,6 +43,7 @@ void add_submit_command(CLI::App& app);
 void add_status_command(CLI::App& app);
 void add_runs_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 // The `tessera runs` table of these run directories (those that exist); `title` names them in
 // "no runs in TITLE".

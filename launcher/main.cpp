@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::add_status_command(app);
   cli::add_runs_command(app);
   cli::add_sweep_command(app);
+  cli::add_report_command(app);
   cli::add_synth_command(app);
   cli::add_pack_command(app);
   cli::add_inspect_command(app);

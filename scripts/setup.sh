@@ -19,7 +19,8 @@ PACKAGES=(
   # python reference (parity tests, h5py interop, PyTorch DDP baseline; onnx: tessera export
   # --format onnx, tools/reference/export_model.py)
   python3-torch python3-h5py python3-numpy python3-skimage python3-onnx
-  python3-pil  # tests write palette PNG masks
+  python3-pil  # tests write palette PNG masks and check report screenshots
+  chromium  # headless browser: tests/e2e/report.sh loads `tessera report` pages
   # real photographs for the super-resolution results (scripts/results.sh)
   python-matplotlib-data
   # cluster tests
