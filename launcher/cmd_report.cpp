@@ -40,9 +40,11 @@ void run_report(const ReportArgs& args) {
   namespace fs = std::filesystem;
   const std::string out =
       args.out.empty() ? (fs::path(args.run_dirs.front()) / "report.html").string() : args.out;
+  // Before reading any run (an explicit --out; the default lies in the first run directory,
+  // which read_run() checks).
   const fs::path parent = fs::absolute(out).parent_path();
-  TESSERA_CHECK(fs::is_directory(parent), "--out {}: directory {} does not exist", out,
-                parent.string());
+  TESSERA_CHECK(args.out.empty() || fs::is_directory(parent),
+                "--out {}: directory {} does not exist", out, parent.string());
   std::vector<RunReport> runs;
   const auto n = static_cast<int64_t>(args.run_dirs.size());
   Progress progress("report: reading runs", n);

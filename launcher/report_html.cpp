@@ -32,7 +32,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle}
 figure{display:inline-block;margin:0 12px 12px 0;vertical-align:top}
 figure img{image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:12px;color:#444}
-details{margin:6px 0}summary{cursor:pointer;font-size:13px})";
+details{margin:6px 0}summary{cursor:pointer;font-size:13px}
+.head{display:flex;flex-wrap:wrap;gap:32px;align-items:flex-start})";
 
 ChartSeries series_of(const StepSeries& s, std::string label, std::string color, bool points,
                       bool dashed) {
@@ -150,7 +151,8 @@ std::string gallery(const RunReport& r) {
 std::vector<std::string> validation_metrics(const RunReport& run) {
   std::vector<std::string> out;
   for (const auto& [key, s] : run.metrics.val) {
-    if (key.rfind("val/", 0) == 0 && key != "val/loss") out.push_back(key);
+    // val/images is the number of images scored, not a metric.
+    if (key.rfind("val/", 0) == 0 && key != "val/loss" && key != "val/images") out.push_back(key);
   }
   return out;
 }
@@ -186,7 +188,7 @@ std::string html_eval_table(const nlohmann::json& summary) {
   const nlohmann::json& m = summary.at("metrics");
   for (const auto& [key, v] : m.items()) {
     const auto model = num(m, key);
-    if (!model) continue;
+    if (!model || key == "images") continue;  // the count of images, in the line above
     std::string row = fmt::format("<tr><td>{}</td><td class=\"num\">{}</td>", html_escape(key),
                                   format_number(*model));
     if (!base.empty()) {
@@ -205,13 +207,13 @@ std::string html_run_section(const RunReport& r, size_t index) {
       "<section class=\"run\" id=\"run-{}\">\n<h2><span class=\"swatch\" "
       "style=\"background:{}\"></span>{}</h2>\n",
       index, palette_color(index), html_escape(r.name));
-  out += summary_table(r);
   ConfigEntries key_settings;
   for (const char* k : kKeySettings) {
     const std::string v = config_value(r.config, k);
     if (!v.empty()) key_settings.emplace_back(k, v);
   }
-  out += "<h3>Config</h3>\n" + html_config_table(key_settings, "config key-settings");
+  out += "<div class=\"head\"><div>" + summary_table(r) + "</div>\n<div><h3>Config</h3>\n" +
+         html_config_table(key_settings, "config key-settings") + "</div></div>\n";
   out += fmt::format(
       "<details><summary>all {} keys of config.resolved.yaml</summary>\n{}"
       "</details>\n",
@@ -233,7 +235,7 @@ std::string html_run_section(const RunReport& r, size_t index) {
         series_of(r.metrics.val.at(key), key, palette_color(2), true, false)};
     const std::string sel = "selected/" + key.substr(4);
     if (const StepSeries* e = find(r.metrics.val, sel)) {
-      s.push_back(series_of(*e, sel + " (checkpoint.ema)", palette_color(3), false, true));
+      s.push_back(series_of(*e, "selected (EMA)", palette_color(3), false, true));
     }
     out += svg_chart(s, options(key, key.substr(4), r)) + "\n";
   }
@@ -243,13 +245,10 @@ std::string html_run_section(const RunReport& r, size_t index) {
     o.log_y = use_log_scale(lr);
     out += svg_chart(lr, o) + "\n";
   }
-  out += "</div>\n<h3>Throughput</h3>\n<div class=\"charts\">\n";
   if (const StepSeries* s = find(r.metrics.train, "images_per_s")) {
     out += svg_chart({series_of(*s, "images/s", palette_color(5), false, false)},
                      options("throughput (all ranks)", "images/s", r)) +
            "\n";
-  } else {
-    out += "<p class=\"note\">metrics.jsonl has no images_per_s.</p>\n";
   }
   out += "</div>\n" + phase_breakdown(r);
 

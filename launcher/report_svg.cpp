@@ -13,7 +13,8 @@ namespace {
 
 constexpr double kLeft = 64, kRight = 16, kTop = 28, kBottom = 40;
 constexpr double kLegendRow = 18;
-constexpr int kLegendColumns = 3;
+constexpr int kLegendColumns = 2;  // in a chart; the stacked bar's legend has 3
+constexpr int kBarLegendColumns = 3;
 
 bool drawable(double x, double y, bool log_y) {
   return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0);
@@ -123,7 +124,7 @@ std::string svg_chart(const std::vector<ChartSeries>& series, const ChartOptions
   const int legend_rows =
       series.size() > 1 ? static_cast<int>((series.size() + kLegendColumns - 1) / kLegendColumns)
                         : 0;
-  const double W = o.width, H = o.height + legend_rows * kLegendRow;
+  const double W = o.width, H = o.height + legend_rows * kLegendRow + (legend_rows > 0 ? 8 : 0);
   const double px0 = kLeft, px1 = W - kRight, py0 = kTop, py1 = o.height - kBottom;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"{0}\" height=\"{1}\" "
@@ -225,7 +226,7 @@ std::string svg_chart(const std::vector<ChartSeries>& series, const ChartOptions
     svg += "<g class=\"legend\" font-size=\"11\">\n";
     for (size_t i = 0; i < series.size(); ++i) {
       const double lx = px0 + static_cast<double>(i % kLegendColumns) * col;
-      const double ly = o.height + static_cast<double>(i / kLegendColumns) * kLegendRow;
+      const double ly = o.height + 12 + static_cast<double>(i / kLegendColumns) * kLegendRow;
       svg += fmt::format(
           "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"3\"{4}/>"
           "<text x=\"{5}\" y=\"{6}\">{7}</text>\n",
@@ -244,7 +245,7 @@ std::string svg_stacked_bar(const std::vector<std::pair<std::string, double>>& p
   for (const auto& [label, v] : parts) {
     if (std::isfinite(v) && v > 0) total += v;
   }
-  const int rows = static_cast<int>(parts.size() + kLegendColumns - 1) / kLegendColumns;
+  const int rows = static_cast<int>(parts.size() + kBarLegendColumns - 1) / kBarLegendColumns;
   const double H = 40 + rows * kLegendRow;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"bar\" width=\"{0}\" height=\"{1}\" "
@@ -270,10 +271,10 @@ std::string svg_stacked_bar(const std::vector<std::pair<std::string, double>>& p
     }
     x += w;
   }
-  const double col = (x1 - x0) / kLegendColumns;
+  const double col = (x1 - x0) / kBarLegendColumns;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const double lx = x0 + static_cast<double>(i % kLegendColumns) * col;
-    const double ly = 46 + static_cast<double>(i / kLegendColumns) * kLegendRow;
+    const double lx = x0 + static_cast<double>(i % kBarLegendColumns) * col;
+    const double ly = 46 + static_cast<double>(i / kBarLegendColumns) * kLegendRow;
     const double v = parts[i].second;
     const double pct = std::isfinite(v) && v > 0 ? 100 * v / total : 0;
     svg += fmt::format(

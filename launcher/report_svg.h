@@ -36,8 +36,8 @@ struct ChartOptions {
   bool log_y = false;
   std::optional<double> marker_x;  // a dashed vertical line
   std::string marker_label;        // its text, e.g. "best (step 40)"
-  int width = 560;
-  int height = 300;
+  int width = 372;
+  int height = 250;
 };
 
 // The y range a chart shows (before the margin): min and max of the finite values, positive

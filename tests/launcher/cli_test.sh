@@ -28,7 +28,7 @@ expect_in out "tessera 0."
 
 run --help
 expect_rc 0 --help
-for c in train eval predict export launch submit status runs sweep synth pack inspect config; do
+for c in train eval predict export launch submit status runs sweep report synth pack inspect config; do
   expect_in out "  $c "
 done
 
@@ -50,6 +50,7 @@ declare -A options=(
   [status]="RUN"
   [runs]="DIR"
   [sweep]="CONFIG --set --grid --seeds --np --dry-run"
+  [report]="RUN_DIR --out"
   [synth]="--task --out --samples --size --shards --seed --val-fraction --test-fraction"
   [pack]="--task --inputs --targets --out --size --scale --noise --val-fraction --test-fraction"
   [inspect]="TARGET --set --verify --no-verify --write-manifest"
@@ -85,6 +86,11 @@ mkdir -p "$WORK/empty-runs"
 run runs "$WORK/empty-runs"
 expect_rc 0 runs of an empty directory
 expect_in out "no runs in"
+run report "$WORK/no-such-run"
+expect_rc 1 report of a missing run directory
+expect_in err "RUN_DIR $WORK/no-such-run: no such directory"
+run report
+[ "$rc" -ne 0 ] || fail "report without a RUN_DIR should fail"
 
 # Landed subcommands run for real (end-to-end coverage: tests/e2e).
 run synth --task roads --out "$WORK/roads" --samples 8 --size 32
