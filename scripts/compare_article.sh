@@ -4,8 +4,8 @@
 # the same image-to-image tasks, with everything else identical: config file, data, steps, batch,
 # optimiser and schedule, loss (MSE), ranks. Two tasks:
 #   style     photo -> painting translation (configs/monet_style.yaml; `tessera synth --task style`)
-#   denoise   Gaussian noise std 0.1 (configs/denoise.yaml with model.residual=false for both, so
-#             the networks alone are compared)
+#   denoise   Gaussian noise std 0.1 (configs/denoise.yaml with model.residual=false and
+#             model.depth=4 for both: the networks alone, at the article's depth, are compared)
 # Each run's best checkpoint (on validation PSNR) is evaluated on the test split; the end is a
 # table (PSNR/SSIM, and the noisy input for denoising) and, per task, one `tessera report` of both
 # runs (curves overlaid, configs diffed, the same test images side by side) at
@@ -43,7 +43,7 @@ sets() {  # task arch
     --set train.eval_every=250 --set train.checkpoint_every=250 --set optim.lr=1e-3 \
     --set schedule.name=cosine --set schedule.warmup_steps=50 --set schedule.min_lr=1e-5 \
     --set logging.progress=lines --set eval.tile=0
-  [ "$1" = denoise ] && echo --set model.residual=false
+  [ "$1" = denoise ] && echo --set model.residual=false --set model.depth=4
   return 0
 }
 for t in "${TASKS[@]}"; do
@@ -66,11 +66,9 @@ for t in "${TASKS[@]}"; do
     mpirun --bind-to none -np "$RANKS" "$BIN" eval "${CONFIG[$t]}" "${s[@]}" --checkpoint best \
       --split test >"$run.eval.txt" 2>"$run.eval.log" || { tail -30 "$run.eval.log"; exit 1; }
   done
-  if "$BIN" report --help >/dev/null 2>&1; then
-    "$BIN" report "$OUT/$t-autoencoder" "$OUT/$t-unet" --out "$OUT/report-$t.html" \
-      >"$OUT/report-$t.log" 2>&1 || { tail -20 "$OUT/report-$t.log"; exit 1; }
-    echo "== $t: report $OUT/report-$t.html"
-  fi
+  "$BIN" report "$OUT/$t-autoencoder" "$OUT/$t-unet" --out "$OUT/report-$t.html" \
+    >"$OUT/report-$t.log" 2>&1 || { tail -20 "$OUT/report-$t.log"; exit 1; }
+  echo "== $t: report $OUT/report-$t.html"
 done
 
 /usr/bin/python3 - "$OUT" "$STEPS" "${TASKS[@]}" <<'PY'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on its embedded default: installs what is missing, builds, synthesizes a small
 # satellite-roads dataset, trains the article's U-Net on 2 MPI ranks on CPU, evaluates the best
-# checkpoint on the test split, writes prediction images, and prints where everything is.
+# checkpoint on the test split, writes prediction images and the HTML report (tessera report),
+# and prints where everything is.
 # Environment: DEMO_STEPS (default from configs/demo.yaml), DEMO_RANKS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,22 +39,25 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 extra=()
 if [ -n "${DEMO_STEPS:-}" ]; then extra+=(--set "train.max_steps=${DEMO_STEPS}"); fi
 
-echo "== 1/4 synthesize roads dataset -> $DATA"
+echo "== 1/5 synthesize roads dataset -> $DATA"
 if [ ! -f "$DATA/test/manifest.json" ]; then
   $BIN synth --task roads --out "$DATA" --samples 1200 --size 64 --shards 4 --seed 7 \
     --val-fraction 0.1 --test-fraction 0.1
 fi
 
-echo "== 2/4 train the article's U-Net on $RANKS MPI ranks (CPU)"
+echo "== 2/5 train the article's U-Net on $RANKS MPI ranks (CPU)"
 start=$(date +%s)
 mpirun --oversubscribe --bind-to none -np "$RANKS" $BIN train "$CONFIG" --resume auto "${extra[@]}"
 echo "   trained in $(( $(date +%s) - start )) s"
 
-echo "== 3/4 evaluate the best checkpoint on the test split"
+echo "== 3/5 evaluate the best checkpoint on the test split"
 mpirun --oversubscribe --bind-to none -np "$RANKS" $BIN eval "$CONFIG" --checkpoint best --split test "${extra[@]}"
 
-echo "== 4/4 predictions on test images"
+echo "== 4/5 predictions on test images"
 $BIN predict "$CONFIG" --checkpoint best --input "$DATA/test" --out runs/demo/predictions "${extra[@]}"
+
+echo "== 5/5 report: curves, evaluation and validation images in one page"
+$BIN report runs/demo --out runs/demo/report.html
 
 cat <<TXT
 
@@ -63,4 +67,6 @@ Done. Everything is under runs/demo/:
   runs/demo/checkpoints/             checkpoints (latest, best)
   runs/demo/eval/summary.json        test-split metrics (overall, per class, per image)
   runs/demo/predictions/             masks, overlays and input|target|prediction grids
+  runs/demo/report.html              one self-contained page: open it in any browser
+  runs/demo/tb/                      TensorBoard event files: tensorboard --logdir runs/demo/tb
 TXT

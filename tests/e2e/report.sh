@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# `tessera report` (docs/report.md) seen in a real browser. On tiny denoising data
-# (configs/ci/denoise.yaml: the eval summary has the noisy-input baseline) two short runs train
-# with mpirun -np 2 (a U-Net and a generic autoencoder with another learning rate), one is
-# evaluated, then `tessera report` writes the page of one run (default --out) and of both
-# (--out). Headless Chromium (Debian's chromium) loads each page from a file:// URL, dumps the
-# DOM it built and takes a 1200x3000 screenshot; report_check.py then asserts: no console message
-# (the page has no script: an exception, a Content-Security-Policy refusal or a failed load would
-# show there), the curves (SVG paths with points), the validation points, the gallery (<img>
-# elements whose data: URIs decode as PNG), the eval table, the comparison's config diff, no
-# resource outside the page, and a screenshot that is not blank.
+# `tessera report` (docs/report.md) seen in a real browser, on three pages:
+#   demo     the demo run (configs/demo.yaml: the article's U-Net on roads, as scripts/demo.sh
+#            trains it; here 8 steps on tiny synthetic data), evaluated, `tessera report RUN`;
+#   one      the article's U-Net on denoising (configs/ci/denoise.yaml, filters 16, depth 4, not
+#            residual), evaluated: the eval table has the noisy-input baseline;
+#   article  the article's comparison: that U-Net and the article's autoencoder
+#            (model.arch=autoencoder, no skip connections) on the same data, steps and settings,
+#            both evaluated, in one `tessera report A B --out`.
+# All runs train with mpirun -np 2. Headless Chromium (Debian's chromium) loads each page from a
+# file:// URL, dumps the DOM it built and takes a 1200x3000 screenshot; report_check.py then
+# asserts: no console message (the page has no script: an exception, a Content-Security-Policy
+# refusal or a failed load would show there), the curves (SVG paths with points), the
+# validation points, the gallery (<img> elements whose data: URIs decode as PNG), the eval table,
+# the comparison's config diff, no resource outside the page, and a screenshot that is not blank.
 # Controls (each must make its check fail): the report with an injected
 # <script>throw new Error(...)</script> (console), with an <img> from the network (console: the
 # page's CSP refuses it), a blank page (screenshot) and the report with its <img> elements removed
 # (gallery). Errors: a missing run directory and a damaged metrics.jsonl are refused, naming the
 # file, and leave no report behind.
 # The screenshots and pages are kept in $TESSERA_BINARY_DIR/tests/e2e/report-output/ (printed at
-# the end; never committed). ~1-2 min on 2 cores.
+# the end; never committed; docs/report.md describes them). ~1-2 min on 2 cores.
 source "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
 CHECK=$TESSERA_SOURCE_DIR/tests/e2e/report_check.py
@@ -28,13 +32,26 @@ synth denoise data
 CFG=$TESSERA_SOURCE_DIR/configs/ci/denoise.yaml
 common=(--set data.train=data/train --set data.val=data/val --set data.test=data/test
         --set experiment.output_dir=out --set train.max_steps=8 --set train.log_every=1
-        --set train.eval_every=2 --set train.checkpoint_every=4)
-expect_ok train-unet mpi train-unet 2 180 train "$CFG" "${common[@]}" --set experiment.name=unet
-expect_ok train-ae mpi train-ae 2 180 train "$CFG" "${common[@]}" --set experiment.name=ae \
-  --set model.arch=autoencoder_generic --set model.residual=false --set optim.lr=0.003
-expect_ok eval mpi eval 2 180 eval "$CFG" "${common[@]}" --set experiment.name=unet \
+        --set train.eval_every=2 --set train.checkpoint_every=4 --set model.filters=16
+        --set model.depth=4 --set model.residual=false)
+for arch in unet ae; do
+  a=$([ $arch = ae ] && echo autoencoder || echo unet)
+  expect_ok "train-$arch" mpi "train-$arch" 2 180 train "$CFG" "${common[@]}" \
+    --set experiment.name=$arch --set model.arch=$a
+  expect_ok "eval-$arch" mpi "eval-$arch" 2 180 eval "$CFG" "${common[@]}" \
+    --set experiment.name=$arch --set model.arch=$a --checkpoint best --split test
+  [ -f out/$arch/eval/summary.json ] || fail "tessera eval wrote no out/$arch/eval/summary.json"
+done
+# The demo run: configs/demo.yaml as scripts/demo.sh trains it, on tiny data and few steps.
+synth roads roads
+demo=(--set data.train=roads/train --set data.val=roads/val --set data.test=roads/test
+      --set experiment.output_dir=out --set train.max_steps=8 --set train.log_every=1
+      --set train.eval_every=2 --set train.checkpoint_every=4 --set schedule.warmup_steps=1
+      --set data.image_size=32)
+expect_ok train-demo mpi train-demo 2 180 train "$TESSERA_SOURCE_DIR/configs/demo.yaml" "${demo[@]}"
+expect_ok eval-demo mpi eval-demo 2 180 eval "$TESSERA_SOURCE_DIR/configs/demo.yaml" "${demo[@]}" \
   --checkpoint best --split test
-[ -f out/unet/eval/summary.json ] || fail "tessera eval wrote no out/unet/eval/summary.json"
+expect_ok report-demo run report-demo 60 "$TESSERA_BIN" report out/demo
 
 expect_ok report-one run report-one 60 "$TESSERA_BIN" report out/unet
 [ -s out/unet/report.html ] || fail "tessera report out/unet wrote no out/unet/report.html"
@@ -73,13 +90,17 @@ check() { local name=$1; shift; run "$name" 60 "$PY" "$CHECK" "$@"; }
 
 browse one out/unet/report.html
 browse two both.html
-for page in one two; do
+browse demo out/demo/report.html
+for page in one two demo; do
   expect_ok "console-$page" check "console-$page" console "$LOGS/$page-chromium.log"
   expect_ok "shot-$page" check "shot-$page" shot "$page.png"
 done
 expect_ok dom-one check dom-one dom one.dom --runs 1 --eval --images 4
 expect_ok dom-two check dom-two dom two.dom --runs 2 --eval --images 8
+expect_ok dom-demo check dom-demo dom demo.dom --runs 1 --eval --images 4
 grep -q 'model.arch' two.dom || fail "the config diff lacks model.arch"
+grep -q '>autoencoder<' two.dom || fail "the comparison does not name the article's autoencoder"
+grep -q 'val/dice' demo.dom || fail "the demo run's page has no val/dice curve"
 grep -q 'noisy_input (baseline)' one.dom || fail "the eval table lacks the noisy-input baseline"
 
 # Controls: each check must fail on a page made to break it.
@@ -108,13 +129,19 @@ check ctl-noimg dom control-noimg.dom --runs 1 --eval --images 4 &&
 expect_log ctl-noimg "gallery: 0 PNG"
 expect_ok console-noimg check console-noimg console "$LOGS/control-noimg-chromium.log"
 
-for f in console-one console-two shot-one shot-two dom-one dom-two; do tail -1 "$LOGS/$f.log"; done
+for f in console-one console-two console-demo shot-one shot-two shot-demo dom-one dom-two dom-demo; do
+  tail -1 "$LOGS/$f.log"
+done
 echo "controls: script -> $(grep -a -m1 -o 'Uncaught Error: report-control-error' "$LOGS/ctl-script.log");" \
   "network -> CSP refusal; blank -> $(tail -1 "$LOGS/ctl-blank.log");" \
   "no images -> $(grep -a -m1 'gallery' "$LOGS/ctl-noimg.log")"
-cp one.png two.png control-blank.png "$KEEP/"
+cp one.png control-blank.png "$KEEP/"
+cp two.png "$KEEP/article.png"
+cp demo.png "$KEEP/demo.png"
 cp out/unet/report.html "$KEEP/one.html"
-cp both.html "$KEEP/two.html"
-echo "screenshots: $KEEP/one.png $KEEP/two.png (control: $KEEP/control-blank.png)"
-echo "pages: $KEEP/one.html $KEEP/two.html; chromium: $(chromium --version 2>/dev/null)"
+cp both.html "$KEEP/article.html"
+cp out/demo/report.html "$KEEP/demo.html"
+echo "screenshots: $KEEP/demo.png (the demo run) $KEEP/article.png (the article's comparison)" \
+  "$KEEP/one.png (control: $KEEP/control-blank.png)"
+echo "pages: $KEEP/demo.html $KEEP/article.html $KEEP/one.html; chromium: $(chromium --version 2>/dev/null)"
 echo "e2e_report: ok in $(( $(date +%s) - t0 )) s"
