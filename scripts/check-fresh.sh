@@ -6,7 +6,7 @@
 # Makes a clean Debian root with mmdebstrap (bookworm = Debian 12, the default; trixie = 13),
 # clones this repository's HEAD into it (/src; uncommitted changes are NOT included), and runs
 # inside it (chroot, as root) scripts/setup.sh, scripts/build.sh and then either a smoke run of
-# the main job (default: synth -> mpirun -np 2 train -> mpirun -np 2 eval -> predict -> export,
+# the main job (default: synth -> mpirun -np 2 train -> mpirun -np 2 eval -> report -> predict -> export,
 # plus the Python interop the tests rely on: h5py reads our shards, /usr/bin/python3's torch.load
 # reads the export, also with weights_only=True) or, with --full, the whole scripts/test.sh.
 #
@@ -216,6 +216,8 @@ else
     test -f $S/out/smoke/checkpoints/latest'
   step eval 300 in_root "$SMOKE_ENV $MPI"' $B eval $CFG $sets --checkpoint latest --split test
     python3 -c "import json; s = json.load(open(\"$S/out/smoke/eval/summary.json\")); assert s[\"samples\"] == 8, s; print(s[\"metrics\"])"'
+  step report 120 in_root "$SMOKE_ENV"' $B report $S/out/smoke --out $S/report.html
+    grep -q "<svg" $S/report.html'
   step predict 300 in_root "$SMOKE_ENV"' $B predict $CFG $sets --checkpoint latest \
       --input $S/data/test --out $S/pred
     ls $S/pred/*.png | head -3'
