@@ -7,7 +7,13 @@
 //      its Conv2D and Conv2DTranspose layers, counted from the layer shapes models/describe.h
 //      traces; pooling, activations, batch norm, the loss and Adam are not counted) and the
 //      measured step (zero_grad, forward, MSE loss, backward, the config's optimizer step);
-//      achieved GFLOP/s and the fraction of the peak.
+//      achieved GFLOP/s and the fraction of the peak;
+//   3. the same step's convolutions alone: every Conv2D / Conv2DTranspose layer of the model
+//      timed by itself at its own shape (forward + both gradients, batch B). Their sum is the
+//      time the step would take if nothing but its convolutions ran, at the rates oneDNN reaches
+//      for those shapes (small channel counts at full resolution run far below the peak); the
+//      rest of the step (pooling, batch norm, activations, concatenation, dropout, the loss,
+//      Adam, the autograd bookkeeping) is what a faster step would have to shrink.
 //
 //   build/bin/bench_roofline [--configs configs/roads.yaml,configs/monet_style.yaml]
 //                            [--sizes 64,128,256] [--batch 8] [--steps 4] [--warmup 2]
@@ -19,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +33,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/heap_tuning.h"
+#include "models/conv_transpose.h"
 #include "models/describe.h"
 #include "models/model.h"
 #include "trainer/optim.h"
@@ -114,9 +122,46 @@ double conv_peak(const Args& a) {
   return best;
 }
 
+// Seconds of forward + both gradients of every convolution layer of the summary, each timed
+// alone at its shape (stride 1 at the output's size: a stride-2 layer does the same arithmetic).
+double conv_layers_seconds(const Args& a, const tessera::ModelSummary& s) {
+  double total = 0;
+  for (const auto& r : s.layers) {
+    const bool transpose = r.type == "Conv2DTranspose";
+    if ((r.type != "Conv2D" && !transpose) || r.output_shape.size() != 3) continue;
+    const int64_t out_c = r.output_shape[0], h = r.output_shape[1], w = r.output_shape[2];
+    // 3x3 everywhere but the 1x1 output heads: params = Cin * Cout * k * k + Cout.
+    const int64_t weights = r.params - out_c;
+    const int64_t k = weights % (out_c * 9) == 0 ? 3 : 1;
+    const int64_t in_c = weights / (out_c * k * k);
+    torch::Tensor x;
+    std::function<torch::Tensor()> fwd;
+    if (transpose) {
+      // As the models compute it (models/conv_transpose.h: four stride-1 convolutions, one per
+      // output phase; LibTorch's own conv_transpose2d is several times slower on CPU).
+      auto weight = (torch::rand({in_c, out_c, 3, 3}) * 0.1).requires_grad_(true);
+      auto bias = torch::zeros({out_c}).requires_grad_(true);
+      x = torch::rand({a.batch, in_c, h / 2, w / 2}).requires_grad_(true);
+      fwd = [weight, bias, &x]() {
+        return tessera::keras_conv_transpose2d_polyphase(x, weight, bias, 3, 2);
+      };
+    } else {
+      auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(in_c, out_c, k).padding(k / 2));
+      x = torch::rand({a.batch, in_c, h, w}).requires_grad_(true);
+      fwd = [conv, &x]() mutable { return conv->forward(x); };
+    }
+    total += median_seconds(a.warmup, a.steps, [&] {
+      x.mutable_grad() = torch::Tensor();
+      fwd().sum().backward();
+    });
+  }
+  return total;
+}
+
 void model_rows(const Args& a, double peak) {
-  std::printf("| config | model | size | train GFLOP/step | ms/step | GFLOP/s | of peak |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|\n");
+  std::printf("| config | model | size | train GFLOP/step | ms/step | GFLOP/s | of peak | "
+              "its convolutions alone, ms | convolutions' share of the step |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const std::string& path : a.configs) {
     for (int size : a.sizes) {
       tessera::Config cfg = tessera::load_config(path);
@@ -133,9 +178,10 @@ void model_rows(const Args& a, double peak) {
         opt->step();
       });
       const double flops = 3 * forward_flops(s) * a.batch;
-      std::printf("| %s | %s | %d | %.2f | %.0f | %.1f | %.0f%% |\n", path.c_str(),
-                  cfg.model.arch.c_str(), size, flops / 1e9, t * 1e3, flops / t / 1e9,
-                  100 * flops / t / 1e9 / peak);
+      const double convs = conv_layers_seconds(a, s);
+      std::printf("| %s | %s | %d | %.2f | %.0f | %.1f | %.0f%% | %.0f | %.0f%% |\n",
+                  path.c_str(), cfg.model.arch.c_str(), size, flops / 1e9, t * 1e3,
+                  flops / t / 1e9, 100 * flops / t / 1e9 / peak, convs * 1e3, 100 * convs / t);
       std::fflush(stdout);
     }
   }
