@@ -198,6 +198,12 @@ class Validator {
            "task.in_channels; {}, {}",
            is("task.in_channels"), is("task.out_channels"));
     }
+    if (c_.model.arch == "autoencoder" && c_.model.depth != 4) {
+      fail("model.depth",
+           "model.arch autoencoder is the article's fixed network (4 down-samplings), so "
+           "model.depth must be 4, found {}; {} (model.arch autoencoder_generic takes any depth)",
+           c_.model.depth, is("model.arch"));
+    }
     if (c_.model.arch == "unet") {
       const int div = 1 << c_.model.depth;
       if (c_.data.image_size % div != 0) {

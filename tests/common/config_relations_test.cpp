@@ -88,6 +88,10 @@ TEST(ConfigRelations, ModelAndTraining) {
   check({"eval: {tile: 200}\n", {"eval.tile: a U-Net of depth 4 needs a tile divisible by 16"}},
         seg);
   check({"model: {residual: true}\n", {"model.residual: adds the input to the output"}}, seg);
+  check({"model: {arch: autoencoder, depth: 3}\n",
+         {"model.depth: model.arch autoencoder is the article's fixed network (4 down-samplings), "
+          "so model.depth must be 4, found 3"}},
+        seg);
   check({"optim: {nesterov: true}\n", {"optim.nesterov: needs optim.name sgd and momentum > 0"}},
         seg);
   check({"optim: {lr: 1e-4}\nschedule: {min_lr: 1e-3}\n", {"schedule.min_lr: must be <= optim.lr"}},
