@@ -62,7 +62,7 @@ classify() {
       rm -f "$stack".*
     fi
     frame=$(grep -E '^ +#[0-9]+ ' "$stack" | grep -v -E \
-      'interceptor|in (malloc|calloc|realloc|free|strdup)|__sanitizer|sanitizer_common|asan_|fuzzer::|libc\.so|\(/[^ ]*/bin/fuzz_[a-z]+\+0x' |
+      'interceptor|in (malloc|calloc|realloc|free|strdup)|__sanitizer|sanitizer_common|asan_|fuzzer::|libc\.so|/sysdeps/|^ +#[0-9]+ 0x[0-9a-f]+ in __mem[a-z_0-9]+ string/|\(/[^ ]*/bin/fuzz_[a-z]+\+0x' |
       head -1)
     [ "$stack" = "$r" ] || rm -f "$stack"
     if grep -q libhdf5 <<<"$frame"; then
