@@ -31,9 +31,13 @@ CFG=$TESSERA_SOURCE_DIR/configs/ci/roads.yaml
 # Validation and checkpoints every 2 steps: both happen at step K, and a checkpoint exists
 # before every kill. dist.timeout_s stays at the CI config's 60 s in the kill runs, so it is
 # mpirun noticing the dead rank that ends them, not the watchdog.
+# Checkpoints are written synchronously: with checkpoint.async (the default) the step K-2
+# checkpoint may still be in flight when a rank is killed at step K (the hook fires before
+# rank 0 waits for it), and the resume would start from an earlier step or fresh. That race
+# and its guarantees are e2e_async_checkpoint's; this test needs "a checkpoint before every kill".
 common=(--set data.train=data/train --set data.val=data/val --set data.test=data/test
         --set experiment.output_dir=out --set train.max_steps=$STEPS --set train.log_every=1
-        --set train.eval_every=2 --set train.checkpoint_every=2)
+        --set train.eval_every=2 --set train.checkpoint_every=2 --set checkpoint.async=false)
 
 now() { date +%s.%N; }
 # timed NAME SECONDS args...: `mpirun -np NP tessera args...` under a hard bound of SECONDS;
