@@ -68,14 +68,12 @@ std::vector<KeySpec> build_schema() {
                   .in(closed(1, 16))
                   .reads("trainer/task_io.cpp, datasets/loader.cpp (super_resolution)"));
   s.push_back(key("task.noise_std", TESSERA_CFG_FIELD(task.noise_std),
-                  "Denoising: std of Gaussian noise added on the fly to clean inputs. Not "
-                  "implemented yet: 0 only, the data holds the noisy inputs (made by `tessera "
-                  "synth --task denoise --noise S` or `tessera pack --noise S`).")
-                  .in(closed(0, 10))
-                  .only_default("adding noise on the fly is not implemented yet; the noise is "
-                                "made with the data (`tessera synth --task denoise --noise S`, "
-                                "`tessera pack --task denoising --noise S`): remove the key")
-                  .reads("nothing yet (only 0 is accepted)"));
+                  "Denoising: std (images in [0, 1]) of Gaussian noise drawn afresh every "
+                  "training step on the clean targets (clipped, rounded to 8-bit levels), "
+                  "replacing data.train's stored noisy inputs; validation and test keep their "
+                  "stored inputs. 0 = train on the stored inputs.")
+                  .in(closed(0, 1))
+                  .reads("trainer/training_step.cpp (next_batch), trainer/task_io.cpp"));
   s.push_back(key("task.mask_fraction", TESSERA_CFG_FIELD(task.mask_fraction),
                   "Inpainting: fraction of the image hidden on the fly. Not implemented yet: the "
                   "holes are made with the data (`tessera synth/pack --mask-fraction F`).")

@@ -105,6 +105,12 @@ class Validator {
   void task() const {
     const TaskConfig& t = c_.task;
     const std::string kind = to_string(t.kind);
+    if (t.noise_std > 0 && t.kind != TaskKind::denoising) {
+      fail("task.noise_std",
+           "noise drawn on the fly is for task.kind denoising (its targets are the clean "
+           "images); {}",
+           is("task.kind"));
+    }
     if (t.kind == TaskKind::segmentation) {
       const bool binary = t.classes == 1;
       if (binary && t.out_channels != 1) {

@@ -21,6 +21,11 @@ torch::Tensor model_input(const Config& cfg, const torch::Tensor& inputs,
   return inputs;
 }
 
+torch::Tensor training_noise(const torch::Tensor& clean, double std) {
+  auto noisy = (clean + torch::randn_like(clean) * std).clamp(0.0, 1.0);
+  return noisy.mul(255.0).round().div(255.0);
+}
+
 torch::Tensor to_prediction(const Config& cfg, const torch::Tensor& raw) {
   return apply_activation(cfg.model.activation, raw);
 }

@@ -64,6 +64,11 @@ std::optional<Batch> TrainingRun::next_batch() {
   auto ws = watchdog_->enter(Phase::data, progress_.step);
   hooks_.hit(FaultPhase::data, rank_, progress_.step);
   std::optional<Batch> batch = train_loader_->next();
+  // Denoising with task.noise_std: a fresh draw of noise on the clean targets every step
+  // (seeded by begin_step: exact on resume); the stored noisy inputs serve validation only.
+  if (batch && cfg_.task.noise_std > 0) {
+    batch->inputs = training_noise(batch->targets, cfg_.task.noise_std);
+  }
   if (batch && hooks_.poison_batch(rank_, progress_.step)) {
     batch->inputs.fill_(std::numeric_limits<float>::quiet_NaN());
   }

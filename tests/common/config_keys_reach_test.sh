@@ -51,6 +51,7 @@ synth roads seg
 synth multiclass mc
 synth superres sr --scale 2
 synth style tr
+synth denoise dn --noise 0.1
 printf 'localhost slots=4\n' >hostfile
 
 common_yaml() {  # DATA [EVAL-METRICS CHECKPOINT-METRIC]
@@ -78,6 +79,11 @@ task: {kind: super_resolution, in_channels: 3, out_channels: 3, scale: 2}
 model: {filters: 2, depth: 2, activation: none}
 loss: {name: l1}
 EOF
+{ common_yaml dn "[psnr]" val/psnr; cat <<'EOF'; } >ctx/dn.yaml
+task: {kind: denoising, in_channels: 3, out_channels: 3}
+model: {filters: 2, depth: 2, activation: none, residual: true}
+loss: {name: mse}
+EOF
 { common_yaml tr "[psnr]" val/psnr; cat <<'EOF'; } >ctx/tr.yaml
 task: {kind: translation, in_channels: 3, out_channels: 3}
 model: {filters: 2, depth: 2, activation: sigmoid}
@@ -102,6 +108,7 @@ mc          mc
 sr          sr
 sr_ssim     sr   loss.name=ssim_l1
 tr          tr
+dn          dn
 EOF
 
 # ---- one entry per key: KEY PROBE CONTEXT VALUE [COMPANION=VALUE ...] ------------------------
@@ -116,7 +123,7 @@ task.classes               train   mc         4  task.out_channels=4
 task.in_channels           train   seg        1
 task.out_channels          train   tr         1
 task.scale                 train   sr         4
-task.noise_std             refused -          0.1
+task.noise_std             train   dn         0.1
 task.mask_fraction         refused -          0.5
 model.arch                 train   seg        autoencoder_generic
 model.filters              train   seg        3

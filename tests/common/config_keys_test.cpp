@@ -1,5 +1,5 @@
 // Keys that nothing reads: every schema key names the code that reads it, and a key whose feature
-// is not implemented yet accepts its default only (task.noise_std: 0; task.mask_fraction: 0.25),
+// is not implemented yet accepts its default only (task.mask_fraction: 0.25),
 // refusing anything else with the key, the file:line and why; train.precision fp16 likewise. Also
 // Config::where() (which key, set where) and with_context() (an error from a component, prefixed
 // with the key that led there). That each key really reaches its reader is shown by
@@ -39,19 +39,31 @@ TEST(ConfigKeys, Fp16PrecisionIsRefusedNamingKeyFileAndReason) {
             "bf16");
 }
 
-TEST(ConfigKeys, UnreadTaskKeysAcceptTheirDefaultOnly) {
+TEST(ConfigKeys, UnimplementedTaskKeysAcceptTheirDefaultOnly) {
   const std::string denoise =
       "experiment: {name: t}\ntask: {kind: denoising, in_channels: 3, out_channels: 3}\n"
       "model: {activation: none}\nloss: {name: mse}\neval: {metrics: [psnr]}\n"
       "checkpoint: {metric: val/psnr}\n";
-  expect_config_error([&] { load_text(denoise, {"task.noise_std=0.1"}); },
-                      {"task.noise_std: `0.1` is refused: adding noise on the fly is not "
-                       "implemented yet",
-                       "tessera synth --task denoise --noise S"});
   EXPECT_EQ(load_text(denoise, {"task.noise_std=0"}).task.noise_std, 0.0f);
   expect_config_error([&] { load_text(denoise, {"task.mask_fraction=0.5"}); },
                       {"task.mask_fraction: `0.5` is refused", "--mask-fraction F"});
   EXPECT_EQ(load_text(denoise, {"task.mask_fraction=0.25"}).task.mask_fraction, 0.25f);
+}
+
+TEST(ConfigKeys, NoiseOnTheFlyIsForDenoisingOnly) {
+  const std::string denoise =
+      "experiment: {name: t}\ntask: {kind: denoising, in_channels: 3, out_channels: 3}\n"
+      "model: {activation: none}\nloss: {name: mse}\neval: {metrics: [psnr]}\n"
+      "checkpoint: {metric: val/psnr}\n";
+  EXPECT_FLOAT_EQ(load_text(denoise, {"task.noise_std=0.1"}).task.noise_std, 0.1f);
+  // Control: the same value for a task whose targets are not the clean inputs.
+  const std::string translation =
+      "experiment: {name: t}\ntask: {kind: translation, in_channels: 3, out_channels: 3}\n"
+      "model: {activation: none}\nloss: {name: mse}\neval: {metrics: [psnr]}\n"
+      "checkpoint: {metric: val/psnr}\n";
+  expect_config_error([&] { load_text(translation, {"task.noise_std=0.1"}); },
+                      {"task.noise_std", "task.kind denoising", "task.kind is translation"});
+  expect_config_error([&] { load_text(denoise, {"task.noise_std=2"}); }, {"task.noise_std"});
 }
 
 TEST(ConfigKeys, WhereNamesTheFileLineOrOverrideThatSetAKey) {
