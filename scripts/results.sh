@@ -2,10 +2,9 @@
 # Trains the example configs long enough on CPU to show the models really work, evaluates each
 # best checkpoint on its test split and prints the figures recorded in docs/RESULTS.md:
 #   cells, roads      binary segmentation (synthetic data): test Dice (goal >= 0.90)
-#   superres          2x super-resolution on REAL photographs (python3-skimage's sample images;
-#                     trained on some, tested on others): PSNR vs bicubic (goal >= +1 dB)
 #   denoise           Gaussian noise std 0.1 (synthetic): PSNR vs the noisy input (goal >= +4 dB)
-# Usage: scripts/results.sh [TASK...]   (default: all four; ~60-80 min on 2 cores)
+# Usage: scripts/results.sh [TASK...]   (default: all three; ~20-30 min on 2 cores)
+# Super-resolution and denoising of real photographs: scripts/results_restoration.sh.
 # Environment: RESULTS_RANKS (2), RESULTS_OUT (runs/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +18,8 @@ mkdir -p "$OUT/bin"
 cp build/bin/tessera build/bin/tessera-shard-probe "$OUT/bin/"
 BIN=$PWD/$OUT/bin/tessera
 TASKS=("$@")
-[ ${#TASKS[@]} -gt 0 ] || TASKS=(cells roads superres denoise)
+[ ${#TASKS[@]} -gt 0 ] || TASKS=(cells roads denoise)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-SKIMAGE=/usr/lib/python3/dist-packages/skimage/data
 
 # data_<task>: builds $OUT/data/<task>/{train,val,test} once.
 data_cells() { [ -f "$OUT/data/cells/test/manifest.json" ] ||
@@ -30,36 +28,9 @@ data_roads() { [ -f "$OUT/data/roads/test/manifest.json" ] ||
   $BIN synth --task roads --out "$OUT/data/roads" --samples 1200 --size 64 --seed 12; }
 data_denoise() { [ -f "$OUT/data/denoise/test/manifest.json" ] ||
   $BIN synth --task denoise --out "$OUT/data/denoise" --samples 1200 --size 64 --noise 0.1 --seed 13; }
-# Real photographs, split by IMAGE (no tile of a test photo is seen in training): 128x128 tiles
-# of the high-resolution photos; the low-resolution inputs are their 2x bicubic down-scalings.
-# Test: astronaut, chelsea (the cat), coffee. Training: the other photographs of python3-skimage
-# and matplotlib's grace_hopper, without retina and hubble_deep_field, whose tiles are mostly
-# black background.
-MPLDATA=/usr/share/matplotlib/mpl-data/sample_data
-data_superres() {
-  local d=$OUT/data/superres
-  [ -f "$d/held/train/manifest.json" ] && return 0
-  rm -rf "$d" "$OUT/photos"
-  mkdir -p "$OUT/photos/train" "$OUT/photos/test"
-  for f in rocket.jpg motorcycle_left.png motorcycle_right.png ihc.png camera.png moon.png \
-           coins.png grass.png gravel.png brick.png page.png text.png; do
-    cp "$SKIMAGE/$f" "$OUT/photos/train/"
-  done
-  cp "$MPLDATA/grace_hopper.jpg" "$OUT/photos/train/"
-  for f in astronaut.png chelsea.png coffee.png; do cp "$SKIMAGE/$f" "$OUT/photos/test/"; done
-  # --degradation opencv_cubic: the data docs/RESULTS.md was measured on (pack's default is now
-  # bicubic_aa, the literature's; docs/synthetic-data.md).
-  $BIN pack --task super_resolution --inputs "$OUT/photos/train" --out "$d/fit" --size 128 \
-    --scale 2 --fit tile --val-fraction 0 --test-fraction 0 --degradation opencv_cubic
-  # pack puts every tile of the held-out photos into held/train (no val/test fractions): that
-  # directory is the validation and test split below.
-  $BIN pack --task super_resolution --inputs "$OUT/photos/test" --out "$d/held" --size 128 \
-    --scale 2 --fit tile --val-fraction 0 --test-fraction 0 --degradation opencv_cubic
-}
-
 # Per task: config and the overrides that fit a CPU budget (64x64 crops, 2 ranks x batch 8).
 declare -A CONFIG=([cells]=configs/cells.yaml [roads]=configs/roads.yaml
-                   [superres]=configs/superres.yaml [denoise]=configs/denoise.yaml)
+                   [denoise]=configs/denoise.yaml)
 common() {  # task
   local t=$1 d=$OUT/data/$1
   echo --set experiment.output_dir="$OUT" --set experiment.name="$t" --set data.batch_size=8 \
@@ -71,10 +42,6 @@ common() {  # task
       echo --set data.train="$d/train" --set data.val="$d/val" --set data.test="$d/test" \
         --set train.max_steps=1500 --set optim.lr=2e-3 --set schedule.name=cosine \
         --set schedule.warmup_steps=50 --set schedule.min_lr=1e-4 ;;
-    superres)
-      echo --set data.train="$d/fit/train" --set data.val="$d/held/train" \
-        --set data.test="$d/held/train" --set train.max_steps=6000 --set optim.lr=2e-3 \
-        --set schedule.name=cosine --set schedule.warmup_steps=100 --set schedule.min_lr=1e-5 ;;
     denoise)
       echo --set data.train="$d/train" --set data.val="$d/val" --set data.test="$d/test" \
         --set train.max_steps=1500 --set optim.lr=1e-3 --set schedule.name=cosine \
@@ -83,7 +50,7 @@ common() {  # task
 }
 
 for t in "${TASKS[@]}"; do
-  [ -n "${CONFIG[$t]:-}" ] || { echo "unknown task '$t': expected cells, roads, superres, denoise" >&2; exit 2; }
+  [ -n "${CONFIG[$t]:-}" ] || { echo "unknown task '$t': expected cells, roads, denoise (super-resolution: scripts/results_restoration.sh)" >&2; exit 2; }
   echo "== $t: data"
   "data_$t"
   # shellcheck disable=SC2207  # the override list is split on whitespace (no spaces in paths)
@@ -96,20 +63,6 @@ for t in "${TASKS[@]}"; do
     mpirun --bind-to none -np "$RANKS" "$BIN" train "${CONFIG[$t]}" "${sets[@]}" --resume auto \
       >"$OUT/$t.train.log" 2>&1 || { tail -30 "$OUT/$t.train.log"; exit 1; }
     echo "$(( $(date +%s) - start ))" >"$OUT/$t.train_seconds"
-  fi
-  if [ "$t" = superres ]; then
-    # Super-resolution gains slowly on CPU: after the first 6000 steps, two warm restarts of the
-    # cosine schedule (raising train.max_steps on resume is allowed; the schedule continues from
-    # its value at the new position, 6000/9000 then 9000/12000). These results used exactly this.
-    for target in 9000 12000; do
-      [ -f "$OUT/$t.restart-$target.seconds" ] && continue
-      echo "   continuing to step $target (warm restart of the cosine schedule)"
-      start=$(date +%s)
-      mpirun --bind-to none -np "$RANKS" "$BIN" train "${CONFIG[$t]}" "${sets[@]}" \
-        --set train.max_steps=$target --resume auto >"$OUT/$t.restart-$target.log" 2>&1 ||
-        { tail -30 "$OUT/$t.restart-$target.log"; exit 1; }
-      echo "$(( $(date +%s) - start ))" >"$OUT/$t.restart-$target.seconds"
-    done
   fi
   echo "   trained in $(cat "$OUT/$t.train_seconds") s (log: $OUT/$t.train.log)"
   echo "== $t: evaluate the best checkpoint on the test split"
@@ -126,26 +79,17 @@ for t in tasks:
     s = json.load(open(f"{out}/{t}/eval/summary.json"))
     m = s["metrics"]
     secs = int(open(f"{out}/{t}.train_seconds").read())
-    for target in (9000, 12000):
-        try:
-            secs += int(open(f"{out}/{t}.restart-{target}.seconds").read())
-        except FileNotFoundError:
-            pass
     n = s["samples"]
     if t in ("cells", "roads"):
         ok = m["dice"] >= 0.90
         print(f"| {t} | {n} synthetic 64x64 | Dice | {m['dice']:.4f} | - | - | >= 0.90 {'met' if ok else 'NOT met'} | {secs} s |")
     else:
-        base_name = "bicubic" if t == "superres" else "noisy_input"
+        base_name = "noisy_input"
         b = s[base_name]
         d = m["psnr"] - b["psnr"]
-        goal = 1.0 if t == "superres" else 4.0
-        split = f"{n} tiles of held-out photos" if t == "superres" else f"{n} synthetic 64x64"
+        goal = 4.0
+        split = f"{n} synthetic 64x64"
         print(f"| {t} | {split} | PSNR (dB) | {m['psnr']:.2f} | {b['psnr']:.2f} ({base_name}) | "
               f"{d:+.2f} dB | >= +{goal:.0f} dB {'met' if d >= goal else 'NOT met'} | {secs} s |")
-        if t == "superres":
-            dy = m["psnr_y"] - b["psnr_y"]
-            print(f"| {t} | | PSNR on Y (dB) | {m['psnr_y']:.2f} | {b['psnr_y']:.2f} | {dy:+.2f} dB | "
-                  f">= +1 dB {'met' if dy >= 1.0 else 'NOT met'} | |")
         print(f"| {t} | | SSIM | {m['ssim']:.4f} | {b['ssim']:.4f} | {m['ssim'] - b['ssim']:+.4f} | | |")
 PY

@@ -21,7 +21,7 @@ PACKAGES=(
   python3-torch python3-h5py python3-numpy python3-skimage python3-onnx
   python3-pil  # tests write palette PNG masks and check report screenshots
   chromium  # headless browser: tests/e2e/report.sh loads `tessera report` pages
-  # real photographs for the super-resolution results (scripts/results.sh)
+  # real photographs for the restoration results (scripts/results_restoration.sh)
   python-matplotlib-data
   # cluster tests
   slurm-wlm slurmctld slurmd slurm-client munge iproute2 procps util-linux

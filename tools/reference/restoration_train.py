@@ -154,6 +154,7 @@ def main():
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--loss", choices=["mse", "l1"], default="mse")
     ap.add_argument("--noise-std", type=float, default=0.0,
                     help="denoise: fresh Gaussian noise (images in [0, 1]) on the clean targets "
                     "every step, clipped and rounded to 8-bit levels, as task.noise_std")
@@ -190,7 +191,8 @@ def main():
         x, y = next(it)
         if args.noise_std > 0:
             x = ((y + torch.randn_like(y) * args.noise_std).clamp(0, 1) * 255).round() / 255
-        loss = F.mse_loss(ddp(model_input(x, y.shape[-2:])), y)
+        out = ddp(model_input(x, y.shape[-2:]))
+        loss = F.mse_loss(out, y) if args.loss == "mse" else F.l1_loss(out, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
