@@ -14,8 +14,8 @@ working torchrun here):
   mpirun -np 2 /usr/bin/python3 tools/reference/restoration_train.py --task sr \\
       --train DIR/train --val DIR/val --steps 3000 --lr 2e-3 --out runs/twin
 
-Every --eval-every steps rank 0 logs validation PSNR (RGB, whole tiles, float outputs as tessera's
-val/psnr) to OUT/curve.jsonl; at the end it writes OUT/model.pt (state dict) and, with
+Every --eval-every steps rank 0 logs validation PSNR (RGB, whole tiles, computed as tessera's
+val/psnr: clamped, 8-bit levels, border crop) to OUT/curve.jsonl; at the end it writes OUT/model.pt (state dict) and, with
 --predict-in DIR, up-scales (or denoises) every PNG of DIR into --predict-out as STEM_pred.png
 (uint8, rounded), the files tools/restoration_check.py --predictions scores.
 """
@@ -107,15 +107,19 @@ def lr_at(step, args):
 
 
 @torch.no_grad()
-def validate(model, val):
+def validate(model, val, border):
     xs, ys = val
     model.eval()
     total = 0.0
     for i in range(0, len(xs), 8):
         x, y = to_tensor(list(xs[i:i + 8])), to_tensor(list(ys[i:i + 8]))
         out = model(model_input(x, y.shape[-2:]))
-        mse = ((out - y) ** 2).flatten(1).mean(1).clamp_min(1e-12)
-        total += float((10 * torch.log10(1.0 / mse)).sum())
+        # As tessera's val/psnr: clamped to [0, 1], rounded to 8-bit levels, border crop b.
+        o, t = (out.clamp(0, 1) * 255).round(), (y * 255).round()
+        if border > 0:
+            o, t = o[..., border:-border, border:-border], t[..., border:-border, border:-border]
+        mse = ((o.double() - t.double()) ** 2).flatten(1).mean(1).clamp_min(1e-12)
+        total += float((10 * torch.log10(255.0 ** 2 / mse)).sum())
     model.train()
     return total / len(xs)
 
@@ -154,6 +158,8 @@ def main():
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--border", type=int, default=None,
+                    help="validation border crop (default: the scale for sr, 0 for denoise)")
     ap.add_argument("--loss", choices=["mse", "l1"], default="mse")
     ap.add_argument("--noise-std", type=float, default=0.0,
                     help="denoise: fresh Gaussian noise (images in [0, 1]) on the clean targets "
@@ -166,6 +172,8 @@ def main():
     args = ap.parse_args()
     if args.task == "denoise":
         args.scale = 1
+    if args.border is None:
+        args.border = args.scale if args.task == "sr" else 0
     torch.set_num_threads(1)
     rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0))
     world = int(os.environ.get("OMPI_COMM_WORLD_SIZE", 1))
@@ -197,7 +205,7 @@ def main():
         loss.backward()
         opt.step()
         if rank == 0 and ((step + 1) % args.eval_every == 0 or step + 1 == args.steps):
-            p = validate(model, val)
+            p = validate(model, val, args.border)
             curve.write(json.dumps({"step": step + 1, "loss": float(loss), "val_psnr": p}) + "\n")
             curve.flush()
             print(f"step {step + 1} loss {float(loss):.5f} val psnr {p:.4f}", flush=True)
