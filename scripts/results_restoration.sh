@@ -47,6 +47,7 @@ photos() {
 pack() {
   local task=$1 dir=$2; shift 2
   [ -f "$dir/test/manifest.json" ] && return 0
+  mkdir -p "$(dirname "$dir")"
   "$BIN" pack --task "$task" --inputs "$OUT/photos/train" --out "$dir" --size 128 --fit tile \
     --split train "$@" >"$dir.pack.log" 2>&1
   "$BIN" pack --task "$task" --inputs "$OUT/photos/test" --out "$dir" --size 128 --fit tile \

@@ -160,6 +160,9 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--border", type=int, default=None,
                     help="validation border crop (default: the scale for sr, 0 for denoise)")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="end after this many steps (the schedule still spans --steps): the "
+                    "start of a longer run's curve, for ablations")
     ap.add_argument("--loss", choices=["mse", "l1"], default="mse")
     ap.add_argument("--noise-std", type=float, default=0.0,
                     help="denoise: fresh Gaussian noise (images in [0, 1]) on the clean targets "
@@ -193,7 +196,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     curve = open(os.path.join(args.out, "curve.jsonl"), "w") if rank == 0 else None
     it = batches(train, args, rank, world)
-    for step in range(args.steps):
+    for step in range(args.stop_at or args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         x, y = next(it)
@@ -204,7 +207,8 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if rank == 0 and ((step + 1) % args.eval_every == 0 or step + 1 == args.steps):
+        if rank == 0 and ((step + 1) % args.eval_every == 0 or step + 1 == args.steps or
+                          step + 1 == args.stop_at):
             p = validate(model, val, args.border)
             curve.write(json.dumps({"step": step + 1, "loss": float(loss), "val_psnr": p}) + "\n")
             curve.flush()
