@@ -210,9 +210,10 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
   dtype = type_name(ftype.get());
   TESSERA_CHECK(dtype == "uint8" || dtype == "float32" ||
                     (dtype == "uint16" && std::string(name) == kInputsName),
-                "{}: `{}` is {}, expected uint8{} or float32 (h5py: arr.astype('uint8') or "
+                "{}: `{}` is {}, expected uint8{} or float32 (h5py: arr.astype('uint8'){} or "
                 "arr.astype('float32'))",
-                path, name, dtype, std::string(name) == kInputsName ? ", uint16" : "");
+                path, name, dtype, std::string(name) == kInputsName ? ", uint16" : "",
+                std::string(name) == kInputsName ? ", arr.astype('uint16')" : "");
   a->dtype = dtype;
   a->mem_type = dtype == "uint8"    ? H5T_NATIVE_UINT8
                 : dtype == "uint16" ? H5T_NATIVE_UINT16

@@ -248,6 +248,11 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     one.data.batch_size = 1;
     const LoaderOptions lo = loader_options(cfg, 0, 1, /*train=*/false);
     Loader loader(one.data, opts.input, lo);
+    TESSERA_CHECK(loader.info().in_channels == cfg.task.in_channels,
+                  "predict: {} has {} input channels but task.in_channels is {}: the model takes "
+                  "{}",
+                  opts.input, loader.info().in_channels, cfg.task.in_channels,
+                  cfg.task.in_channels);
     loader.start_epoch(0);
     Progress progress("predict", std::min(limit, loader.size()));
     while (written < limit) {

@@ -7,11 +7,13 @@
 #     sample equal to the source tile exactly, and the manifest's `sources` carries each file's
 #     geotransform, EPSG code and the geotransform of every tile. Control: the values exceed 255
 #     and v/257 differs from v, so an 8-bit truncation would fail the comparison;
+#     `tessera inspect` shows the uint16 inputs and a statistic per band;
 #  3. `tessera train` on 2 ranks with task.in_channels 4 (colour jitter off; with it on, the
-#     config is refused naming the key: exit 1), `tessera eval` on 2 ranks;
+#     config is refused naming the key: exit 1; task.in_channels 3 on this data is refused
+#     naming both counts: exit 1), `tessera eval` on 2 ranks;
 #  4. `tessera predict --rgb-bands 4,3,2` on the GeoTIFF files: the input panel of the grid is
 #     bands 4, 3, 2 as R, G, B, each value round(v / 65535 * 255). Control: the default view
-#     (bands 1, 2, 3) differs from it;
+#     (bands 1, 2, 3) differs from it. The same on a packed split as input;
 #  5. refusals, each exit 1 with a message naming the file and what was expected: a 3-band tile
 #     among 4-band ones, a mask of another size, Float32 samples, a PNG named .tif, a band beyond
 #     the model's inputs in --rgb-bands; nothing is written by a refused pack.
@@ -99,6 +101,10 @@ for split, n in (("train", 8), ("test", 2)):
 print("uint16 tiles exact; georeferencing per file and per tile in the manifest")
 PYEOF
 
+expect_ok inspect run inspect 60 "$TESSERA_BIN" inspect data/train
+expect_log inspect "inputs: (N,32,32,4) uint16"
+expect_log inspect "c3: "
+
 # 3. Train (4 input channels) on 2 ranks, eval on 2 ranks.
 CFG=$TESSERA_SOURCE_DIR/configs/ci/roads.yaml
 common=(--set data.train=data/train --set data.val=data/test --set data.test=data/test
@@ -108,6 +114,10 @@ rc=0; mpi train-jitter 2 120 train "$CFG" "${common[@]}" --set data.augment.colo
 [ "$rc" = 1 ] || fail "train with colour jitter on 4 channels: exit $rc, expected 1"
 expect_log train-jitter "data.augment.color_jitter"
 common+=(--set data.augment.color_jitter=0)
+# The model must take the dataset's channel count: task.in_channels 3 is refused before training.
+rc=0; mpi train-3ch 2 120 train "$CFG" "${common[@]}" --set task.in_channels=3 || rc=$?
+[ "$rc" = 1 ] || fail "train with task.in_channels 3 on 4-band data: exit $rc, expected 1"
+expect_log train-3ch "data.train data/train has 4 input channels but task.in_channels is 3"
 expect_ok train mpi train 2 300 train "$CFG" "${common[@]}"
 expect_ok eval mpi eval 2 120 eval "$CFG" "${common[@]}" --checkpoint latest --split test
 [ -s out/geo/eval/summary.json ] || fail "eval wrote no summary"
@@ -131,6 +141,10 @@ assert np.abs(default - np.rint(img[..., :3] / 65535 * 255)).max() <= 1, "defaul
 assert np.abs(default - want).max() > 50, "control: the default view equals the 4,3,2 view"
 print("grid input panel = bands 4,3,2 scaled by 255/65535")
 PYEOF
+# A dataset split as input: the loader's 4-channel samples, drawn through the same bands.
+expect_ok predict-data run predict-data 120 "$TESSERA_BIN" predict "$CFG" "${common[@]}" \
+  --checkpoint latest --input data/test --out pred-data --rgb-bands 4,3,2 --limit 2
+[ -s pred-data/sample-000001_overlay.png ] || fail "predict on the dataset wrote no overlay"
 rc=0; run predict-band5 60 "$TESSERA_BIN" predict "$CFG" "${common[@]}" --checkpoint latest \
   --input tiles/test --out pred5 --rgb-bands 5,3,2 || rc=$?
 [ "$rc" = 1 ] || fail "predict --rgb-bands 5,3,2: exit $rc, expected 1"
