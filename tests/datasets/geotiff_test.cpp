@@ -2,8 +2,9 @@
 // back to the exact sample values with their georeferencing; `tessera pack` of 4-band uint16
 // tiles into uint16 shards whose values, per-channel statistics and manifest `sources`
 // (georeferencing per source and per sample) round-trip; the loader's 1/65535 scaling; and
-// every refusal (band count, sample type, sizes, a non-TIFF named .tif, PNGs into a multi-band
-// dataset, colour jitter on 4 channels), each beside a control that is accepted.
+// every refusal (band count, sample type, sizes, a non-TIFF named .tif, multi-page files, PNGs
+// into a multi-band dataset, colour jitter on 4 channels), each beside a control that is
+// accepted.
 #include <cpl_conv.h>
 #include <gdal.h>
 #include <gtest/gtest.h>
@@ -153,6 +154,13 @@ TEST_F(GeoTiff, RefusesOtherSampleTypesNonTiffsAndOversizedFiles) {
             std::string::npos);
   EXPECT_NE(error_of([&] { read_tiff(path("missing.tif")); }).find("no such file"),
             std::string::npos);
+  const std::vector<cv::Mat> pages = {cv::Mat(4, 4, CV_8UC1, cv::Scalar(1)),
+                                      cv::Mat(4, 4, CV_8UC1, cv::Scalar(2))};
+  ASSERT_TRUE(cv::imwritemulti(path("pages.tif"), pages));
+  EXPECT_NE(error_of([&] { read_tiff(path("pages.tif")); }).find("pages.tif: a multi-page TIFF"),
+            std::string::npos);
+  ASSERT_TRUE(cv::imwrite(path("page.tif"), pages[0]));  // control: one page is read
+  EXPECT_EQ(read_tiff(path("page.tif")).at<uint8_t>(3, 3), 1);
   // Sizes are checked from the header, before any pixel buffer exists (sparse files: no data).
   const char* const sparse[] = {"SPARSE_OK=TRUE", nullptr};
   write_tiff(path("wide.tif"), kMaxTiffSide + 1, 1, 1, GDT_Byte, 0, false, sparse);
