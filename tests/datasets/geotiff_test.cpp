@@ -302,6 +302,71 @@ TEST_F(GeoTiff, LoaderScalesUint16ByItsRangeAndRefusesColourJitterOnFourBands) {
             std::string::npos);
 }
 
+// Flips and quarter turns on 4 channels: every output sample is one transform of its source tile,
+// the same one for all four bands and the label map (a band-mixing or per-band geometry would
+// fail; the control is the check itself finding a transform for band 1 only by matching).
+TEST_F(GeoTiff, FlipsAndRotationsMoveEveryBandAndTheMaskTogether) {
+  write_tiles(1);
+  run_pack(options());
+  DataConfig c;
+  c.batch_size = 12;
+  c.image_size = 16;
+  c.loader_threads = 0;
+  c.augment.crop = false;
+  c.augment.hflip = c.augment.vflip = c.augment.rot90 = true;
+  c.augment.color_jitter = 0.0f;
+  LoaderOptions lo;
+  lo.seed = 3;
+  Loader loader(c, path("out/train"), lo);
+  loader.start_epoch(0);
+  auto b = loader.next();
+  ASSERT_TRUE(b.has_value());
+  int transformed = 0;
+  for (int j = 0; j < 12; ++j) {
+    const int64_t k = b->indices[static_cast<size_t>(j)];
+    const int x0 = static_cast<int>(k % 4) * 16, y0 = static_cast<int>(k / 4) * 16;
+    torch::Tensor src = torch::empty({4, 16, 16}), mask = torch::empty({16, 16}, torch::kInt64);
+    for (int y = 0; y < 16; ++y) {
+      for (int x = 0; x < 16; ++x) {
+        for (int band = 0; band < 4; ++band) {
+          src[band][y][x] = static_cast<float>(value_at(0, band, x0 + x, y0 + y, 16) / 65535.0);
+        }
+        mask[y][x] = ((x0 + x + y0 + y) % 5 == 0) ? 1 : 0;
+      }
+    }
+    auto apply = [](const torch::Tensor& t, int r, bool f) {
+      torch::Tensor u = f ? t.flip({-1}) : t;
+      return torch::rot90(u, r, {-2, -1});
+    };
+    int found = -1;
+    for (int r = 0; r < 4 && found < 0; ++r) {
+      for (int f = 0; f < 2 && found < 0; ++f) {
+        if (torch::allclose(apply(src[0], r, f), b->inputs[j][0], 0, 1e-6)) found = r * 2 + f;
+      }
+    }
+    ASSERT_GE(found, 0) << "sample " << k << ": band 1 is no flip/rotation of its tile";
+    const int r = found / 2;
+    const bool f = found % 2;
+    EXPECT_TRUE(torch::allclose(apply(src, r, f), b->inputs[j], 0, 1e-6)) << "sample " << k;
+    EXPECT_TRUE(torch::equal(apply(mask, r, f), b->targets[j])) << "sample " << k;
+    transformed += found != 0;
+  }
+  EXPECT_GT(transformed, 0);  // the augmentation did something
+}
+
+TEST_F(GeoTiff, PacksThirteenByteBandsAsUint8) {
+  write_tiles(2, GDT_Byte, 13);
+  const PackSummary s = run_pack(options());
+  EXPECT_EQ(s.info.in_channels, 13);
+  EXPECT_EQ(s.info.input_dtype, "uint8");
+  DatasetReader reader(path("out/train"));
+  RawSample raw;
+  reader.read(13, raw);  // image 1, tile 1: x0 = 16, y0 = 0
+  ASSERT_EQ(raw.input.size(), 16u * 16 * 13);
+  EXPECT_EQ(raw.input[(2 * 16 + 3) * 13 + 12], value_at(1, 12, 16 + 3, 2, 8));
+  EXPECT_EQ(load_manifest(path("out/train")).sources[1]["sample_type"], "Byte");
+}
+
 TEST(PackRasters, PatchGeotransformsFollowTheFitMode) {
   const std::array<double, 6> gt = {100.0, 2.0, 0.0, 50.0, 0.0, -2.0};
   const auto tiles = patch_geotransforms(gt, 40, 20, 10, FitMode::tile);
