@@ -101,10 +101,10 @@ RasterHeader header_of(GDALDatasetH ds, const std::string& path) {
                 "{}: a multi-page TIFF ({} subdatasets); tessera packs one image per file: "
                 "split the pages into files (gdal_translate {} page.tif -sds)",
                 path, CSLCount(subdatasets) / 2, path);
-  TESSERA_CHECK(h.width >= 1 && h.height >= 1 && h.width <= kMaxTiffSide &&
-                    h.height <= kMaxTiffSide,
-                "{}: image is {}x{} pixels; expected 1..{} pixels a side", path, h.width, h.height,
-                kMaxTiffSide);
+  TESSERA_CHECK(
+      h.width >= 1 && h.height >= 1 && h.width <= kMaxTiffSide && h.height <= kMaxTiffSide,
+      "{}: image is {}x{} pixels; expected 1..{} pixels a side", path, h.width, h.height,
+      kMaxTiffSide);
   TESSERA_CHECK(uint64_t(h.width) * uint64_t(h.height) <= kMaxTiffPixels,
                 "{}: image is {}x{} = {} pixels; expected at most {}", path, h.width, h.height,
                 uint64_t(h.width) * uint64_t(h.height), kMaxTiffPixels);
@@ -113,8 +113,8 @@ RasterHeader header_of(GDALDatasetH ds, const std::string& path) {
   const GDALDataType type = GDALGetRasterDataType(GDALGetRasterBand(ds, 1));
   for (int b = 2; b <= h.bands; ++b) {
     const GDALDataType tb = GDALGetRasterDataType(GDALGetRasterBand(ds, b));
-    TESSERA_CHECK(tb == type, "{}: band {} is {} but band 1 is {}; expected one sample type",
-                  path, b, GDALGetDataTypeName(tb), GDALGetDataTypeName(type));
+    TESSERA_CHECK(tb == type, "{}: band {} is {} but band 1 is {}; expected one sample type", path,
+                  b, GDALGetDataTypeName(tb), GDALGetDataTypeName(type));
   }
   TESSERA_CHECK(type == GDT_Byte || type == GDT_UInt16,
                 "{}: samples are {}; supported: Byte (8-bit) and UInt16 (16-bit) unsigned "
@@ -122,8 +122,8 @@ RasterHeader header_of(GDALDatasetH ds, const std::string& path) {
                 path, GDALGetDataTypeName(type));
   h.bits = type == GDT_Byte ? 8 : 16;
   h.sample_type = GDALGetDataTypeName(type);
-  h.alpha_last = h.bands >= 2 && GDALGetRasterColorInterpretation(GDALGetRasterBand(
-                                     ds, h.bands)) == GCI_AlphaBand;
+  h.alpha_last = h.bands >= 2 &&
+                 GDALGetRasterColorInterpretation(GDALGetRasterBand(ds, h.bands)) == GCI_AlphaBand;
   double gt[6];
   if (GDALGetGeoTransform(ds, gt) == CE_None) {
     h.geo.has_geotransform = true;
@@ -167,12 +167,14 @@ cv::Mat read_tiff(const std::string& path, RasterHeader* header) {
   const int elem = h.bits / 8;
   cv::Mat out(h.height, h.width, CV_MAKETYPE(depth, h.bands));
   // Interleaved read: pixel stride bands*elem, line stride width*bands*elem, band stride elem.
-  const CPLErr err = GDALDatasetRasterIO(
-      ds.get(), GF_Read, 0, 0, h.width, h.height, out.data, h.width, h.height,
-      h.bits == 8 ? GDT_Byte : GDT_UInt16, h.bands, nullptr, h.bands * elem,
-      static_cast<int>(out.step[0]), elem);
-  TESSERA_CHECK(err == CE_None, "{}: reading {}x{}x{} {} pixels failed (truncated or damaged "
-                "file?){}", path, h.width, h.height, h.bands, h.sample_type, QuietGdal::last());
+  const CPLErr err =
+      GDALDatasetRasterIO(ds.get(), GF_Read, 0, 0, h.width, h.height, out.data, h.width, h.height,
+                          h.bits == 8 ? GDT_Byte : GDT_UInt16, h.bands, nullptr, h.bands * elem,
+                          static_cast<int>(out.step[0]), elem);
+  TESSERA_CHECK(err == CE_None,
+                "{}: reading {}x{}x{} {} pixels failed (truncated or damaged "
+                "file?){}",
+                path, h.width, h.height, h.bands, h.sample_type, QuietGdal::last());
   if (header != nullptr) *header = h;
   return out;
 }

@@ -38,9 +38,9 @@ struct GeoReference {
 
 struct RasterHeader {
   int width = 0, height = 0, bands = 0;
-  int bits = 8;                // 8 (Byte) or 16 (UInt16)
-  std::string sample_type;     // GDAL name: "Byte", "UInt16"
-  bool alpha_last = false;     // the last band is an alpha band (colour interpretation Alpha)
+  int bits = 8;             // 8 (Byte) or 16 (UInt16)
+  std::string sample_type;  // GDAL name: "Byte", "UInt16"
+  bool alpha_last = false;  // the last band is an alpha band (colour interpretation Alpha)
   GeoReference geo;
 };
 

@@ -146,10 +146,10 @@ std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split
   const auto inputs = list_images(below(o.inputs));
   if (paired(o)) {
     for (const auto& m : match_by_stem(inputs, list_images(below(o.targets)), o.target_suffix)) {
-      items.push_back({m.input, m.target, 0, split, 0});
+      items.push_back({m.input, m.target, 0, split, 0, std::nullopt});
     }
   } else {
-    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0});
+    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0, std::nullopt});
   }
   return items;
 }
@@ -185,7 +185,7 @@ std::vector<Item> collect_items(const PackOptions& o) {
     const auto n_val =
         static_cast<size_t>(std::llround(share * static_cast<double>(defects.size())));
     for (size_t i = 0; i < defects.size(); ++i) {
-      items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0});
+      items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0, std::nullopt});
     }
   }
   return items;

@@ -68,9 +68,9 @@ cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHe
                   "pack: {} has {} band(s), expected {} (the {}); multi-band inputs keep every "
                   "band, so all inputs need the same band count",
                   path, h.bands, f.channels,
-                  f.first_file == path ? std::string("--channels value")
-                                       : "band count of the first input " + f.first_file +
-                                             " or --channels");
+                  f.first_file == path
+                      ? std::string("--channels value")
+                      : "band count of the first input " + f.first_file + " or --channels");
   }
   if (header != nullptr) *header = h;
   return m;

@@ -43,8 +43,7 @@ void write_tiff(const std::string& path, int w, int h, int bands, GDALDataType t
                 bool georef = true, const char* const* options = nullptr) {
   GDALAllRegister();
   GDALDriverH drv = GDALGetDriverByName("GTiff");
-  GDALDatasetH ds = GDALCreate(drv, path.c_str(), w, h, bands, type,
-                               const_cast<char**>(options));
+  GDALDatasetH ds = GDALCreate(drv, path.c_str(), w, h, bands, type, const_cast<char**>(options));
   ASSERT_NE(ds, nullptr) << path;
   if (georef) {
     double gt[6];
@@ -64,8 +63,8 @@ void write_tiff(const std::string& path, int w, int h, int bands, GDALDataType t
     for (int b = 0; b < bands; ++b) {
       for (int y = 0; y < h; ++y) {
         for (int x = 0; x < w; ++x) row[x] = static_cast<float>(value_at(seed, b, x, y, bits));
-        ASSERT_EQ(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Write, 0, y, w, 1, row.data(), w,
-                               1, GDT_Float32, 0, 0),
+        ASSERT_EQ(GDALRasterIO(GDALGetRasterBand(ds, b + 1), GF_Write, 0, y, w, 1, row.data(), w, 1,
+                               GDT_Float32, 0, 0),
                   CE_None);
       }
     }
@@ -245,12 +244,14 @@ TEST_F(GeoTiff, PackRefusesMismatchedBandsTypesSizesAndFormats) {
             std::string::npos);
   write_tiff(path("tiles/t1.tif"), 64, 48, 3, GDT_UInt16, 1);
   o.channels = 0;
-  EXPECT_NE(error_of([&] { run_pack(o); })
-                .find("t1.tif has 3 band(s), expected 4 (the band count of the first input"),
+  EXPECT_NE(error_of([&] {
+              run_pack(o);
+            }).find("t1.tif has 3 band(s), expected 4 (the band count of the first input"),
             std::string::npos);
   write_tiff(path("tiles/t1.tif"), 64, 48, 4, GDT_Byte, 1);
-  EXPECT_NE(error_of([&] { run_pack(o); })
-                .find("t1.tif has 8-bit (Byte) samples, expected 16-bit (UInt16)"),
+  EXPECT_NE(error_of([&] {
+              run_pack(o);
+            }).find("t1.tif has 8-bit (Byte) samples, expected 16-bit (UInt16)"),
             std::string::npos);
   write_tiff(path("tiles/t1.tif"), 64, 48, 4, GDT_Float32, 1);
   EXPECT_NE(error_of([&] { run_pack(o); }).find("t1.tif: samples are Float32"), std::string::npos);
@@ -266,8 +267,7 @@ TEST_F(GeoTiff, PackRefusesMismatchedBandsTypesSizesAndFormats) {
   o.task = "denoising";
   o.targets.clear();
   fs::remove(path("tiles/t1.tif"));
-  EXPECT_NE(error_of([&] { run_pack(o); }).find("for --task segmentation only"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { run_pack(o); }).find("for --task segmentation only"), std::string::npos);
 }
 
 TEST_F(GeoTiff, LoaderScalesUint16ByItsRangeAndRefusesColourJitterOnFourBands) {
@@ -297,8 +297,9 @@ TEST_F(GeoTiff, LoaderScalesUint16ByItsRangeAndRefusesColourJitterOnFourBands) {
   lo.train = true;
   EXPECT_EQ(error_of([&] { Loader ok(c, path("out/train"), lo); }), "");  // control
   c.augment.color_jitter = 0.1f;
-  EXPECT_NE(error_of([&] { Loader bad(c, path("out/train"), lo); })
-                .find("has 4 input channels; data.augment.color_jitter"),
+  EXPECT_NE(error_of([&] {
+              Loader bad(c, path("out/train"), lo);
+            }).find("has 4 input channels; data.augment.color_jitter"),
             std::string::npos);
 }
 
