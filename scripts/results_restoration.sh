@@ -9,7 +9,8 @@
 # photograph: test = astronaut, chelsea, coffee (never seen in training; their 128 px tiles are
 # also the validation set, and the scores below use the LAST checkpoint, so no choice is made
 # on them); training = the 13 others.
-# Usage: scripts/results_restoration.sh [sr] [denoise]   (default both; ~15-25 min on 2 cores)
+# Usage: scripts/results_restoration.sh [sr] [denoise]   (default both; ~75 min on 2 cores, the
+# PyTorch twin being the slower half)
 # Environment: RESULTS_OUT (runs/restoration), RESULTS_RANKS (2), RESULTS_STEPS (3000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
