@@ -46,12 +46,18 @@ constexpr const char* kJobLine = R"SH(echo "tessera job.sbatch: $(date '+%F %T')
 )SH";
 
 constexpr const char* kTail = R"SH(step_pid=$!
-while :; do
-  wait "$step_pid"
-  rc=$?
-  # wait returns early (status > 128) when a trapped signal arrives; the step still runs then.
-  if ! kill -0 "$step_pid" 2>/dev/null; then break; fi
-done
+# wait returns early (status 138 = 128 + USR1) when a trapped signal arrives, whether or not the
+# step still runs: scancel --full signals the step and this shell at once, and a step that
+# checkpoints fast has often exited by then. So wait while it runs, then ask for its own status.
+while kill -0 "$step_pid" 2>/dev/null; do wait "$step_pid"; done
+wait "$step_pid"
+rc=$?
+if [ "$rc" -lt 0 ]; then
+  # Bash 5.2 loses the status of a child that ends while a trap runs (wait says -1). The
+  # trainer's end-of-run record, written after its last checkpoint, then tells a clean end.
+  if [ -f "$outcome" ]; then rc=0; else rc=3; fi
+  echo "tessera job.sbatch: the shell lost the step's exit status; end-of-run record: $([ -f "$outcome" ] && echo present || echo missing)"
+fi
 echo "tessera job.sbatch: $(date '+%F %T') step exited with status $rc"
 if [ "$rc" = 0 ] && [ ! -f "$outcome" ]; then
   echo "tessera job.sbatch: error: the step exited 0 but the training did not reach its end (no $outcome): ranks were lost without an error status"

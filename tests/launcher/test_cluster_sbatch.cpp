@@ -190,6 +190,23 @@ TEST_F(SbatchShell, Usr1IsForwardedAndTheJobRequeuesItself) {
   EXPECT_TRUE(contains(read("out.log"), "requeueing job 99"));
 }
 
+TEST_F(SbatchShell, Usr1ToStepAndShellAtOnceStillRequeues) {
+  // scancel --signal=USR1 --full: the step and the batch shell both get USR1, and a step that
+  // checkpoints fast exits while the shell's trap runs. The shell's interrupted `wait` returns
+  // 138; the job must still see the step's own status 0 and requeue (CI failure of stop 28:
+  // the array task exited 138 and was never requeued).
+  write(dir_ / "bin" / "mpirun",
+        "#!/bin/bash\n"
+        "trap 'echo USR1 >> \"$FAKE/signals\"; echo {} > \"$FAKE/run/outcome.json\"; "
+        "kill -USR1 $PPID; exit 0' USR1\n"
+        "echo $$ > \"$FAKE/step_pid\"\ntouch \"$FAKE/started\"\n"
+        "for i in $(seq 1 300); do sleep 0.1; done\nexit 99\n");
+  const auto r = run_script("kill -USR1 \"$(cat \"$FAKE/step_pid\")\"");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(contains(read("out.log"), "step exited with status 0")) << read("out.log");
+  EXPECT_EQ(read("scontrol"), "requeue 99\n") << read("out.log");
+}
+
 TEST_F(SbatchShell, TermStopsCleanlyWithoutRequeue) {
   // TERM to the batch shell alone (scancel --batch --signal=TERM): the ranks get USR1 (a clean
   // stop with a checkpoint); the job then ends instead of requeueing.
