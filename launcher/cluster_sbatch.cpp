@@ -63,7 +63,10 @@ if [ "$rc" = 0 ] && [ ! -f "$outcome" ]; then
   echo "tessera job.sbatch: error: the step exited 0 but the training did not reach its end (no $outcome): ranks were lost without an error status"
   rc=3
 fi
-if [ "$preempted" = 1 ] && [ "$rc" = 0 ]; then
+if [ "$preempted" = 1 ] && [ "$rc" = 0 ] && ! grep -q '"outcome": "stopped"' "$outcome"; then
+  # The signal came after the last step (or the run stopped early): nothing is left to resume.
+  echo "tessera job.sbatch: the run had already reached its end; no requeue"
+elif [ "$preempted" = 1 ] && [ "$rc" = 0 ]; then
   echo "tessera job.sbatch: checkpoint written; requeueing job ${SLURM_JOB_ID}"
   # The requeue ends this script; nothing after it is guaranteed to run.
   scontrol requeue "${SLURM_JOB_ID}"

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "launcher/commands.h"
+#include "comm/stop_signal.h"
 #include "launcher/distributed.h"
 #include "trainer/trainer.h"
 
@@ -23,10 +24,13 @@ void add_train_command(CLI::App& app) {
                   "Resume from a checkpoint: `auto` (newest valid one in the run dir) or a "
                   "checkpoint directory");
   cmd->callback([args] {
+    // Stop signals become a stop request from here until the process ends (trainer.h).
+    StopSignal stop_signal;
     const Config cfg = load(args->config);  // validate before MPI starts
     run_distributed(cfg, [&](Communicator& comm) {
       TrainOptions opts;
       opts.resume = args->resume;
+      opts.stop_signal = &stop_signal;
       train(cfg, comm, opts);
     });
   });

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
+#include <thread>
 #include <fstream>
 #include <cstdlib>
 #include <vector>
@@ -123,7 +124,16 @@ TestHooks TestHooks::from_env(const std::function<const char*(const char*)>& get
                   form);
     h.gate_ = std::make_shared<Gate>();
   }
+  if (const std::string v = get("TESSERA_TEST_AWAIT_STOP"); !v.empty()) {
+    h.await_stop_step = parse_int(v, "TESSERA_TEST_AWAIT_STOP", "STEP");
+  }
+  h.only_run = get("TESSERA_TEST_HOOKS_RUN");
   return h;
+}
+
+TestHooks TestHooks::for_run(const std::string& experiment_name) const {
+  if (!only_run.empty() && only_run != experiment_name) return TestHooks{};
+  return *this;
 }
 
 TestHooks TestHooks::from_env() {
@@ -172,6 +182,23 @@ void TestHooks::wait_gate(int64_t step) const {
     spdlog::warn("TESSERA_TEST_HOLD_CHECKPOINT: step {} was not reached within 120 s; the "
                  "write of step {} goes on",
                  hold_until_step, step);
+  }
+}
+
+void TestHooks::wait_for_stop(int64_t step, const std::function<bool()>& stop_requested) const {
+  spdlog::default_logger()->flush();
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string line = fmt::format(
+      "tessera test hook: rank 0 waits for a stop signal after step {} (unix time {:.3f})\n", step,
+      now);
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!stop_requested()) {
+    TESSERA_CHECK(std::chrono::steady_clock::now() < deadline,
+                  "TESSERA_TEST_AWAIT_STOP={}: no stop signal came within 120 s", step);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polls a signal flag
   }
 }
 

@@ -33,6 +33,16 @@
 //   TESSERA_TEST_SAMPLE_LOG=PREFIX           every rank appends one line per training batch to
 //                                            PREFIX.rank<R>: "EPOCH STEP i0 i1 ..." (the global
 //                                            sample indices it trained on)
+//   TESSERA_TEST_AWAIT_STOP=S                rank 0, after completing step S, waits until it
+//                                            receives a stop request (a real SIGUSR1/SIGTERM), at
+//                                            most 120 s (then an error), after the line "tessera
+//                                            test hook: rank 0 waits for a stop signal after step
+//                                            S (unix time T)" on stderr: a test sends its signal
+//                                            while the run is certainly mid-way, so the stop comes
+//                                            at step S+1 however slow the machine is
+//   TESSERA_TEST_HOOKS_RUN=NAME              the variables above apply only to the run whose
+//                                            experiment.name is NAME (the others of a sweep that
+//                                            share the environment ignore them)
 //
 // Threads: const after construction; hit() may be called from the training thread only, except
 // that step_done() (training thread) and hold_checkpoint() (the background writer) meet through
@@ -75,11 +85,16 @@ struct TestHooks {
 
   int64_t hold_checkpoint_step = -1;  // TESSERA_TEST_HOLD_CHECKPOINT S (-1: none)
   int64_t hold_until_step = -1;       // ... and U
+  int64_t await_stop_step = -1;       // TESSERA_TEST_AWAIT_STOP S (-1: none)
+  std::string only_run;               // TESSERA_TEST_HOOKS_RUN (empty: every run)
 
   // Parses the variables (getenv is injectable for tests). Throws tessera::Error naming the
   // variable and the expected form for a malformed value.
   static TestHooks from_env(const std::function<const char*(const char*)>& getenv);
   static TestHooks from_env();
+  // These hooks for the run named `experiment_name`: no hooks at all when TESSERA_TEST_HOOKS_RUN
+  // names another run.
+  TestHooks for_run(const std::string& experiment_name) const;
 
   // Resolves "last" for a world of `size` ranks.
   void resolve_ranks(int size);
@@ -115,6 +130,13 @@ struct TestHooks {
     if (step == hold_checkpoint_step) wait_gate(step);
   }
 
+  // Training thread, after step `step` completed: with TESSERA_TEST_AWAIT_STOP=step, rank 0
+  // blocks until `stop_requested()` is true (polled every 10 ms); throws tessera::Error when no
+  // stop request came within 120 s.
+  void await_stop(int rank, int64_t step, const std::function<bool()>& stop_requested) const {
+    if (rank == 0 && step == await_stop_step) wait_for_stop(step, stop_requested);
+  }
+
   // The rank that requests a stop at `step` (the last rank).
   bool stop_requested(int rank, int size, int64_t step) const {
     return stop_at_step >= 0 && rank == size - 1 && step == stop_at_step;
@@ -126,6 +148,7 @@ struct TestHooks {
                       const std::vector<int64_t>& indices) const;
   void advance_gate(int64_t step) const;
   void wait_gate(int64_t step) const;
+  void wait_for_stop(int64_t step, const std::function<bool()>& stop_requested) const;
 
   struct Gate;  // the steps completed, under a mutex (test_hooks.cpp)
   std::shared_ptr<Gate> gate_;

@@ -23,8 +23,16 @@
 
 namespace tessera {
 
+class StopSignal;
+
 struct TrainOptions {
   std::string resume;  // "" (fresh; refuses to overwrite a run with checkpoints), "auto", or a path
+  // The process's stop handlers (SIGTERM/SIGINT/SIGUSR1 -> a stop request), not owned. `tessera
+  // train` installs them before MPI starts and keeps them until the process exits, so a
+  // preemption signal during start-up stops the run after its first step and one that comes
+  // after the last step is harmless (it would otherwise kill a finished rank in MPI_Finalize and
+  // fail the job). Null: the run installs its own for its lifetime (tests, library use).
+  StopSignal* stop_signal = nullptr;
 };
 
 struct TrainSummary {

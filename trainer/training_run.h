@@ -136,7 +136,8 @@ class TrainingRun {
   // distribute
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<GradReducer> reducer_;
-  std::unique_ptr<StopSignal> stop_signal_;
+  std::unique_ptr<StopSignal> own_stop_signal_;  // when opts.stop_signal is null
+  StopSignal* stop_signal_ = nullptr;
   std::unique_ptr<StepConsensus> consensus_;
   // Phase::between from distribute() to the end of finish(): training code outside the marked
   // phases times out too (declared after watchdog_, so it ends first).

@@ -47,7 +47,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
       world_(comm.size()),
       is_root_(comm.rank() == 0),
       run_dir_(cfg.run_dir()),
-      hooks_(TestHooks::from_env()),
+      hooks_(TestHooks::from_env().for_run(cfg.experiment.name)),
       device_(select_device(cfg, comm)),
       compute_dtype_(autocast_dtype(cfg.train.precision)),
       run_lock_(cfg.run_dir(), comm.rank() == 0),
@@ -156,7 +156,11 @@ void TrainingRun::distribute() {
     fp.data = manifest_to_json(load_manifest(cfg_.data.train)).dump();
     verify_fingerprint(comm_, fp);
   }
-  stop_signal_ = std::make_unique<StopSignal>();
+  stop_signal_ = opts_.stop_signal;
+  if (!stop_signal_) {
+    own_stop_signal_ = std::make_unique<StopSignal>();
+    stop_signal_ = own_stop_signal_.get();
+  }
   consensus_ = std::make_unique<StepConsensus>(comm_, parse_nonfinite_policy(cfg_.dist.nonfinite),
                                                watchdog_.get());
   if (resumed_) train_loader_->restore(progress_.cursor);

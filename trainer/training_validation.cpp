@@ -23,6 +23,7 @@ bool improves(const Config& cfg, double best, double value) {
 void TrainingRun::after_step() {
   hooks_.hit(FaultPhase::logging, rank_, progress_.step);  // watchdog phase: between phases
   hooks_.step_done(progress_.step);
+  hooks_.await_stop(rank_, progress_.step, [this] { return stop_signal_->requested(); });
   if (saver_) saver_->check();  // a failed background write ends training at once
   if (progress_.step % cfg_.train.log_every == 0 || progress_.step == cfg_.train.max_steps) {
     log_interval();

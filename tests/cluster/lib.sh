@@ -102,6 +102,10 @@ train_records() {
 }
 has_train_records() { [ "$(train_records "$1")" -ge "$2" ]; }
 
+# hook_waits FILE...: a rank logged that it waits for a stop signal (TESSERA_TEST_AWAIT_STOP,
+# trainer/test_hooks.h): the run is certainly mid-way, however slow the machine is.
+hook_waits() { grep -a -qs "tessera test hook: rank 0 waits for a stop signal" "$@"; }
+
 # The step of checkpoints/latest ("step-0000012" -> 12), empty when none.
 latest_step() {
   local l

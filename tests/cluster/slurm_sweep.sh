@@ -37,8 +37,10 @@ for line in "#SBATCH --array=0-1%1" "#SBATCH --job-name=sw-sweep" "#SBATCH --nta
 done
 [ -e "$WORK/out" ] && fail "sweep --submit --dry-run wrote $(ls "$WORK/out")"
 
-expect_ok submit run submit 60 "$TESSERA_BIN" sweep "$CFG" "${common[@]}" "${grid[@]}" --submit \
-  --max-parallel 1
+# Task 0's rank 0 waits after step 3 until the signal comes (TESSERA_TEST_AWAIT_STOP; only in
+# run sw-lr_0.001, TESSERA_TEST_HOOKS_RUN): it cannot finish before the signal arrives.
+expect_ok submit run submit 60 env TESSERA_TEST_AWAIT_STOP=3 TESSERA_TEST_HOOKS_RUN=sw-lr_0.001 \
+  "$TESSERA_BIN" sweep "$CFG" "${common[@]}" "${grid[@]}" --submit --max-parallel 1
 A=$(cat "$WORK/out/sw-sweep/slurm_array_job_id")
 [ "$(cat "$R0/slurm_job_id")" = "${A}_0" ] || fail "run 0's slurm_job_id: $(cat "$R0/slurm_job_id")"
 [ "$(cat "$R1/slurm_job_id")" = "${A}_1" ] || fail "run 1's slurm_job_id: $(cat "$R1/slurm_job_id")"
@@ -48,7 +50,7 @@ run again 60 "$TESSERA_BIN" sweep "$CFG" "${common[@]}" "${grid[@]}" --submit &&
 expect_log again "already has Slurm job ${A}_"
 
 # Preempt task 0 mid-run; it requeues alone and finishes; then task 1 runs.
-wait_until 300 "task ${A}_0 to log 2 training steps" has_train_records "$R0" 2
+wait_until 300 "task ${A}_0 to wait for the signal after step 3" hook_waits "$R0/slurm-${A}_0.err"
 [ "$(job_state "${A}_1")" = PENDING ] || fail "task 1 is $(job_state "${A}_1") while task 0 runs (--max-parallel 1)"
 timeout 20 scancel --signal=USR1 --full "${A}_0" || fail "scancel --signal=USR1 --full ${A}_0 failed"
 wait_until 120 "task ${A}_0 to be requeued" eval '[ "$(scontrol_field '"${A}_0"' Restarts)" = 1 ]'
@@ -61,7 +63,7 @@ out=$R0/slurm-${A}_0.out
 grep -a -qF "array task ${A}_0 (restart 1)" "$out" || fail "no second run of task 0 in its run dir: $(tail -20 "$out")"
 grep -a -qF "requeueing job" "$out" || fail "task 0 did not requeue itself"
 S=$(grep -a -ho "stop requested: checkpointing at step [0-9]*" "$out" "$R0/slurm-${A}_0.err" | head -1 | grep -a -o "[0-9]*$")
-[ -n "$S" ] && [ "$S" -lt "$M" ] || fail "no stop before step $M in task 0's output (S='$S')"
+[ "$S" = 4 ] || fail "task 0 stopped at step '$S', not 4 (right after the step the hook waited at)"
 grep -a -qF "resumed from step $S" "$out" "$R0/slurm-${A}_0.err" || fail "task 0 did not resume from step $S"
 for r in "$R0" "$R1"; do
   [ "$(latest_step "$r")" = "$M" ] || fail "$r ended at step $(latest_step "$r"), not $M"

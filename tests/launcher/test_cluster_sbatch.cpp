@@ -195,16 +195,32 @@ TEST_F(SbatchShell, Usr1ToStepAndShellAtOnceStillRequeues) {
   // checkpoints fast exits while the shell's trap runs. The shell's interrupted `wait` returns
   // 138; the job must still see the step's own status 0 and requeue (CI failure of stop 28:
   // the array task exited 138 and was never requeued).
-  write(dir_ / "bin" / "mpirun",
-        "#!/bin/bash\n"
-        "trap 'echo USR1 >> \"$FAKE/signals\"; echo {} > \"$FAKE/run/outcome.json\"; "
-        "kill -USR1 $PPID; exit 0' USR1\n"
-        "echo $$ > \"$FAKE/step_pid\"\ntouch \"$FAKE/started\"\n"
-        "for i in $(seq 1 300); do sleep 0.1; done\nexit 99\n");
+  write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
+trap 'echo USR1 >> "$FAKE/signals"; echo "{\"outcome\": \"stopped\"}" > "$FAKE/run/outcome.json"; kill -USR1 $PPID; exit 0' USR1
+echo $$ > "$FAKE/step_pid"
+touch "$FAKE/started"
+for i in $(seq 1 300); do sleep 0.1; done
+exit 99
+)SH");
   const auto r = run_script("kill -USR1 \"$(cat \"$FAKE/step_pid\")\"");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
   EXPECT_TRUE(contains(read("out.log"), "step exited with status 0")) << read("out.log");
   EXPECT_EQ(read("scontrol"), "requeue 99\n") << read("out.log");
+}
+
+TEST_F(SbatchShell, Usr1AfterTheRunFinishedDoesNotRequeue) {
+  // The preemption warning came after the last step: the ranks end with outcome "finished", and
+  // a requeue would only start a job with nothing to do.
+  write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
+trap 'echo USR1 >> "$FAKE/signals"; echo "{\"outcome\": \"finished\"}" > "$FAKE/run/outcome.json"; exit 0' USR1
+touch "$FAKE/started"
+for i in $(seq 1 300); do sleep 0.1; done
+exit 99
+)SH");
+  const auto r = run_script("kill -USR1 $job");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
+  EXPECT_TRUE(read("scontrol").empty()) << read("out.log");
+  EXPECT_TRUE(contains(read("out.log"), "already reached its end; no requeue")) << read("out.log");
 }
 
 TEST_F(SbatchShell, TermStopsCleanlyWithoutRequeue) {
