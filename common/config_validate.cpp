@@ -198,6 +198,14 @@ class Validator {
   }
 
   void model_and_training() const {
+    const int in = c_.task.in_channels;
+    if (c_.data.augment.color_jitter > 0 && in != 1 && in != 3) {
+      fail("data.augment.color_jitter",
+           "is defined for grey and RGB inputs only, and task.in_channels is {} (multispectral "
+           "bands: brightness, contrast and hue would change what the bands measure); set it "
+           "to 0; {}",
+           in, is("task.in_channels"));
+    }
     if (c_.model.residual && c_.task.out_channels != c_.task.in_channels) {
       fail("model.residual",
            "adds the input to the output, so task.out_channels must equal "

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "datasets/random.h"
+#include "datasets/shard_format.h"
 
 namespace tessera {
 
@@ -206,6 +207,21 @@ void warp_to_chw(const uint8_t* src, bool src_float, int channels, int src_h, in
   } else {
     warp_impl(src, channels, src_h, src_w, p, div, nearest, value_scale, dst, true);
   }
+}
+
+void warp_to_chw(const uint8_t* src, const std::string& dtype, int channels, int src_h, int src_w,
+                 const AugmentParams& p, int div, bool nearest, float* dst) {
+  dtype_size(dtype);  // throws on an unknown dtype
+  // As float: the same factors the loader always used for uint8 (1.0f / 255.0f), bit for bit.
+  const float vs = dtype == "uint8" ? 1.0f / 255.0f : dtype == "uint16" ? 1.0f / 65535.0f : 1.0f;
+  if (dtype == "uint16") {
+    // Source bytes may be unaligned for uint16: copy once.
+    std::vector<uint16_t> u(static_cast<size_t>(src_h) * src_w * channels);
+    std::memcpy(u.data(), src, u.size() * sizeof(uint16_t));
+    warp_impl(u.data(), channels, src_h, src_w, p, div, nearest, vs, dst, true);
+    return;
+  }
+  warp_to_chw(src, dtype == "float32", channels, src_h, src_w, p, div, nearest, vs, dst);
 }
 
 void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p, int64_t* dst) {

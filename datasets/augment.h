@@ -14,11 +14,15 @@
 // chroma plane in YIQ space, 3-channel images only), drawn in [-j, j] for j =
 // data.augment.color_jitter: applied to inputs only for label-map targets; for image targets
 // (translation, denoising, super-resolution, ...) the same jitter is applied to input and target
-// so that the pair stays consistent. Results are clamped to [0, 1].
+// so that the pair stays consistent. Results are clamped to [0, 1]. Colour jitter is defined for
+// 1- and 3-channel images only: the loader refuses data.augment.color_jitter > 0 on data with
+// another channel count (multispectral bands have no brightness/hue to jitter), while the
+// geometric transforms work on any channel count.
 // Thread safety: pure functions.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/config.h"
 
@@ -55,6 +59,11 @@ AugmentParams draw_augment(const AugmentConfig& cfg, const AugmentGeometry& geo,
 // `div` is the scale for super-resolution inputs (1 for targets). Bilinear unless `nearest`.
 void warp_to_chw(const uint8_t* src, bool src_float, int channels, int src_h, int src_w,
                  const AugmentParams& p, int div, bool nearest, float value_scale, float* dst);
+
+// The same for a source of a shard dtype (uint8, uint16, float32), values mapped to [0, 1] by
+// dtype_value_scale (shard_format.h): 1/255, 1/65535, 1.
+void warp_to_chw(const uint8_t* src, const std::string& dtype, int channels, int src_h, int src_w,
+                 const AugmentParams& p, int div, bool nearest, float* dst);
 
 // Same geometry for a uint8 HW label map into an int64 HW destination (nearest).
 void warp_labels(const uint8_t* src, int src_h, int src_w, const AugmentParams& p, int64_t* dst);

@@ -22,7 +22,7 @@ StatsAccumulator::StatsAccumulator(const DatasetInfo& info)
 void StatsAccumulator::add(const void* input, const void* target) {
   const size_t c = static_cast<size_t>(info_.in_channels);
   const size_t pixels = static_cast<size_t>(info_.input_height) * info_.input_width;
-  const bool f32 = info_.input_dtype == "float32";
+  const bool f32 = info_.input_dtype == "float32", u16 = info_.input_dtype == "uint16";
   std::vector<double> s(c, 0.0), q(c, 0.0);
   for (size_t p = 0; p < pixels; ++p) {
     for (size_t k = 0; k < c; ++k) {
@@ -31,6 +31,10 @@ void StatsAccumulator::add(const void* input, const void* target) {
         float f = 0;
         std::memcpy(&f, static_cast<const uint8_t*>(input) + (p * c + k) * 4, 4);
         v = f;
+      } else if (u16) {
+        uint16_t u = 0;
+        std::memcpy(&u, static_cast<const uint8_t*>(input) + (p * c + k) * 2, 2);
+        v = u / 65535.0;
       } else {
         v = static_cast<const uint8_t*>(input)[p * c + k] / 255.0;
       }

@@ -18,11 +18,14 @@ namespace fs = std::filesystem;
 namespace {
 
 int cv_depth(const std::string& dtype) {
-  return dtype == "uint8" ? CV_8U : CV_32F;
+  return dtype == "uint8" ? CV_8U : dtype == "uint16" ? CV_16U : CV_32F;
 }
 
 std::string mat_desc(const cv::Mat& m) {
-  const char* d = m.depth() == CV_8U ? "uint8" : m.depth() == CV_32F ? "float32" : "other-type";
+  const char* d = m.depth() == CV_8U    ? "uint8"
+                  : m.depth() == CV_16U ? "uint16"
+                  : m.depth() == CV_32F ? "float32"
+                                        : "other-type";
   return fmt::format("{}x{}x{} {}", m.rows, m.cols, m.channels(), d);
 }
 
@@ -75,7 +78,9 @@ struct DatasetWriter::Impl {
       TESSERA_CHECK_HDF5(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(gzip)),
                          "gzip for `{}` in {}", name, where());
     }
-    hid_t ftype = dtype == "uint8" ? H5T_STD_U8LE : H5T_IEEE_F32LE;
+    hid_t ftype = dtype == "uint8"    ? H5T_STD_U8LE
+                  : dtype == "uint16" ? H5T_STD_U16LE
+                                      : H5T_IEEE_F32LE;
     return H5Id(TESSERA_CHECK_HDF5(H5Dcreate2(file.get(), name, ftype, space.get(), H5P_DEFAULT,
                                               dcpl.get(), H5P_DEFAULT),
                                    "creating `{}` in {}", name, where()),
@@ -115,7 +120,9 @@ struct DatasetWriter::Impl {
                        "{}", where());
     H5Id mspace(TESSERA_CHECK_HDF5(H5Screate_simple(rank, cnt.data(), nullptr), "{}", where()),
                 H5Sclose);
-    hid_t mtype = dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+    hid_t mtype = dtype == "uint8"    ? H5T_NATIVE_UINT8
+                  : dtype == "uint16" ? H5T_NATIVE_UINT16
+                                      : H5T_NATIVE_FLOAT;
     TESSERA_CHECK_HDF5(H5Dwrite(ds.get(), mtype, mspace.get(), fspace.get(), H5P_DEFAULT, data),
                        "writing sample {} to `{}` of {} (disk full?)", count, name, where());
   }

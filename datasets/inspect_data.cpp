@@ -30,8 +30,9 @@ struct ChannelStats {
   std::vector<double> sum, sq;
   int64_t count = 0;  // values per channel
   explicit ChannelStats(int c) : sum(c, 0.0), sq(c, 0.0) {}
-  void add(const std::vector<uint8_t>& bytes, bool is_float, int channels) {
-    size_t elem = is_float ? 4 : 1;
+  void add(const std::vector<uint8_t>& bytes, const std::string& dtype, int channels) {
+    const bool is_float = dtype == "float32", is_u16 = dtype == "uint16";
+    size_t elem = static_cast<size_t>(dtype_size(dtype));
     size_t n = bytes.size() / elem;
     for (size_t k = 0; k < n; ++k) {
       double v;
@@ -39,6 +40,10 @@ struct ChannelStats {
         float f;
         std::memcpy(&f, bytes.data() + 4 * k, 4);
         v = f;
+      } else if (is_u16) {
+        uint16_t u;
+        std::memcpy(&u, bytes.data() + 2 * k, 2);
+        v = u / 65535.0;
       } else {
         v = bytes[k] / 255.0;
       }
@@ -216,11 +221,11 @@ std::string inspect_dataset(const std::string& dir, bool verify) {
   RawSample raw;
   for (int64_t k = 0; k < reader.size(); ++k) {
     reader.read(k, raw);
-    in_stats.add(raw.input, i.input_dtype == "float32", i.in_channels);
+    in_stats.add(raw.input, i.input_dtype, i.in_channels);
     if (i.target_kind == "labels") {
       for (uint8_t v : raw.target) ++class_pixels[v];
     } else {
-      t_stats.add(raw.target, i.target_dtype == "float32", i.target_channels);
+      t_stats.add(raw.target, i.target_dtype, i.target_channels);
     }
     if (i.has_labels) ++label_counts[raw.label];
   }

@@ -70,7 +70,6 @@ struct Loader::Impl {
       b.targets = torch::empty({n, i.target_channels, oh, ow}, torch::kFloat32);
     }
     if (i.has_labels) b.labels = torch::empty({n}, torch::kInt64);
-    const bool in_float = i.input_dtype == "float32";
     const bool t_float = i.target_dtype == "float32";
     const int64_t in_numel = int64_t{i.in_channels} * (oh / scale) * (ow / scale);
     const int64_t t_numel = (labels_kind ? 1 : i.target_channels) * int64_t{oh} * ow;
@@ -81,8 +80,8 @@ struct Loader::Impl {
         AugmentParams p = opt.train ? draw_augment(cfg.augment, geo, opt.seed, epoch, idx)
                                     : identity_augment(geo);
         float* in_dst = b.inputs.data_ptr<float>() + k * in_numel;
-        warp_to_chw(raw.input.data(), in_float, i.in_channels, i.input_height, i.input_width, p,
-                    scale, false, in_float ? 1.0f : 1.0f / 255.0f, in_dst);
+        warp_to_chw(raw.input.data(), i.input_dtype, i.in_channels, i.input_height, i.input_width,
+                    p, scale, false, in_dst);
         color_jitter_chw(in_dst, i.in_channels, oh / scale, ow / scale, p);
         if (labels_kind) {
           warp_labels(raw.target.data(), i.height, i.width, p,
@@ -190,6 +189,12 @@ Loader::Loader(const DataConfig& cfg, const std::string& dir, const LoaderOption
                   "they are left out of the loss and the metrics",
                   dir, i.ignore_index, opt.ignore_index, i.ignore_index);
   }
+  TESSERA_CHECK(!opt.train || cfg.augment.color_jitter == 0.0f || i.in_channels == 1 ||
+                    i.in_channels == 3,
+                "dataset {} has {} input channels; data.augment.color_jitter ({}) is defined for "
+                "grey and RGB images only (brightness, contrast and hue of multispectral bands "
+                "would change what the bands measure): set data.augment.color_jitter: 0",
+                dir, i.in_channels, cfg.augment.color_jitter);
   m.scale = i.height / i.input_height;
   if (i.task == "super_resolution") {
     TESSERA_CHECK(opt.scale == m.scale,

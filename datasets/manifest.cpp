@@ -66,6 +66,7 @@ json manifest_to_json(const Manifest& m) {
            {"shards", shards}};
   if (!i.degradation.empty()) out[kDegradationKey] = i.degradation;
   if (m.stats) out["stats"] = stats_to_json(*m.stats);
+  if (!m.sources.is_null()) out["sources"] = m.sources;
   return out;
 }
 
@@ -210,6 +211,11 @@ Manifest manifest_from_json(const json& j, const std::string& where) {
     m.shards.push_back(s);
   }
   if (j.contains("stats")) m.stats = stats_from_json(j["stats"], i, where);
+  if (j.contains("sources")) {
+    TESSERA_CHECK(j["sources"].is_array(), "{}: key 'sources' must be a list, found {}", where,
+                  j["sources"].type_name());
+    m.sources = j["sources"];
+  }
   if (j.contains("samples")) {
     const int64_t claimed =
         get_int(j, "samples", where, "", 0, std::numeric_limits<int64_t>::max());

@@ -37,6 +37,10 @@ struct Manifest {
   std::vector<ShardEntry> shards;
   bool derived = false;  // built from the shards because manifest.json was absent
   std::optional<DatasetStats> stats;  // written by DatasetWriter; absent in older manifests
+  // Optional, informational (never read by training): where the samples came from, one entry
+  // per source image, written by `tessera pack` for TIFF inputs (file, sample range, bands,
+  // sample type, georeferencing; docs/data-format.md). null = absent.
+  nlohmann::json sources;
 
   int64_t total_samples() const;
 };

@@ -15,6 +15,7 @@
 #include "datasets/label_maps.h"
 #include "datasets/manifest.h"
 #include "datasets/pack_images.h"
+#include "datasets/pack_rasters.h"
 #include "datasets/synth_generators.h"
 #include "datasets/synth_rng.h"
 
@@ -40,14 +41,16 @@ struct Item {
   int label = 0;
   Split split = Split::train;
   int64_t samples = 0;
+  std::optional<RasterHeader> raster;  // TIFF inputs: header and georeferencing (pass 1)
 };
 
-DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette) {
+DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette, const InputFormat& f) {
   DatasetInfo info;
   info.task = o.task;
   info.height = info.width = o.size;
   info.input_height = info.input_width = o.size / ratio(o);
-  info.in_channels = o.channels;
+  info.in_channels = f.channels;
+  info.input_dtype = f.dtype;
   if (o.task == "segmentation") {
     info.target_kind = "labels";
     info.classes = o.classes;
@@ -56,7 +59,7 @@ DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette) {
     if (palette != nullptr) info.class_names = class_names(*palette, o.classes);
   } else {
     info.target_kind = "image";
-    info.target_channels = o.channels;
+    info.target_channels = f.channels;
   }
   info.has_labels = o.task == "anomaly";
   if (o.task == "super_resolution") {
@@ -69,15 +72,24 @@ DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette) {
 
 // The (input, target) patches of one item, built from decoded files. `first_index` is the global
 // index of the item's first sample: the seed of per-sample noise and holes.
+// `raster` (optional) receives the input's TIFF header.
 std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const LabelMapOptions& lo,
-                                 const Item& item, int64_t first_index) {
+                                 const InputFormat& f, const Item& item, int64_t first_index,
+                                 std::optional<RasterHeader>* raster = nullptr) {
   std::vector<Sample> out;
   const int in_size = o.size / ratio(o);
+  RasterHeader header;
+  header.bands = 0;
+  auto read_input = [&](const std::string& path) {
+    cv::Mat m = read_input_image(path, f, &header);
+    if (raster != nullptr && header.bands > 0) *raster = header;
+    return m;
+  };
   if (paired(o)) {
     const bool labels = o.task == "segmentation";
-    const cv::Mat input = read_image(item.input, o.channels);
+    const cv::Mat input = read_input(item.input);
     const cv::Mat target =
-        labels ? read_label_map(item.target, lo) : read_image(item.target, o.channels);
+        labels ? read_label_map(item.target, lo) : read_input_image(item.target, f);
     for (auto& [in, tg] :
          fit_pair(input, target, in_size, ratio(o), mode, labels, item.input, item.target)) {
       Sample s;
@@ -87,7 +99,7 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
     }
     return out;
   }
-  const cv::Mat image = read_image(item.input, o.channels);
+  const cv::Mat image = read_input(item.input);
   int64_t k = first_index;
   for (cv::Mat& patch : fit_image(image, o.size, mode, false, item.input)) {
     Sample s;
@@ -134,10 +146,10 @@ std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split
   const auto inputs = list_images(below(o.inputs));
   if (paired(o)) {
     for (const auto& m : match_by_stem(inputs, list_images(below(o.targets)), o.target_suffix)) {
-      items.push_back({m.input, m.target, 0, split, 0});
+      items.push_back({m.input, m.target, 0, split, 0, std::nullopt});
     }
   } else {
-    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0});
+    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0, std::nullopt});
   }
   return items;
 }
@@ -173,7 +185,7 @@ std::vector<Item> collect_items(const PackOptions& o) {
     const auto n_val =
         static_cast<size_t>(std::llround(share * static_cast<double>(defects.size())));
     for (size_t i = 0; i < defects.size(); ++i) {
-      items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0});
+      items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0, std::nullopt});
     }
   }
   return items;
@@ -198,6 +210,29 @@ void check_existing_splits(const PackOptions& o, const DatasetInfo& info) {
   }
 }
 
+// The manifest of every written split gets `sources`: each TIFF input's sample range and
+// georeferencing (pack_rasters.h), in the order its samples were written.
+void record_sources(const PackOptions& o, FitMode mode, const std::vector<Item>& items,
+                    const SplitWriter& writer) {
+  for (Split s : kAllSplits) {
+    if (writer.count(s) == 0) continue;
+    nlohmann::json sources = nlohmann::json::array();
+    int64_t first = 0;
+    for (const Item& item : items) {
+      if (item.split != s) continue;
+      if (item.raster) {
+        sources.push_back(source_entry(item.input, item.target, *item.raster, first, item.samples,
+                                       o.size, mode));
+      }
+      first += item.samples;
+    }
+    const std::string dir = writer.dir(s);
+    Manifest m = read_manifest_file((fs::path(dir) / kManifestName).string());
+    m.sources = std::move(sources);
+    write_manifest(dir, m);
+  }
+}
+
 }  // namespace
 
 void validate_pack_options(const PackOptions& o) {
@@ -208,7 +243,12 @@ void validate_pack_options(const PackOptions& o) {
   TESSERA_CHECK(!o.inputs.empty(), "pack: --inputs DIR is required");
   TESSERA_CHECK(!o.out.empty(), "pack: --out DIR is required");
   TESSERA_CHECK(o.size >= 8 && o.size <= 8192, "pack: --size must be in 8..8192, got {}", o.size);
-  TESSERA_CHECK(o.channels == 1 || o.channels == 3, "pack: --channels must be 1 or 3, got {}",
+  TESSERA_CHECK(o.channels >= 0 && o.channels <= kMaxTiffBands,
+                "pack: --channels must be in 1..{} (or 0: from the first input), got {}",
+                kMaxTiffBands, o.channels);
+  TESSERA_CHECK(o.channels == 0 || o.channels == 1 || o.channels == 3 || o.task == "segmentation",
+                "pack: --channels {}: multi-band inputs are packed for --task segmentation only "
+                "(other tasks make or read image targets of 1 or 3 channels)",
                 o.channels);
   TESSERA_CHECK(o.shards >= 1, "pack: --shards must be >= 1, got {}", o.shards);
   TESSERA_CHECK(o.gzip >= 0 && o.gzip <= 9, "pack: --gzip must be a level in 0..9, got {}", o.gzip);
@@ -302,15 +342,24 @@ PackSummary run_pack(const PackOptions& o) {
   lo.ignore_value = o.ignore_value;
   lo.palette = palette ? &*palette : nullptr;
 
+  const InputFormat format = resolve_input_format(items.at(0).input, o.channels);
+  TESSERA_CHECK(o.task == "segmentation" || (format.dtype == "uint8" &&
+                                             (format.channels == 1 || format.channels == 3)),
+                "pack: the first input {} gives {} channel(s) of {} samples; multi-band and 16-bit "
+                "inputs are packed for --task segmentation only (--task {} makes or reads 8-bit "
+                "grey or RGB image targets); pass --channels 3 or 1 for RGB/grey 8-bit TIFFs",
+                format.first_file, format.channels, format.dtype, o.task);
+
   // Pass 1: decode and check everything, count samples; nothing is written yet.
   PackSummary summary;
-  summary.info = pack_info(o, lo.palette);
+  summary.info = pack_info(o, lo.palette, format);
   validate_info(summary.info, "pack");
   auto bump = [](SplitCounts& c, Split s, int64_t n) {
     (s == Split::train ? c.train : s == Split::val ? c.val : c.test) += n;
   };
   for (Item& item : items) {
-    item.samples = static_cast<int64_t>(make_samples(o, mode, lo, item, 0).size());
+    item.samples =
+        static_cast<int64_t>(make_samples(o, mode, lo, format, item, 0, &item.raster).size());
     bump(summary.images, item.split, 1);
     bump(summary.samples, item.split, item.samples);
   }
@@ -326,12 +375,15 @@ PackSummary run_pack(const PackOptions& o) {
   int64_t index = 0;
   Progress progress("pack " + o.task, static_cast<int64_t>(items.size()));
   for (const Item& item : items) {
-    for (const Sample& s : make_samples(o, mode, lo, item, index)) writer.add(item.split, s);
+    for (const Sample& s : make_samples(o, mode, lo, format, item, index)) {
+      writer.add(item.split, s);
+    }
     index += item.samples;
     progress.update(static_cast<int64_t>(&item - items.data()) + 1);
   }
   writer.finish();
   progress.finish();
+  if (format.tiff) record_sources(o, mode, items, writer);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   spdlog::info("pack {} ({}, fit {}): {} images -> {} samples in {:.2f} s -> {}", o.task, o.inputs,

@@ -24,7 +24,8 @@
 //   random (default)  drawn per source image (all tiles of an image land in the same split), with
 //                     a permutation seeded by --seed, by --val-fraction and --test-fraction.
 // Setting a fraction together with --split or own folders is an error (it would be ignored).
-// Conversions and fit modes: datasets/pack_images.h; mask formats (palette PNGs, colour masks
+// Conversions and fit modes: datasets/pack_images.h; multi-band and 16-bit TIFFs through GDAL,
+// with their georeferencing in the manifest's `sources`: datasets/pack_rasters.h; mask formats (palette PNGs, colour masks
 // with a class table, ignored pixels): datasets/label_maps.h.
 //
 // run_pack() validates options, lists and matches files, then reads every image twice: a first
@@ -57,7 +58,9 @@ struct PackOptions {
   int classes = 1;              // segmentation: 1 = binary, > 1 = label values 0..classes-1
   std::string palette;          // segmentation: class table of colour masks (label_maps.h)
   int ignore_value = -1;        // segmentation: source value stored as 255 = ignored; -1 none
-  int channels = 3;             // image channels: 3 (RGB) or 1 (grey)
+  // Input channels: 3 (RGB) or 1 (grey) for PNG/JPEG; any band count of TIFFs (pack_rasters.h).
+  // 0 = from the first input: its band count for a TIFF, 3 otherwise.
+  int channels = 0;
   std::string fit = "resize";   // resize | tile | center-crop
   double val_fraction = 0.1;
   double test_fraction = 0.1;

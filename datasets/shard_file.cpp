@@ -25,6 +25,10 @@ std::string type_name(hid_t type) {
       H5Tget_sign(type) == H5T_SGN_NONE) {
     return "uint8";
   }
+  if (H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 2 &&
+      H5Tget_sign(type) == H5T_SGN_NONE) {
+    return "uint16";
+  }
   if (H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4) return "float32";
   switch (H5Tget_class(type)) {
     case H5T_INTEGER:
@@ -204,13 +208,17 @@ std::unique_ptr<ShardFile::Access> open_access(hid_t file, const std::string& pa
   }
   H5Id ftype(TESSERA_CHECK_HDF5(H5Dget_type(a->ds.get()), "`{}` of {}", name, path), H5Tclose);
   dtype = type_name(ftype.get());
-  TESSERA_CHECK(dtype == "uint8" || dtype == "float32",
-                "{}: `{}` is {}, expected uint8 or float32 (h5py: arr.astype('uint8') or "
+  TESSERA_CHECK(dtype == "uint8" || dtype == "float32" ||
+                    (dtype == "uint16" && std::string(name) == kInputsName),
+                "{}: `{}` is {}, expected uint8{} or float32 (h5py: arr.astype('uint8'){} or "
                 "arr.astype('float32'))",
-                path, name, dtype);
+                path, name, dtype, std::string(name) == kInputsName ? ", uint16" : "",
+                std::string(name) == kInputsName ? ", arr.astype('uint16')" : "");
   a->dtype = dtype;
-  a->mem_type = dtype == "uint8" ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
-  a->sample_bytes = static_cast<size_t>(dtype == "uint8" ? 1 : 4);
+  a->mem_type = dtype == "uint8"    ? H5T_NATIVE_UINT8
+                : dtype == "uint16" ? H5T_NATIVE_UINT16
+                                    : H5T_NATIVE_FLOAT;
+  a->sample_bytes = static_cast<size_t>(dtype_size(dtype));
   for (auto d : sample_shape) {
     TESSERA_CHECK(
         !__builtin_mul_overflow(a->sample_bytes, static_cast<size_t>(d), &a->sample_bytes) &&

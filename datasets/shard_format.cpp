@@ -83,8 +83,9 @@ void validate_info(const DatasetInfo& info, const std::string& where) {
                 "{}: input size {}x{} must be positive", where, info.input_height,
                 info.input_width);
   TESSERA_CHECK(info.in_channels >= 1, "{}: in_channels {} must be >= 1", where, info.in_channels);
-  TESSERA_CHECK(info.input_dtype == "uint8" || info.input_dtype == "float32",
-                "{}: input dtype '{}' must be uint8 or float32", where, info.input_dtype);
+  TESSERA_CHECK(info.input_dtype == "uint8" || info.input_dtype == "uint16" ||
+                    info.input_dtype == "float32",
+                "{}: input dtype '{}' must be uint8, uint16 or float32", where, info.input_dtype);
   if (info.target_kind == "labels") {
     TESSERA_CHECK(info.target_dtype == "uint8", "{}: label-map targets must be uint8, not '{}'",
                   where, info.target_dtype);
@@ -134,8 +135,16 @@ void validate_info(const DatasetInfo& info, const std::string& where) {
 
 int dtype_size(const std::string& dtype) {
   if (dtype == "uint8") return 1;
+  if (dtype == "uint16") return 2;
   if (dtype == "float32") return 4;
-  TESSERA_THROW("unknown dtype '{}': expected uint8 or float32", dtype);
+  TESSERA_THROW("unknown dtype '{}': expected uint8, uint16 or float32", dtype);
+}
+
+double dtype_value_scale(const std::string& dtype) {
+  if (dtype == "uint8") return 1.0 / 255.0;
+  if (dtype == "uint16") return 1.0 / 65535.0;
+  if (dtype == "float32") return 1.0;
+  TESSERA_THROW("unknown dtype '{}': expected uint8, uint16 or float32", dtype);
 }
 
 int64_t input_bytes(const DatasetInfo& info) {

@@ -3,7 +3,8 @@
 //
 // A dataset is a directory holding shard-00000.h5, shard-00001.h5, ... and manifest.json. Each
 // shard is an HDF5 file with
-//   inputs   (N, h, w, C)  uint8 | float32      h,w = input size (H/scale for super-resolution)
+//   inputs   (N, h, w, C)  uint8 | uint16 | float32   h,w = input size (H/scale for
+//                                                      super-resolution); C any (1..)
 //   targets  (N, H, W)     uint8 label maps     (target_kind "labels")
 //            (N, H, W, Ct) uint8 | float32      (target_kind "image")
 //   labels   (N,)          int32                optional, image-level labels (anomaly sets)
@@ -33,7 +34,7 @@ struct DatasetInfo {
   int input_height = 0,
       input_width = 0;  // input size (differs from target for super_resolution: H/scale)
   int in_channels = 3;
-  std::string input_dtype = "uint8";   // uint8 | float32
+  std::string input_dtype = "uint8";   // uint8 | uint16 (16-bit sources) | float32
   std::string target_kind = "labels";  // labels (N,H,W uint8) | image (N,H,W,C)
   int target_channels = 0;             // image targets only
   std::string target_dtype = "uint8";  // uint8 | float32
@@ -70,8 +71,12 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
 // `where` names the source in the error ("manifest.json of DIR", "DatasetWriter", ...).
 void validate_info(const DatasetInfo& info, const std::string& where);
 
-// Bytes per element of "uint8" (1) / "float32" (4); throws on anything else.
+// Bytes per element of "uint8" (1) / "uint16" (2) / "float32" (4); throws on anything else.
 int dtype_size(const std::string& dtype);
+
+// The factor that maps stored values to the [0, 1] the models see: uint8 1/255, uint16 1/65535,
+// float32 1 (stored in [0, 1] already). Throws on an unknown dtype.
+double dtype_value_scale(const std::string& dtype);
 
 // Bytes of one sample's input / target as stored (h*w*C*dtype).
 int64_t input_bytes(const DatasetInfo& info);

@@ -29,7 +29,7 @@ struct PackArgs {
   int classes = 1;
   std::string palette;
   int ignore_value = -1;
-  int channels = 3;
+  int channels = 0;
   double mask_fraction = 0.25;
   int gzip = 0;
   bool overwrite = false;
@@ -44,7 +44,10 @@ void add_pack_command(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"segmentation", "translation", "super_resolution", "denoising",
                              "inpainting", "anomaly"}));
-  cmd->add_option("--inputs", a->inputs, "Directory of input images (PNG/JPEG/TIFF)")->required();
+  cmd->add_option("--inputs", a->inputs,
+                  "Directory of input images (PNG/JPEG/BMP, or GeoTIFF/TIFF with any band count, "
+                  "8- or 16-bit)")
+      ->required();
   cmd->add_option("--targets", a->targets,
                   "Directory of targets matched by file stem (masks, label maps or images); "
                   "super_resolution/denoising make them from the inputs");
@@ -99,9 +102,11 @@ void add_pack_command(CLI::App& app) {
                   "segmentation: mask value (grey value or palette index) of pixels to leave out "
                   "of loss and metrics; stored as 255 (set loss.ignore_index: 255)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--channels", a->channels, "Image channels: 3 (RGB) or 1 (grey)")
-      ->check(CLI::IsMember({1, 3}))
-      ->capture_default_str();
+  cmd->add_option("--channels", a->channels,
+                  "Input channels: 3 (RGB) or 1 (grey) for PNG/JPEG; for TIFFs (read through "
+                  "GDAL) the band count every file must have. Default: the first input's band "
+                  "count for a TIFF (8- or 16-bit, e.g. 4 for RGB+NIR), 3 otherwise")
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--mask-fraction", a->mask_fraction, "inpainting: fraction of the image hidden")
       ->capture_default_str();
   cmd->add_option("--gzip", a->gzip, "gzip level of the shards (0 = none, 1..9)")

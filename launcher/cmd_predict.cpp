@@ -16,6 +16,7 @@ struct PredictArgs {
   std::string targets;
   std::string out;
   int64_t limit = 0;
+  std::vector<int> rgb_bands;
 };
 }  // namespace
 
@@ -33,6 +34,12 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "Output directory")->required();
   cmd->add_option("--limit", args->limit,
                   "Dataset inputs: samples to render (default eval.save_predictions)");
+  cmd->add_option("--rgb-bands", args->rgb_bands,
+                  "Input bands drawn in the pictures, 1-based, 3 (as R,G,B) or 1 (grey), e.g. "
+                  "4,3,2 for near-infrared false colour of RGB+NIR tiles (default: the first "
+                  "three, or the only one)")
+      ->delimiter(',')
+      ->expected(1, 3);
   cmd->callback([args] {
     const Config cfg = load(args->config);
     init_logging(LogSetup{0, 1, cfg.logging.level, false});
@@ -42,6 +49,7 @@ void add_predict_command(CLI::App& app) {
     opts.targets = args->targets;
     opts.out = args->out;
     opts.limit = args->limit;
+    opts.rgb_bands = args->rgb_bands;
     run_predict(cfg, opts);
   });
 }

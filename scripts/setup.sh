@@ -13,6 +13,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libssl-dev
   libopencv-dev
   libpng-dev  # palette PNG masks as class indices (datasets/png_palette.h)
+  # multi-band / 16-bit GeoTIFF inputs of `tessera pack` and `predict` (datasets/geotiff.h);
+  # python3-gdal: tests/e2e/geotiff.sh writes its GeoTIFFs with it
+  libgdal-dev python3-gdal
   # TensorBoard event files: protobuf messages (trainer/tensorboard.proto); python3-protobuf:
   # tests/e2e/tensorboard.sh decodes them
   libprotobuf-dev protobuf-compiler python3-protobuf

@@ -3,9 +3,30 @@
 #include <algorithm>
 #include <opencv2/imgproc.hpp>
 
+#include "common/error.h"
+
 namespace tessera {
 
+torch::Tensor display_bands(const torch::Tensor& chw, const std::vector<int>& bands) {
+  const int64_t c = chw.size(0);
+  if (bands.empty()) {
+    if (c == 1 || c == 3) return chw;
+    return chw.narrow(0, 0, c > 3 ? 3 : 1);
+  }
+  TESSERA_CHECK(bands.size() == 1 || bands.size() == 3,
+                "display bands: {} given; expected 1 (grey) or 3 (R,G,B), e.g. 4,3,2",
+                bands.size());
+  std::vector<int64_t> index;
+  for (int b : bands) {
+    TESSERA_CHECK(b >= 1 && b <= c, "display band {} does not exist: the image has {} band(s), "
+                  "numbered 1..{}", b, c, c);
+    index.push_back(b - 1);
+  }
+  return chw.index_select(0, torch::tensor(index, torch::kInt64).to(chw.device()));
+}
+
 cv::Mat to_bgr_image(const torch::Tensor& chw) {
+  if (chw.size(0) != 1 && chw.size(0) != 3) return to_bgr_image(display_bands(chw));
   auto t = chw.detach().to(torch::kCPU).clamp(0, 1).mul(255.0).round().to(torch::kUInt8);
   t = t.permute({1, 2, 0}).contiguous();
   const int c = static_cast<int>(t.size(2));
@@ -64,14 +85,17 @@ torch::Tensor predicted_labels(const Config& cfg, const torch::Tensor& prob) {
 }
 
 cv::Mat comparison_grid(const Config& cfg, const torch::Tensor& input, const torch::Tensor& target,
-                        const torch::Tensor& prediction) {
-  std::vector<cv::Mat> parts = {to_bgr_image(input)};
+                        const torch::Tensor& prediction, const std::vector<int>& rgb_bands) {
+  auto shown = [&](const torch::Tensor& t) {
+    return t.size(0) == input.size(0) ? display_bands(t, rgb_bands) : t;
+  };
+  std::vector<cv::Mat> parts = {to_bgr_image(display_bands(input, rgb_bands))};
   if (cfg.task.kind == TaskKind::segmentation) {
     if (target.defined()) parts.push_back(labels_to_color(target.to(torch::kInt64)));
     parts.push_back(labels_to_color(predicted_labels(cfg, prediction)));
   } else {
-    if (target.defined()) parts.push_back(to_bgr_image(target));
-    parts.push_back(to_bgr_image(prediction));
+    if (target.defined()) parts.push_back(to_bgr_image(shown(target)));
+    parts.push_back(to_bgr_image(shown(prediction)));
   }
   return hstack(parts);
 }

@@ -46,6 +46,9 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   const bool key = opts.split == "train" || opts.split == "val" || opts.split == "test";
   Loader loader = with_context(key ? cfg.where("data." + opts.split) : "--split " + opts.split,
                                [&] { return Loader(cfg.data, dir, lo); });
+  TESSERA_CHECK(loader.info().in_channels == cfg.task.in_channels,
+                "{} has {} input channels but task.in_channels is {}: the model takes {}", dir,
+                loader.info().in_channels, cfg.task.in_channels, cfg.task.in_channels);
   std::optional<Progress> progress;
   if (comm.rank() == 0) progress.emplace("eval " + opts.split, loader.size());
   EvalResult r = evaluate(cfg, *model, loader, comm, device, /*per_image=*/true, nullptr, nullptr,

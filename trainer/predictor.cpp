@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "datasets/geotiff.h"
 #include "datasets/loader.h"
 #include "models/cpu_backend.h"
 #include "trainer/image_grid.h"
@@ -46,8 +47,29 @@ bool is_dataset_dir(const fs::path& p) {
   return false;
 }
 
+// A TIFF through GDAL (datasets/geotiff.h) as float C x H x W: every band as stored, mapped to
+// [0, 1] as the loader maps its dtype (8-bit / 255, 16-bit / 65535). A 1-band TIFF is
+// replicated into 3 channels and a last alpha band dropped, as `tessera pack` does.
+torch::Tensor read_tiff_image(const fs::path& path, int channels) {
+  RasterHeader h;
+  cv::Mat m = read_tiff(path.string(), &h);
+  int use = h.bands;
+  if (h.alpha_last && h.bands == channels + 1) use = channels;
+  TESSERA_CHECK(use == channels || (h.bands == 1 && channels == 3),
+                "predict: {} has {} band(s); the model takes task.in_channels {}", path.string(),
+                h.bands, channels);
+  const bool u16 = h.bits == 16;
+  if (u16) m.convertTo(m, CV_32S);  // no uint16 tensors in LibTorch 1.13: widen first
+  torch::Tensor t =
+      torch::from_blob(m.data, {m.rows, m.cols, h.bands}, u16 ? torch::kInt32 : torch::kUInt8);
+  t = t.narrow(2, 0, use).permute({2, 0, 1}).to(torch::kFloat32).div(u16 ? 65535.0 : 255.0);
+  if (h.bands == 1 && channels == 3) t = t.expand({3, t.size(1), t.size(2)});
+  return t.contiguous();
+}
+
 // Reads an image file as RGB float C x H x W with `channels` channels.
 torch::Tensor read_image(const fs::path& path, int channels) {
+  if (is_tiff_name(path.string())) return read_tiff_image(path, channels);
   cv::Mat m = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
   TESSERA_CHECK(!m.empty(), "predict: cannot read image {} (not an image OpenCV can decode)",
                 path.string());
@@ -63,6 +85,12 @@ torch::Tensor read_image(const fs::path& path, int channels) {
   m = m.clone();
   auto t = torch::from_blob(m.data, {m.rows, m.cols, m.channels()}, torch::kUInt8).clone();
   return t.permute({2, 0, 1}).to(torch::kFloat32).div(255.0);
+}
+
+std::string band_list(const std::vector<int>& bands) {
+  std::string out;
+  for (int b : bands) out += (out.empty() ? "" : ",") + std::to_string(b);
+  return out;
 }
 
 void write_png(const fs::path& path, const cv::Mat& m) {
@@ -89,9 +117,9 @@ torch::Tensor read_target(const Config& cfg, const std::string& dir, const std::
 }
 
 void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor& prob,
-                         const fs::path& out) {
+                         const fs::path& out, const std::vector<int>& bands) {
   torch::Tensor pred = predicted_labels(cfg, prob);
-  cv::Mat input = to_bgr_image(it.input);
+  cv::Mat input = to_bgr_image(display_bands(it.input, bands));
   cv::Mat mask =
       to_bgr_image(pred.unsqueeze(0).to(torch::kFloat32) * (cfg.task.classes > 1 ? 1.0 / 255.0 : 1.0));
   cv::cvtColor(mask, mask, cv::COLOR_BGR2GRAY);
@@ -127,7 +155,7 @@ void render_segmentation(const Config& cfg, const Item& it, const torch::Tensor&
     }
   }
   write_png(out / (it.stem + "_overlay.png"), overlay);
-  write_png(out / (it.stem + "_grid.png"), comparison_grid(cfg, it.input, it.target, prob));
+  write_png(out / (it.stem + "_grid.png"), comparison_grid(cfg, it.input, it.target, prob, bands));
 }
 
 }  // namespace
@@ -136,6 +164,16 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
   TESSERA_CHECK(!opts.input.empty(), "predict: --input is required");
   TESSERA_CHECK(!opts.out.empty(), "predict: --out is required");
   TESSERA_CHECK(fs::exists(opts.input), "predict: input {} does not exist", opts.input);
+  TESSERA_CHECK(opts.rgb_bands.empty() || opts.rgb_bands.size() == 1 || opts.rgb_bands.size() == 3,
+                "predict: --rgb-bands takes 1 or 3 band numbers (e.g. 4,3,2), got {}",
+                opts.rgb_bands.size());
+  for (int b : opts.rgb_bands) {
+    TESSERA_CHECK(b >= 1 && b <= cfg.task.in_channels,
+                  "predict: --rgb-bands {}: band {} does not exist; the model's inputs have "
+                  "task.in_channels {} bands, numbered 1..{}",
+                  band_list(opts.rgb_bands), b, cfg.task.in_channels,
+                  cfg.task.in_channels);
+  }
   prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
   torch::manual_seed(cfg.experiment.seed);
   auto model = make_model(cfg.model, cfg.task);
@@ -180,13 +218,14 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     }
     torch::Tensor pred = infer_image(*model, x, topt);
     if (cfg.task.kind == TaskKind::segmentation) {
-      render_segmentation(cfg, it, pred, opts.out);
+      render_segmentation(cfg, it, pred, opts.out, opts.rgb_bands);
       return;
     }
     pred = pred.clamp(0, 1);
     const fs::path out(opts.out);
-    write_png(out / (it.stem + "_pred.png"), to_bgr_image(pred));
-    cv::Mat grid = comparison_grid(cfg, x, it.target, pred);
+    write_png(out / (it.stem + "_pred.png"),
+              to_bgr_image(pred.size(0) == x.size(0) ? display_bands(pred, opts.rgb_bands) : pred));
+    cv::Mat grid = comparison_grid(cfg, x, it.target, pred, opts.rgb_bands);
     if (cfg.task.kind == TaskKind::anomaly) {
       auto err = (pred - x).pow(2).mean(0);  // H x W
       const double mse = err.mean().item<double>();
@@ -209,6 +248,11 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
     one.data.batch_size = 1;
     const LoaderOptions lo = loader_options(cfg, 0, 1, /*train=*/false);
     Loader loader(one.data, opts.input, lo);
+    TESSERA_CHECK(loader.info().in_channels == cfg.task.in_channels,
+                  "predict: {} has {} input channels but task.in_channels is {}: the model takes "
+                  "{}",
+                  opts.input, loader.info().in_channels, cfg.task.in_channels,
+                  cfg.task.in_channels);
     loader.start_epoch(0);
     Progress progress("predict", std::min(limit, loader.size()));
     while (written < limit) {

@@ -30,6 +30,11 @@ std::unique_ptr<Loader> make_train_loader(const Config& cfg, const Communicator&
   const LoaderOptions o = loader_options(cfg, comm.rank(), comm.size(), /*train=*/true);
   auto loader = with_context(cfg.where("data.train"),
                              [&] { return std::make_unique<Loader>(cfg.data, cfg.data.train, o); });
+  TESSERA_CHECK(loader->info().in_channels == cfg.task.in_channels,
+                "data.train {} has {} input channels but task.in_channels is {}: set "
+                "task.in_channels: {} (the model's first convolution takes that many)",
+                cfg.data.train, loader->info().in_channels, cfg.task.in_channels,
+                loader->info().in_channels);
   TESSERA_CHECK(loader->batches_per_epoch() > 0,
                 "data.train {}: {} samples are too few for {} ranks x batch {} (drop-last leaves "
                 "no batch)",

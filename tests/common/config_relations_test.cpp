@@ -38,6 +38,13 @@ TEST(ConfigRelations, Segmentation) {
   check({"task: {kind: segmentation, classes: 3, out_channels: 3}\nmodel: {activation: softmax}\n",
          {"loss.name (not set: default bce_dice): multi-class segmentation accepts ce, "
           "multiclass_dice, ce_dice, focal"}});
+  // Colour jitter on multispectral inputs is refused; the same 4 channels without it pass.
+  check({"task: {kind: segmentation, in_channels: 4}\n",
+         {"data.augment.color_jitter (not set: default 0.1): is defined for grey and RGB inputs "
+          "only, and task.in_channels is 4"}});
+  EXPECT_NO_THROW(load_text(std::string(kHead) +
+                            "task: {kind: segmentation, in_channels: 4}\n"
+                            "data: {augment: {color_jitter: 0}}\n"));
   check({"task: {kind: segmentation}\neval: {metrics: [dice, psnr]}\n",
          {"eval.metrics: `psnr` is not a segmentation metric"}});
   check(

@@ -2,6 +2,7 @@
 // training where it can be checked up front, lazily per sample otherwise.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "data_test_util.h"
@@ -166,7 +167,28 @@ TEST(BadData, UnsupportedDtypeAndRank) {
   write_raw_shard(dir + "/s.h5",
                   {{"inputs", {2, 4, 4, 3}, H5T_STD_I64LE, H5T_NATIVE_INT64, in.data()},
                    {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
-  expect_error([&] { DatasetReader r(dir); }, {"s.h5", "`inputs` is int64", "uint8 or float32"});
+  expect_error([&] { DatasetReader r(dir); },
+               {"s.h5", "`inputs` is int64", "uint8, uint16 or float32"});
+  fs::remove(dir + "/s.h5");
+  // uint16 is an input dtype (16-bit sources); targets stay uint8 or float32.
+  std::vector<uint16_t> in16(2 * 4 * 4 * 3, 1000), t16(2 * 4 * 4, 0);
+  write_raw_shard(dir + "/s.h5",
+                  {{"inputs", {2, 4, 4, 3}, H5T_STD_U16LE, H5T_NATIVE_UINT16, in16.data()},
+                   {"targets", {2, 4, 4, 3}, H5T_STD_U16LE, H5T_NATIVE_UINT16, t16.data()}});
+  expect_error([&] { DatasetReader r(dir); }, {"s.h5", "`targets` is uint16", "uint8 or float32"});
+  fs::remove(dir + "/s.h5");
+  write_raw_shard(dir + "/s.h5",  // control: the same inputs with uint8 label maps are read
+                  {{"inputs", {2, 4, 4, 3}, H5T_STD_U16LE, H5T_NATIVE_UINT16, in16.data()},
+                   {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}});
+  {
+    DatasetReader r(dir);
+    EXPECT_EQ(r.info().input_dtype, "uint16");
+    RawSample raw;
+    r.read(1, raw);
+    uint16_t v = 0;
+    std::memcpy(&v, raw.input.data() + 2 * 7, 2);
+    EXPECT_EQ(v, 1000);
+  }
   fs::remove(dir + "/s.h5");
   write_raw_shard(dir + "/s.h5",
                   {{"inputs", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()},
