@@ -11,6 +11,8 @@
 #include <cstring>
 
 #include "common/compat.h"
+#include "common/text.h"
+#include "datasets/shard_format.h"
 
 #if !H5_VERSION_GE(1, 10, 5)
 #error "tessera needs HDF5 >= 1.10.5 (H5Dget_chunk_info_by_coord)"
@@ -348,6 +350,18 @@ ShardFile::ShardFile(const std::string& path, int64_t expected_samples, bool ver
   layout_.task = h5_read_string_attr(root, "task", where);
   layout_.target_kind = h5_read_string_attr(root, "target_kind", where);
   layout_.degradation = h5_read_string_attr(root, "degradation", where);
+  // The attributes' values are checked here, not only where a manifest is derived from them, so
+  // that tessera-shard-probe's separate process refuses a shard whose metadata reads as garbage
+  // before this process parses it (HDF5 1.10 reads some damaged variable-length strings
+  // differently by heap layout: '' in one process, an endless loop in another).
+  const bool label_maps = layout_.target_shape.size() == 2;
+  TESSERA_CHECK(!layout_.target_kind || *layout_.target_kind == (label_maps ? "labels" : "image"),
+                "{}: attribute target_kind is '{}' but `targets` has the shape of {}", path,
+                escape_text(*layout_.target_kind, {true, 64}),
+                label_maps ? "label maps (N,H,W)" : "images (N,H,W,C)");
+  TESSERA_CHECK(!layout_.task || is_known_task(*layout_.task),
+                "{}: attribute task is '{}', not a task tessera knows", path,
+                escape_text(*layout_.task, {true, 64}));
 
   if (inputs_->direct && targets_->direct) {
     H5Id fcpl(TESSERA_CHECK_HDF5(H5Fget_create_plist(root), "{}", path), H5Pclose);

@@ -22,6 +22,10 @@ std::string printable(const std::string& s) {
 }
 }  // namespace
 
+bool is_known_task(const std::string& task) {
+  return std::find(kTasks.begin(), kTasks.end(), task) != kTasks.end();
+}
+
 bool operator==(const DatasetInfo& a, const DatasetInfo& b) {
   return a.task == b.task && a.height == b.height && a.width == b.width &&
          a.input_height == b.input_height && a.input_width == b.input_width &&

@@ -71,6 +71,9 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
 // `where` names the source in the error ("manifest.json of DIR", "DatasetWriter", ...).
 void validate_info(const DatasetInfo& info, const std::string& where);
 
+// Whether `task` is one of the task names a shard may carry (segmentation, translation, ...).
+bool is_known_task(const std::string& task);
+
 // Bytes per element of "uint8" (1) / "uint16" (2) / "float32" (4); throws on anything else.
 int dtype_size(const std::string& dtype);
 

@@ -87,6 +87,8 @@ void probe_batch(const std::string& dataset, const std::vector<std::string>& pat
   ProbeChild child(exe, paths);
   std::string pending;  // bytes of an unfinished line
   long current = -1;    // the shard begun and not yet done
+  long refused = -1;    // the first shard the probe refused cleanly, and why
+  std::string refusal;
   auto deadline = Clock::now() + std::chrono::duration<double>(o.timeout_s);
   auto stuck = [&](const std::string& cause) {
     const std::string shard = current >= 0 ? paths[static_cast<size_t>(current)] : "(none yet)";
@@ -127,6 +129,11 @@ void probe_batch(const std::string& dataset, const std::vector<std::string>& pat
         deadline = Clock::now() + std::chrono::duration<double>(o.timeout_s);
       } else if (std::sscanf(pending.c_str(), "done %ld", &i) == 1) {
         current = -1;
+      } else if (std::sscanf(pending.c_str(), "error %ld", &i) == 1 && i >= 0 &&
+                 i < static_cast<long>(paths.size()) && refused < 0) {
+        refused = i;
+        const size_t text = pending.find(' ', pending.find(' ') + 1);
+        refusal = text < nl ? pending.substr(text + 1, nl - text - 1) : "";
       }
     }
   }
@@ -137,6 +144,13 @@ void probe_batch(const std::string& dataset, const std::vector<std::string>& pat
     stuck(fmt::format("crashed (the probe exited with status {} mid-shard)",
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1));
   }
+  // A clean refusal ends the open here, with the probe's message: parsing the shard again in
+  // this process could meet HDF5's heap-dependent behaviour on damaged metadata (a value that
+  // read as garbage there can loop here).
+  TESSERA_CHECK(refused < 0,
+                "dataset {}: shard {}, which no checksum vouches for ({}), is refused (parsed "
+                "in a separate process by {}): {}",
+                dataset, paths[static_cast<size_t>(std::max(0L, refused))], why, exe, refusal);
   TESSERA_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && current < 0,
                 "dataset {}: the shard probe {} ended with exit status {} while parsing {}",
                 dataset, exe, WIFEXITED(status) ? WEXITSTATUS(status) : -1,

@@ -10,8 +10,8 @@
 // ShardFile does and, for shards HDF5 reads itself (not direct I/O), reads their first and last
 // samples. It reports each shard as it goes; a signal or a shard that takes longer than the
 // timeout becomes a tessera::Error here naming the dataset, the shard and the cause (the child
-// is killed and reaped first). A shard the probe refuses cleanly is left to the caller, whose
-// own open gives the same error with its full context.
+// is killed and reaped first). A shard the probe refuses cleanly (a tessera::Error in the child)
+// is an error here too, with the child's message: this process does not parse it again.
 // Cost: one process start plus the metadata parse of each shard, once per open of a dataset.
 // Thread safety: no shared state; the call blocks the calling thread until the child is reaped.
 #pragma once

@@ -1,7 +1,7 @@
 // tessera-shard-probe PATH...: opens each HDF5 shard as tessera's reader does and reports on
 // stdout, so that a parent (datasets/shard_probe.h) learns which shard crashed or hung HDF5:
 //   begin I        before shard I (0-based) is opened
-//   error I TEXT   the shard was refused cleanly (a tessera::Error; the parent's own open says why)
+//   error I TEXT   the shard was refused cleanly (a tessera::Error): the parent ends with TEXT
 //   done I         after it
 // Exit status 0 when every shard was begun and done. It dies with its parent (PR_SET_PDEATHSIG).
 // No LibTorch and no MPI here: it starts in milliseconds.

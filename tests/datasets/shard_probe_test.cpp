@@ -94,6 +94,29 @@ TEST(ShardProbe, DatasetsOverTheFullVerifyLimitAreProbed) {
                {"HDF5 crashed", "shard-00000.h5", "whole-file check limit"});
 }
 
+TEST(ShardProbe, AShardTheProbeRefusesIsNotParsedAgainHere) {
+  // A manifest-less shard whose target_kind says 'image' while its targets are label maps (what
+  // a damaged variable-length string can read as): the probe refuses it, and the open ends with
+  // the probe's message instead of parsing the shard again in this process.
+  TempDir tmp;
+  const std::string dir = tmp.sub("d");
+  fs::create_directories(dir);
+  std::vector<uint8_t> in(2 * 4 * 4 * 3, 1), t(2 * 4 * 4, 0);
+  testutil::write_raw_shard(dir + "/s.h5",
+                            {{"inputs", {2, 4, 4, 3}, H5T_STD_U8LE, H5T_NATIVE_UINT8, in.data()},
+                             {"targets", {2, 4, 4}, H5T_STD_U8LE, H5T_NATIVE_UINT8, t.data()}},
+                            {{"target_kind", "image"}});
+  expect_error([&] { DatasetReader r(dir, reader_options_for_training()); },
+               {"s.h5", "which no checksum vouches for", "is refused (parsed in a separate process",
+                "attribute target_kind is 'image' but `targets` has the shape of label maps"});
+  // Control: without the probe, this process's own open refuses it (no probe in the message).
+  ReaderOptions ro = reader_options_for_training();
+  ro.probe_unverified = false;
+  const std::string own = testutil::error_of([&] { DatasetReader r(dir, ro); });
+  EXPECT_NE(own.find("attribute target_kind is 'image'"), std::string::npos) << own;
+  EXPECT_EQ(own.find("separate process"), std::string::npos) << own;
+}
+
 TEST(ShardProbe, AProbeThatCannotStartIsAClearError) {
   TempDir tmp;
   const std::string dir = dataset(tmp, false);
