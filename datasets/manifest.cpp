@@ -340,9 +340,7 @@ Manifest derive_manifest(const std::string& dir) {
   i.width = static_cast<int>(ref.target_shape[1]);
   bool labels = ref.target_shape.size() == 2;
   i.target_kind = labels ? "labels" : "image";
-  TESSERA_CHECK(!ref.target_kind || *ref.target_kind == i.target_kind,
-                "{}: attribute target_kind is '{}' but `targets` has the shape of {}", first,
-                ref.target_kind.value_or(""), labels ? "label maps (N,H,W)" : "images (N,H,W,C)");
+  // target_kind agrees with the shape: ShardFile checked it when it opened the shard.
   i.target_channels = labels ? 0 : static_cast<int>(ref.target_shape[2]);
   i.target_dtype = ref.target_dtype;
   i.classes = static_cast<int>(ref.classes.value_or(1));

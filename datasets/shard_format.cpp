@@ -77,7 +77,7 @@ std::vector<std::string> info_differences(const DatasetInfo& a, const DatasetInf
 }
 
 void validate_info(const DatasetInfo& info, const std::string& where) {
-  TESSERA_CHECK(std::find(kTasks.begin(), kTasks.end(), info.task) != kTasks.end(),
+  TESSERA_CHECK(is_known_task(info.task),
                 "{}: task '{}' is not one of segmentation, translation, super_resolution, "
                 "denoising, inpainting, anomaly",
                 where, printable(info.task));

@@ -136,6 +136,20 @@ exit 99
     std::ofstream(p) << text;
     fs::permissions(p, fs::perms::owner_all);
   }
+  // A fake step that, on USR1, writes the end-of-run record {"outcome": OUTCOME} and exits 0;
+  // with `signal_shell` it first sends USR1 to the batch shell as well (as `scancel --full`
+  // signals both), so that it exits while the shell's trap runs. Its pid goes to $FAKE/step_pid.
+  void write_usr1_step(const std::string& outcome, bool signal_shell) const {
+    const std::string trap = R"(echo USR1 >> "$FAKE/signals"; echo "{\"outcome\": \")" + outcome +
+                             R"(\"}" > "$FAKE/run/outcome.json"; )" +
+                             (signal_shell ? "kill -USR1 $PPID; " : "") + "exit 0";
+    write(dir_ / "bin" / "mpirun", "#!/bin/bash\ntrap '" + trap + R"(' USR1
+echo $$ > "$FAKE/step_pid"
+touch "$FAKE/started"
+for i in $(seq 1 300); do sleep 0.1; done
+exit 99
+)");
+  }
   std::string read(const std::string& name) const {
     std::ifstream in(dir_ / name);
     std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -195,13 +209,7 @@ TEST_F(SbatchShell, Usr1ToStepAndShellAtOnceStillRequeues) {
   // checkpoints fast exits while the shell's trap runs. The shell's interrupted `wait` returns
   // 138; the job must still see the step's own status 0 and requeue (CI failure of stop 28:
   // the array task exited 138 and was never requeued).
-  write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
-trap 'echo USR1 >> "$FAKE/signals"; echo "{\"outcome\": \"stopped\"}" > "$FAKE/run/outcome.json"; kill -USR1 $PPID; exit 0' USR1
-echo $$ > "$FAKE/step_pid"
-touch "$FAKE/started"
-for i in $(seq 1 300); do sleep 0.1; done
-exit 99
-)SH");
+  write_usr1_step("stopped", /*signal_shell=*/true);
   const auto r = run_script("kill -USR1 \"$(cat \"$FAKE/step_pid\")\"");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
   EXPECT_TRUE(contains(read("out.log"), "step exited with status 0")) << read("out.log");
@@ -211,12 +219,7 @@ exit 99
 TEST_F(SbatchShell, Usr1AfterTheRunFinishedDoesNotRequeue) {
   // The preemption warning came after the last step: the ranks end with outcome "finished", and
   // a requeue would only start a job with nothing to do.
-  write(dir_ / "bin" / "mpirun", R"SH(#!/bin/bash
-trap 'echo USR1 >> "$FAKE/signals"; echo "{\"outcome\": \"finished\"}" > "$FAKE/run/outcome.json"; exit 0' USR1
-touch "$FAKE/started"
-for i in $(seq 1 300); do sleep 0.1; done
-exit 99
-)SH");
+  write_usr1_step("finished", /*signal_shell=*/false);
   const auto r = run_script("kill -USR1 $job");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << read("out.log");
   EXPECT_TRUE(read("scontrol").empty()) << read("out.log");
