@@ -16,6 +16,7 @@
 #include "datasets/manifest.h"
 #include "datasets/pack_images.h"
 #include "datasets/pack_rasters.h"
+#include "datasets/pack_volumes.h"
 #include "datasets/synth_generators.h"
 #include "datasets/synth_rng.h"
 
@@ -24,9 +25,6 @@ namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* const kKinds[] = {"segmentation", "translation", "super_resolution",
-                              "denoising",    "inpainting",  "anomaly"};
 
 bool paired(const PackOptions& o) {
   return !o.targets.empty();
@@ -42,6 +40,7 @@ struct Item {
   Split split = Split::train;
   int64_t samples = 0;
   std::optional<RasterHeader> raster;  // TIFF inputs: header and georeferencing (pass 1)
+  std::optional<nlohmann::json> volume;  // NIfTI inputs: the manifest source entry (pass 1)
 };
 
 DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette, const InputFormat& f) {
@@ -75,7 +74,23 @@ DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette, const I
 // `raster` (optional) receives the input's TIFF header.
 std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const LabelMapOptions& lo,
                                  const InputFormat& f, const Item& item, int64_t first_index,
-                                 std::optional<RasterHeader>* raster = nullptr) {
+                                 std::optional<RasterHeader>* raster = nullptr,
+                                 std::optional<nlohmann::json>* volume = nullptr) {
+  if (f.volume) {
+    TESSERA_CHECK(is_nifti_name(item.input) && is_nifti_name(item.target),
+                  "pack: {} with target {}: the first input {} is a NIfTI volume, so every input "
+                  "and target must be one (.nii, .nii.gz)",
+                  item.input, item.target, f.first_file);
+    VolumeOptions vo;
+    vo.axis = slice_axis_from_string(o.slice_axis.empty() ? "k" : o.slice_axis, "pack: --slice-axis");
+    vo.intensity = parse_intensity(o.intensity);
+    vo.size = o.size;
+    vo.fit = mode;
+    nlohmann::json source;
+    auto out = volume_samples(vo, lo, item.input, item.target, &source);
+    if (volume != nullptr) *volume = std::move(source);
+    return out;
+  }
   std::vector<Sample> out;
   const int in_size = o.size / ratio(o);
   RasterHeader header;
@@ -127,17 +142,6 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
   return out;
 }
 
-// The input root's own split folders (train/ val/ test/ holding images), when --inputs itself
-// holds no image; empty otherwise.
-std::vector<Split> own_split_folders(const PackOptions& o) {
-  std::vector<Split> out;
-  if (!o.split.empty() || holds_images(o.inputs)) return out;
-  for (Split s : kAllSplits) {
-    if (holds_images((fs::path(o.inputs) / to_string(s)).string())) out.push_back(s);
-  }
-  return out;
-}
-
 std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split split) {
   auto below = [&sub](const std::string& dir) {
     return sub.empty() ? dir : (fs::path(dir) / sub).string();
@@ -146,10 +150,10 @@ std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split
   const auto inputs = list_images(below(o.inputs));
   if (paired(o)) {
     for (const auto& m : match_by_stem(inputs, list_images(below(o.targets)), o.target_suffix)) {
-      items.push_back({m.input, m.target, 0, split, 0, std::nullopt});
+      items.push_back({m.input, m.target, 0, split, 0, std::nullopt, std::nullopt});
     }
   } else {
-    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0, std::nullopt});
+    for (const auto& f : inputs) items.push_back({f, "", 0, split, 0, std::nullopt, std::nullopt});
   }
   return items;
 }
@@ -185,7 +189,8 @@ std::vector<Item> collect_items(const PackOptions& o) {
     const auto n_val =
         static_cast<size_t>(std::llround(share * static_cast<double>(defects.size())));
     for (size_t i = 0; i < defects.size(); ++i) {
-      items.push_back({defects[i], "", 1, i < n_val ? Split::val : Split::test, 0, std::nullopt});
+      items.push_back(
+          {defects[i], "", 1, i < n_val ? Split::val : Split::test, 0, std::nullopt, std::nullopt});
     }
   }
   return items;
@@ -211,7 +216,8 @@ void check_existing_splits(const PackOptions& o, const DatasetInfo& info) {
 }
 
 // The manifest of every written split gets `sources`: each TIFF input's sample range and
-// georeferencing (pack_rasters.h), in the order its samples were written.
+// georeferencing (pack_rasters.h), or each volume's geometry and window (pack_volumes.h), in the
+// order its samples were written.
 void record_sources(const PackOptions& o, FitMode mode, const std::vector<Item>& items,
                     const SplitWriter& writer) {
   for (Split s : kAllSplits) {
@@ -223,6 +229,10 @@ void record_sources(const PackOptions& o, FitMode mode, const std::vector<Item>&
       if (item.raster) {
         sources.push_back(source_entry(item.input, item.target, *item.raster, first, item.samples,
                                        o.size, mode));
+      } else if (item.volume) {
+        nlohmann::json entry = *item.volume;
+        entry["first_sample"] = first;
+        sources.push_back(std::move(entry));
       }
       first += item.samples;
     }
@@ -233,98 +243,29 @@ void record_sources(const PackOptions& o, FitMode mode, const std::vector<Item>&
   }
 }
 
-}  // namespace
-
-void validate_pack_options(const PackOptions& o) {
-  TESSERA_CHECK(std::find(std::begin(kKinds), std::end(kKinds), o.task) != std::end(kKinds),
-                "pack: unknown --task '{}'; accepted (config task.kind): segmentation, "
-                "translation, super_resolution, denoising, inpainting, anomaly",
-                o.task);
-  TESSERA_CHECK(!o.inputs.empty(), "pack: --inputs DIR is required");
-  TESSERA_CHECK(!o.out.empty(), "pack: --out DIR is required");
-  TESSERA_CHECK(o.size >= 8 && o.size <= 8192, "pack: --size must be in 8..8192, got {}", o.size);
-  TESSERA_CHECK(o.channels >= 0 && o.channels <= kMaxTiffBands,
-                "pack: --channels must be in 1..{} (or 0: from the first input), got {}",
-                kMaxTiffBands, o.channels);
-  TESSERA_CHECK(o.channels == 0 || o.channels == 1 || o.channels == 3 || o.task == "segmentation",
-                "pack: --channels {}: multi-band inputs are packed for --task segmentation only "
-                "(other tasks make or read image targets of 1 or 3 channels)",
-                o.channels);
-  TESSERA_CHECK(o.shards >= 1, "pack: --shards must be >= 1, got {}", o.shards);
-  TESSERA_CHECK(o.gzip >= 0 && o.gzip <= 9, "pack: --gzip must be a level in 0..9, got {}", o.gzip);
-  fit_mode_from_string(o.fit);
-  TESSERA_CHECK(
-      o.val_fraction >= 0 && o.val_fraction < 1 && o.test_fraction >= 0 && o.test_fraction < 1 &&
-          o.val_fraction + o.test_fraction < 1,
-      "pack: --val-fraction {} and --test-fraction {} must each be in [0, 1) with a sum < 1",
-      o.val_fraction, o.test_fraction);
-  const bool needs_targets = o.task == "segmentation" || o.task == "translation";
-  const bool may_pair = needs_targets || o.task == "super_resolution" || o.task == "denoising";
-  TESSERA_CHECK(!needs_targets || !o.targets.empty(), "pack: --task {} needs --targets DIR",
-                o.task);
-  TESSERA_CHECK(
-      may_pair || o.targets.empty(),
-      "pack: --task {} makes its targets from the images in --inputs; --targets is not used",
-      o.task);
-  TESSERA_CHECK(o.anomalies.empty() || o.task == "anomaly",
-                "pack: --anomalies is only for --task anomaly");
-  if (o.task == "segmentation") {
-    TESSERA_CHECK(o.classes >= 1 && o.classes <= 256, "pack: --classes must be in 1..256, got {}",
-                  o.classes);
-    TESSERA_CHECK(o.ignore_value >= -1 && o.ignore_value <= 65535,
-                  "pack: --ignore-value must be a grey value or palette index in 0..65535, got {}",
-                  o.ignore_value);
-    TESSERA_CHECK(o.ignore_value < 0 || o.classes <= 255,
-                  "pack: --ignore-value stores ignored pixels as 255, so --classes must be at "
-                  "most 255, got {}",
-                  o.classes);
-    TESSERA_CHECK(o.ignore_value < 0 || o.palette.empty(),
-                  "pack: --ignore-value is for grey values and palette indices; with --palette "
-                  "mark the ignored colours `ignore` in the table's class column");
-  } else {
-    TESSERA_CHECK(o.palette.empty() && o.ignore_value < 0,
-                  "pack: --palette and --ignore-value are for --task segmentation masks");
+// --intensity and --slice-axis are for NIfTI volumes, and volumes need --intensity.
+void check_volume_options(const PackOptions& o, const InputFormat& f) {
+  if (!f.volume) {
+    TESSERA_CHECK(o.intensity.empty() && o.slice_axis.empty(),
+                  "pack: --intensity and --slice-axis are for NIfTI volumes; the first input {} "
+                  "is an image",
+                  f.first_file);
+    return;
   }
-  if (o.task == "super_resolution") {
-    TESSERA_CHECK(o.scale >= 2 && o.scale <= 8, "pack: --scale must be in 2..8, got {}", o.scale);
-    TESSERA_CHECK(o.size % o.scale == 0, "pack: --size {} is not divisible by --scale {}", o.size,
-                  o.scale);
-    if (!o.degradation.empty()) degradation_from_string(o.degradation, "pack: --degradation");
-  } else {
-    TESSERA_CHECK(o.degradation.empty(),
-                  "pack: --degradation is for --task super_resolution (how its inputs are made)");
-  }
-  if (o.task == "denoising" && o.targets.empty()) {
-    TESSERA_CHECK(o.noise > 0 && o.noise <= 1, "pack: --noise must be in (0, 1], got {}", o.noise);
-  }
-  if (o.task == "inpainting") {
-    TESSERA_CHECK(o.mask_fraction > 0 && o.mask_fraction < 0.9,
-                  "pack: mask fraction must be in (0, 0.9), got {}", o.mask_fraction);
-  }
-  TESSERA_CHECK(o.split.empty() || o.split == "train" || o.split == "val" || o.split == "test",
-                "pack: --split must be train, val or test, got '{}'", o.split);
-  TESSERA_CHECK(o.split.empty() || !o.fractions_set,
-                "pack: --split {} puts every image into that split; --val-fraction and "
-                "--test-fraction are not used with it",
-                o.split);
-  TESSERA_CHECK(o.split.empty() || o.anomalies.empty(),
-                "pack: --anomalies with --split is not supported: the defective images are "
-                "divided between val/ and test/ by the fractions (pack without --split)");
-  const bool folders = !own_split_folders(o).empty();
-  TESSERA_CHECK(!folders || !o.fractions_set,
-                "pack: {} holds its own split folders (train/ val/ test/), which decide the "
-                "splits; --val-fraction and --test-fraction are not used with them",
-                o.inputs);
-  TESSERA_CHECK(!folders || o.anomalies.empty(),
-                "pack: --anomalies with split folders below {} is not supported: the defective "
-                "images are split by the fractions",
-                o.inputs);
-  if (!o.anomalies.empty()) {
-    TESSERA_CHECK(
-        o.val_fraction + o.test_fraction > 0,
-        "pack: --anomalies go to val/test only, but --val-fraction and --test-fraction are 0");
-  }
+  TESSERA_CHECK(o.task == "segmentation",
+                "pack: the first input {} is a NIfTI volume; volumes are packed for --task "
+                "segmentation (image volumes with label volumes in --targets), not --task {}",
+                f.first_file, o.task);
+  TESSERA_CHECK(!o.intensity.empty(),
+                "pack: the first input {} is a NIfTI volume: say how its intensities become "
+                "inputs with --intensity window:LO,HI (fixed, e.g. CT window:-160,240), "
+                "percentile:P,Q (per volume, e.g. MR percentile:0.5,99.5) or zscore:K",
+                f.first_file);
+  TESSERA_CHECK(o.palette.empty(),
+                "pack: --palette is for colour masks; label volumes hold label values");
 }
+
+}  // namespace
 
 PackSummary run_pack(const PackOptions& o) {
   validate_pack_options(o);
@@ -343,6 +284,7 @@ PackSummary run_pack(const PackOptions& o) {
   lo.palette = palette ? &*palette : nullptr;
 
   const InputFormat format = resolve_input_format(items.at(0).input, o.channels);
+  check_volume_options(o, format);
   TESSERA_CHECK(o.task == "segmentation" || (format.dtype == "uint8" &&
                                              (format.channels == 1 || format.channels == 3)),
                 "pack: the first input {} gives {} channel(s) of {} samples; multi-band and 16-bit "
@@ -358,8 +300,8 @@ PackSummary run_pack(const PackOptions& o) {
     (s == Split::train ? c.train : s == Split::val ? c.val : c.test) += n;
   };
   for (Item& item : items) {
-    item.samples =
-        static_cast<int64_t>(make_samples(o, mode, lo, format, item, 0, &item.raster).size());
+    item.samples = static_cast<int64_t>(
+        make_samples(o, mode, lo, format, item, 0, &item.raster, &item.volume).size());
     bump(summary.images, item.split, 1);
     bump(summary.samples, item.split, item.samples);
   }
@@ -383,7 +325,7 @@ PackSummary run_pack(const PackOptions& o) {
   }
   writer.finish();
   progress.finish();
-  if (format.tiff) record_sources(o, mode, items, writer);
+  if (format.tiff || format.volume) record_sources(o, mode, items, writer);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   spdlog::info("pack {} ({}, fit {}): {} images -> {} samples in {:.2f} s -> {}", o.task, o.inputs,

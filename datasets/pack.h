@@ -24,6 +24,8 @@
 //   random (default)  drawn per source image (all tiles of an image land in the same split), with
 //                     a permutation seeded by --seed, by --val-fraction and --test-fraction.
 // Setting a fraction together with --split or own folders is an error (it would be ignored).
+// NIfTI volumes (.nii, .nii.gz; segmentation with label volumes): 2D slices along --slice-axis,
+// intensities through --intensity, split by volume: datasets/pack_volumes.h.
 // Conversions and fit modes: datasets/pack_images.h; multi-band and 16-bit TIFFs through GDAL,
 // with their georeferencing in the manifest's `sources`: datasets/pack_rasters.h; mask formats (palette PNGs, colour masks
 // with a class table, ignored pixels): datasets/label_maps.h.
@@ -35,6 +37,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "datasets/shard_format.h"
 #include "datasets/splits.h"
@@ -70,6 +73,9 @@ struct PackOptions {
   uint64_t seed = 42;
   int gzip = 0;
   bool overwrite = false;
+  // NIfTI volumes (datasets/pack_volumes.h); both refused for other inputs.
+  std::string slice_axis;  // i | j | k; "" = k
+  std::string intensity;   // window:LO,HI | percentile:P,Q | zscore:K; required for volumes
 };
 
 struct PackSummary {
@@ -80,6 +86,10 @@ struct PackSummary {
 };
 
 void validate_pack_options(const PackOptions& options);
+
+// The input root's own split folders (train/ val/ test/ holding images), when --inputs itself
+// holds no image and no --split is given; empty otherwise.
+std::vector<Split> own_split_folders(const PackOptions& options);
 
 PackSummary run_pack(const PackOptions& options);
 

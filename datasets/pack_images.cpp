@@ -10,6 +10,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "datasets/nifti_volume.h"
 
 namespace tessera {
 
@@ -35,6 +36,10 @@ const char* to_string(FitMode mode) {
 }
 
 std::string file_stem(const std::string& path) {
+  if (is_nifti_name(path)) {  // "case.nii.gz" -> "case", not "case.nii"
+    const std::string name = fs::path(path).filename().string();
+    return name.substr(0, name.size() - (name.size() >= 7 && name[name.size() - 3] == '.' ? 7 : 4));
+  }
   return fs::path(path).stem().string();
 }
 
@@ -45,6 +50,7 @@ bool is_image_name(const std::string& path) {
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   if (p.filename().string().front() == '.') return false;
+  if (is_nifti_name(path)) return true;
   return std::find_if(std::begin(kExt), std::end(kExt),
                       [&](const char* e) { return ext == e; }) != std::end(kExt);
 }
@@ -68,7 +74,7 @@ std::vector<std::string> list_images(const std::string& dir) {
     }
   }
   TESSERA_CHECK(!ec, "cannot list {}: {}", dir, ec.message());
-  TESSERA_CHECK(!files.empty(), "no images (png, jpg, jpeg, tif, tiff, bmp) in {}", dir);
+  TESSERA_CHECK(!files.empty(), "no images (png, jpg, jpeg, tif, tiff, bmp, nii, nii.gz) in {}", dir);
   std::sort(files.begin(), files.end());
   std::map<std::string, std::string> seen;
   for (const auto& f : files) {
@@ -82,6 +88,24 @@ std::vector<std::string> list_images(const std::string& dir) {
 }
 
 namespace {
+// nnU-Net names each channel of a case `CASE_XXXX` and its labels `CASE`: channel 0000 matches
+// the labels; another channel is refused (one modality per dataset). end() when `input` has no
+// such name or no target of that case.
+std::map<std::string, std::string>::iterator match_channel_name(
+    std::map<std::string, std::string>& by_stem, const std::string& input) {
+  const std::string stem = file_stem(input);
+  const size_t n = stem.size();
+  if (n < 6 || stem[n - 5] != '_' ||
+      !std::all_of(stem.end() - 4, stem.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return by_stem.end();
+  const auto it = by_stem.find(stem.substr(0, n - 5));
+  TESSERA_CHECK(it == by_stem.end() || stem.compare(n - 4, 4, "0000") == 0,
+                "{} is channel {} of case '{}' (nnU-Net naming, labels {}); several channels per "
+                "case are not supported: pack one channel (modality) per dataset",
+                input, stem.substr(n - 4), stem.substr(0, n - 5), it->second);
+  return it;
+}
+
 std::string name_list(const std::vector<std::string>& paths) {
   std::string out;
   const size_t shown = std::min<size_t>(paths.size(), 10);
@@ -110,7 +134,8 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
   std::vector<std::string> lonely_inputs;
   std::map<std::string, bool> used;
   for (const auto& in : inputs) {
-    const auto it = by_stem.find(file_stem(in));
+    auto it = by_stem.find(file_stem(in));
+    if (it == by_stem.end()) it = match_channel_name(by_stem, in);
     if (it == by_stem.end()) {
       lonely_inputs.push_back(in);
     } else {

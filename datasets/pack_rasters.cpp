@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "datasets/nifti_volume.h"
 
 namespace tessera {
 
@@ -22,6 +23,16 @@ InputFormat resolve_input_format(const std::string& first_input, int channels_op
                 "pack: --channels must be in 1..{}, got {}", kMaxTiffBands, channels_option);
   InputFormat f;
   f.first_file = first_input;
+  if (is_nifti_name(first_input)) {  // one channel, windowed to uint16 (pack_volumes.h)
+    TESSERA_CHECK(channels_option <= 1,
+                  "pack: --channels {}: the first input {} is a NIfTI volume, packed as one "
+                  "channel (one modality per dataset)",
+                  channels_option, first_input);
+    f.volume = true;
+    f.channels = 1;
+    f.dtype = "uint16";
+    return f;
+  }
   if (is_tiff_name(first_input)) {
     const RasterHeader h = read_tiff_header(first_input);
     f.tiff = true;
@@ -39,6 +50,10 @@ InputFormat resolve_input_format(const std::string& first_input, int channels_op
 }
 
 cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHeader* header) {
+  TESSERA_CHECK(!is_nifti_name(path),
+                "pack: {} is a NIfTI volume but the first input {} is not; a dataset is packed "
+                "from volumes or from images, not both",
+                path, f.first_file);
   if (!is_tiff_name(path)) {
     TESSERA_CHECK(f.dtype == "uint8" && (f.channels == 1 || f.channels == 3),
                   "pack: {} is not a TIFF, so it gives 8-bit grey or RGB pixels, but the dataset "

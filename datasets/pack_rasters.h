@@ -11,6 +11,7 @@
 //     loader maps them to [0, 1] by 1/65535 (shard_format.h, dtype_value_scale).
 //   anything else (PNG, JPEG, BMP): channels = --channels or 3, dtype uint8; read exactly as
 //     before (pack_images.h, read_image: 1 or 3 channels, 16-bit PNGs scaled to 8 bits).
+//   NIfTI (.nii/.nii.gz): channels 1, dtype uint16, slices windowed (datasets/pack_volumes.h).
 // Every later file must agree: a TIFF with another band count (a 1-band TIFF into 3 channels is
 // replicated, as grey PNGs are), with another sample type, or a PNG/JPEG into a uint16 or
 // N-channel dataset is refused naming the file, what it has and what the first file set.
@@ -36,6 +37,7 @@ struct InputFormat {
   int channels = 3;
   std::string dtype = "uint8";  // uint8 | uint16
   bool tiff = false;            // the first file is a TIFF (sources go into the manifest)
+  bool volume = false;          // the first file is a NIfTI volume (pack_volumes.h): 1 x uint16
   std::string first_file;       // named in errors
 };
 

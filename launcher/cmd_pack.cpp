@@ -33,6 +33,8 @@ struct PackArgs {
   double mask_fraction = 0.25;
   int gzip = 0;
   bool overwrite = false;
+  std::string slice_axis;
+  std::string intensity;
 };
 }  // namespace
 
@@ -113,6 +115,14 @@ void add_pack_command(CLI::App& app) {
       ->check(CLI::Range(0, 9))
       ->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace existing split directories");
+  cmd->add_option("--slice-axis", a->slice_axis,
+                  "NIfTI volumes: the voxel axis the 2D samples are sliced along (default k)")
+      ->check(CLI::IsMember({"i", "j", "k"}));
+  cmd->add_option("--intensity", a->intensity,
+                  "NIfTI volumes (required): window:LO,HI (fixed, in the file's units, e.g. CT "
+                  "window:-160,240), percentile:P,Q (each volume's own, e.g. MR "
+                  "percentile:0.5,99.5) or zscore:K (each volume's mean -/+ K std); the window "
+                  "maps to [0, 1], stored as uint16");
   cmd->callback([a, cmd] {
     init_logging(LogSetup{});
     PackOptions o;
@@ -140,6 +150,8 @@ void add_pack_command(CLI::App& app) {
     o.seed = a->seed;
     o.gzip = a->gzip;
     o.overwrite = a->overwrite;
+    o.slice_axis = a->slice_axis;
+    o.intensity = a->intensity;
     run_pack(o);
   });
 }

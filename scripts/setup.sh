@@ -16,6 +16,9 @@ PACKAGES=(
   # multi-band / 16-bit GeoTIFF inputs of `tessera pack` and `predict` (datasets/geotiff.h);
   # python3-gdal: tests/e2e/geotiff.sh writes its GeoTIFFs with it
   libgdal-dev python3-gdal
+  # NIfTI volumes of `tessera pack` (datasets/nifti_volume.h); python3-nibabel:
+  # tests/e2e/nifti.sh writes its volumes with it
+  libnifti2-dev python3-nibabel
   # TensorBoard event files: protobuf messages (trainer/tensorboard.proto); python3-protobuf:
   # tests/e2e/tensorboard.sh decodes them
   libprotobuf-dev protobuf-compiler python3-protobuf
