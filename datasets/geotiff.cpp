@@ -98,8 +98,9 @@ RasterHeader header_of(GDALDatasetH ds, const std::string& path) {
   h.bands = GDALGetRasterCount(ds);
   char** subdatasets = GDALGetMetadata(ds, "SUBDATASETS");
   TESSERA_CHECK(subdatasets == nullptr || *subdatasets == nullptr,
-                "{}: a multi-page TIFF ({} subdatasets); tessera packs one image per file: "
-                "split the pages into files (gdal_translate {} page.tif -sds)",
+                "{}: a multi-page TIFF ({} pages); here one image per file is read: split the "
+                "pages into files (gdal_translate {} page.tif -sds), or pack it with `tessera "
+                "pack`, which reads every page",
                 path, CSLCount(subdatasets) / 2, path);
   TESSERA_CHECK(
       h.width >= 1 && h.height >= 1 && h.width <= kMaxTiffSide && h.height <= kMaxTiffSide,
@@ -136,6 +137,28 @@ RasterHeader header_of(GDALDatasetH ds, const std::string& path) {
   return h;
 }
 
+// Pages of an open TIFF: its SUBDATASET_N_NAME entries (GTIFF_DIR:N:file), or 1.
+int page_count(GDALDatasetH ds) {
+  const int entries = CSLCount(GDALGetMetadata(ds, "SUBDATASETS"));
+  return entries == 0 ? 1 : entries / 2;
+}
+
+// GDAL's name of page `page` (0-based): GTIFF_DIR:page+1:path; the file itself for -1.
+std::string page_name(const std::string& path, int page) {
+  TESSERA_CHECK(page >= -1 && page < kMaxTiffPages, "{}: page {} out of range", path, page);
+  return page < 0 ? path : "GTIFF_DIR:" + std::to_string(page + 1) + ":" + path;
+}
+
+// How errors name a page: "stack.tif page 3" (1-based, as image viewers count).
+std::string page_display(const std::string& path, int page) {
+  return page < 0 ? path : path + " page " + std::to_string(page + 1);
+}
+
+std::string page_error(const std::string& path, int page) {
+  return path + ": page " + std::to_string(page + 1) + " cannot be opened (the file has fewer " +
+         "pages, or is damaged)" + QuietGdal::last();
+}
+
 std::string open_error(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return path + ": no such file";
@@ -151,18 +174,30 @@ bool is_tiff_name(const std::string& path) {
   return e == ".tif" || e == ".tiff";
 }
 
-RasterHeader read_tiff_header(const std::string& path) {
+int tiff_pages(const std::string& path) {
   QuietGdal quiet;
   GdalDataset ds(path);
   TESSERA_CHECK(ds.get() != nullptr, "{}", open_error(path));
-  return header_of(ds.get(), path);
+  const int pages = page_count(ds.get());
+  TESSERA_CHECK(pages <= kMaxTiffPages, "{}: {} pages; expected at most {}", path, pages,
+                kMaxTiffPages);
+  return pages;
 }
 
-cv::Mat read_tiff(const std::string& path, RasterHeader* header) {
+RasterHeader read_tiff_header(const std::string& path, int page) {
   QuietGdal quiet;
-  GdalDataset ds(path);
-  TESSERA_CHECK(ds.get() != nullptr, "{}", open_error(path));
-  const RasterHeader h = header_of(ds.get(), path);
+  const std::string name = page_name(path, page);
+  GdalDataset ds(name);
+  TESSERA_CHECK(ds.get() != nullptr, "{}", page < 0 ? open_error(path) : page_error(path, page));
+  return header_of(ds.get(), page_display(path, page));
+}
+
+cv::Mat read_tiff(const std::string& path, RasterHeader* header, int page) {
+  QuietGdal quiet;
+  const std::string name = page_name(path, page);
+  GdalDataset ds(name);
+  TESSERA_CHECK(ds.get() != nullptr, "{}", page < 0 ? open_error(path) : page_error(path, page));
+  const RasterHeader h = header_of(ds.get(), page_display(path, page));
   const int depth = h.bits == 8 ? CV_8U : CV_16U;
   const int elem = h.bits / 8;
   cv::Mat out(h.height, h.width, CV_MAKETYPE(depth, h.bands));
@@ -174,7 +209,7 @@ cv::Mat read_tiff(const std::string& path, RasterHeader* header) {
   TESSERA_CHECK(err == CE_None,
                 "{}: reading {}x{}x{} {} pixels failed (truncated or damaged "
                 "file?){}",
-                path, h.width, h.height, h.bands, h.sample_type, QuietGdal::last());
+                page_display(path, page), h.width, h.height, h.bands, h.sample_type, QuietGdal::last());
   if (header != nullptr) *header = h;
   return out;
 }

@@ -7,7 +7,9 @@
 // truncated file) is refused naming the file. Refused likewise, before any pixel is allocated:
 // more than kMaxTiffSide pixels a side or kMaxTiffPixels pixels, more than kMaxTiffBands bands,
 // bands of different sample types, sample types other than Byte/UInt16 (Int16, Float32, complex,
-// ...), and multi-page TIFFs (GDAL subdatasets; pack one page per file).
+// ...). Multi-page TIFFs (stacks such as the ISBI 2012 EM sections; GDAL subdatasets) are read
+// one page at a time (`page` >= 0, through GDAL's GTIFF_DIR:N:file); a caller that does not
+// name a page (page -1) gets a multi-page file refused, naming its page count.
 //
 // GDAL handles are owned by RAII wrappers (GDALClose in a destructor). GDAL's own error
 // messages are captured, not printed, and appended to the thrown tessera::Error.
@@ -25,6 +27,7 @@ namespace tessera {
 inline constexpr int kMaxTiffSide = 32768;
 inline constexpr uint64_t kMaxTiffPixels = uint64_t{1} << 28;
 inline constexpr int kMaxTiffBands = 64;
+inline constexpr int kMaxTiffPages = 65536;
 
 struct GeoReference {
   bool has_geotransform = false;
@@ -47,11 +50,16 @@ struct RasterHeader {
 // TIFF file name (.tif / .tiff, any case): these go through GDAL in pack and predict.
 bool is_tiff_name(const std::string& path);
 
-// Opens the file, checks everything listed above, reads no pixels.
-RasterHeader read_tiff_header(const std::string& path);
+// Number of pages (image file directories) of a TIFF: 1 for a single-page file; at most
+// kMaxTiffPages, else refused.
+int tiff_pages(const std::string& path);
+
+// Opens the file (page `page`, 0-based, of a multi-page TIFF; -1: the file must have one page),
+// checks everything listed above, reads no pixels.
+RasterHeader read_tiff_header(const std::string& path, int page = -1);
 
 // Reads every band: CV_8UC(bands) or CV_16UC(bands), band order as stored (band 1 first).
-// `header` (optional) receives the header.
-cv::Mat read_tiff(const std::string& path, RasterHeader* header = nullptr);
+// `header` (optional) receives the header; `page` as for read_tiff_header.
+cv::Mat read_tiff(const std::string& path, RasterHeader* header = nullptr, int page = -1);
 
 }  // namespace tessera

@@ -237,18 +237,21 @@ cv::Mat colour_labels(const cv::Mat& img, const std::string& path, const ClassPa
 
 }  // namespace
 
-cv::Mat read_label_map(const std::string& path, const LabelMapOptions& o) {
+cv::Mat read_label_map(const std::string& path, const LabelMapOptions& o, int page) {
   TESSERA_CHECK(o.ignore_value < 0 || o.palette == nullptr,
                 "--ignore-value applies to grey values and palette indices; with a class table "
                 "mark the ignored colours `ignore` in its class column");
-  if (o.palette != nullptr) return colour_labels(decode_image(path), path, *o.palette);
-  if (auto indexed = read_palette_png(path))
-    return values_to_labels(indexed->indices, path + " (palette indices)", o, false);
-  const cv::Mat img = decode_image(path);
+  const std::string name = page_label(path, page);
+  if (o.palette != nullptr) return colour_labels(decode_image(path, page), name, *o.palette);
+  if (page < 0) {
+    if (auto indexed = read_palette_png(path))
+      return values_to_labels(indexed->indices, path + " (palette indices)", o, false);
+  }
+  const cv::Mat img = decode_image(path, page);
   TESSERA_CHECK(img.depth() == CV_8U || img.depth() == CV_16U,
-                "label map {} must be an 8- or 16-bit integer image, got OpenCV depth {}", path,
+                "label map {} must be an 8- or 16-bit integer image, got OpenCV depth {}", name,
                 img.depth());
-  return values_to_labels(single_channel(img, path), path, o, true);
+  return values_to_labels(single_channel(img, name), name, o, true);
 }
 
 }  // namespace tessera

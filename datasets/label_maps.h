@@ -61,6 +61,7 @@ struct LabelMapOptions {
 };
 
 // Decodes a label map as CV_8UC1 with values in 0..max(1, classes - 1), or kIgnoreLabel.
-cv::Mat read_label_map(const std::string& path, const LabelMapOptions& options);
+// `page` >= 0: that page (0-based) of a multi-page TIFF of masks.
+cv::Mat read_label_map(const std::string& path, const LabelMapOptions& options, int page = -1);
 
 }  // namespace tessera

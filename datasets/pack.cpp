@@ -41,6 +41,7 @@ struct Item {
   int64_t samples = 0;
   std::optional<RasterHeader> raster;  // TIFF inputs: header and georeferencing (pass 1)
   std::optional<nlohmann::json> volume;  // NIfTI inputs: the manifest source entry (pass 1)
+  int page = -1;  // a page (0-based) of a multi-page TIFF input (and target); -1 = the file
 };
 
 DatasetInfo pack_info(const PackOptions& o, const ClassPalette* palette, const InputFormat& f) {
@@ -96,17 +97,18 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
   RasterHeader header;
   header.bands = 0;
   auto read_input = [&](const std::string& path) {
-    cv::Mat m = read_input_image(path, f, &header);
+    cv::Mat m = read_input_image(path, f, &header, item.page);
     if (raster != nullptr && header.bands > 0) *raster = header;
     return m;
   };
   if (paired(o)) {
     const bool labels = o.task == "segmentation";
     const cv::Mat input = read_input(item.input);
-    const cv::Mat target =
-        labels ? read_label_map(item.target, lo) : read_input_image(item.target, f);
-    for (auto& [in, tg] :
-         fit_pair(input, target, in_size, ratio(o), mode, labels, item.input, item.target)) {
+    const cv::Mat target = labels ? read_label_map(item.target, lo, item.page)
+                                  : read_input_image(item.target, f, nullptr, item.page);
+    for (auto& [in, tg] : fit_pair(input, target, in_size, ratio(o), mode, labels,
+                                   page_label(item.input, item.page),
+                                   page_label(item.target, item.page))) {
       Sample s;
       s.input = in;
       s.target = tg;
@@ -116,7 +118,7 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
   }
   const cv::Mat image = read_input(item.input);
   int64_t k = first_index;
-  for (cv::Mat& patch : fit_image(image, o.size, mode, false, item.input)) {
+  for (cv::Mat& patch : fit_image(image, o.size, mode, false, page_label(item.input, item.page))) {
     Sample s;
     s.label = item.label;
     if (o.task == "super_resolution") {
@@ -142,6 +144,32 @@ std::vector<Sample> make_samples(const PackOptions& o, FitMode mode, const Label
   return out;
 }
 
+// Pages of one item's TIFF input; its target, if any, must have as many. 1 for other files.
+int item_pages(const Item& item) {
+  const int pages = is_tiff_name(item.input) ? tiff_pages(item.input) : 1;
+  if (item.target.empty()) return pages;
+  const int target_pages = is_tiff_name(item.target) ? tiff_pages(item.target) : 1;
+  TESSERA_CHECK(target_pages == pages,
+                "pack: {} has {} page(s) but its target {} has {}; a multi-page TIFF pairs page "
+                "by page with a target of as many pages",
+                item.input, pages, item.target, target_pages);
+  return pages;
+}
+
+// Every page of a multi-page TIFF becomes an item of its own (an image, split like a file).
+std::vector<Item> expand_pages(std::vector<Item> items) {
+  std::vector<Item> out;
+  for (Item& item : items) {
+    const int pages = item_pages(item);
+    for (int p = 0; p < pages; ++p) {
+      Item page = item;
+      page.page = pages > 1 ? p : -1;
+      out.push_back(std::move(page));
+    }
+  }
+  return out;
+}
+
 std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split split) {
   auto below = [&sub](const std::string& dir) {
     return sub.empty() ? dir : (fs::path(dir) / sub).string();
@@ -155,7 +183,7 @@ std::vector<Item> list_items(const PackOptions& o, const std::string& sub, Split
   } else {
     for (const auto& f : inputs) items.push_back({f, "", 0, split, 0, std::nullopt, std::nullopt});
   }
-  return items;
+  return expand_pages(std::move(items));
 }
 
 std::vector<Item> collect_items(const PackOptions& o) {
@@ -227,8 +255,10 @@ void record_sources(const PackOptions& o, FitMode mode, const std::vector<Item>&
     for (const Item& item : items) {
       if (item.split != s) continue;
       if (item.raster) {
-        sources.push_back(source_entry(item.input, item.target, *item.raster, first, item.samples,
-                                       o.size, mode));
+        nlohmann::json entry = source_entry(item.input, item.target, *item.raster, first,
+                                            item.samples, o.size, mode);
+        if (item.page >= 0) entry["page"] = item.page + 1;  // 1-based, as in messages
+        sources.push_back(std::move(entry));
       } else if (item.volume) {
         nlohmann::json entry = *item.volume;
         entry["first_sample"] = first;

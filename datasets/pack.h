@@ -27,7 +27,8 @@
 // NIfTI volumes (.nii, .nii.gz; segmentation with label volumes): 2D slices along --slice-axis,
 // intensities through --intensity, split by volume: datasets/pack_volumes.h.
 // Conversions and fit modes: datasets/pack_images.h; multi-band and 16-bit TIFFs through GDAL,
-// with their georeferencing in the manifest's `sources`: datasets/pack_rasters.h; mask formats (palette PNGs, colour masks
+// with their georeferencing in the manifest's `sources` (every page of a multi-page TIFF an image
+// of its own, paired page by page with a mask stack): datasets/pack_rasters.h; mask formats (palette PNGs, colour masks
 // with a class table, ignored pixels): datasets/label_maps.h.
 //
 // run_pack() validates options, lists and matches files, then reads every image twice: a first

@@ -167,7 +167,19 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
   return pairs;
 }
 
-cv::Mat decode_image(const std::string& path) {
+std::string page_label(const std::string& path, int page) {
+  return page < 0 ? path : path + " page " + std::to_string(page + 1);
+}
+
+cv::Mat decode_image(const std::string& path, int page) {
+  if (page >= 0) {
+    std::vector<cv::Mat> pages;
+    const bool ok = cv::imreadmulti(path, pages, page, 1, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    TESSERA_CHECK(ok && pages.size() == 1 && !pages[0].empty(),
+                  "cannot decode {} (the file has fewer pages, or is damaged)",
+                  page_label(path, page));
+    return pages[0];
+  }
   cv::Mat img = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
   TESSERA_CHECK(!img.empty(),
                 "cannot decode image {} (not a PNG/JPEG/TIFF/BMP OpenCV can read, "

@@ -54,8 +54,12 @@ std::vector<MatchedPair> match_by_stem(const std::vector<std::string>& inputs,
 cv::Mat read_image(const std::string& path, int channels);
 
 // Decodes a file as OpenCV reads it (any depth and channel count, BGR order, EXIF orientation
-// applied); throws naming the file when OpenCV cannot decode it.
-cv::Mat decode_image(const std::string& path);
+// applied); throws naming the file when OpenCV cannot decode it. `page` >= 0: that page (0-based)
+// of a multi-page TIFF (no EXIF orientation).
+cv::Mat decode_image(const std::string& path, int page = -1);
+
+// "stack.tif page 3" for page 2 (pages counted from 1 in messages), the path for page -1.
+std::string page_label(const std::string& path, int page);
 
 // Fits one image to size x size patches (1 patch for resize / center-crop, k for tile).
 // `what` names the file in errors.

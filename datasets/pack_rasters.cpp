@@ -34,7 +34,7 @@ InputFormat resolve_input_format(const std::string& first_input, int channels_op
     return f;
   }
   if (is_tiff_name(first_input)) {
-    const RasterHeader h = read_tiff_header(first_input);
+    const RasterHeader h = read_tiff_header(first_input, tiff_pages(first_input) > 1 ? 0 : -1);
     f.tiff = true;
     f.channels = channels_option > 0 ? channels_option : h.bands - (h.alpha_last ? 1 : 0);
     f.dtype = h.bits == 16 ? "uint16" : "uint8";
@@ -49,7 +49,8 @@ InputFormat resolve_input_format(const std::string& first_input, int channels_op
   return f;
 }
 
-cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHeader* header) {
+cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHeader* header,
+                         int page) {
   TESSERA_CHECK(!is_nifti_name(path),
                 "pack: {} is a NIfTI volume but the first input {} is not; a dataset is packed "
                 "from volumes or from images, not both",
@@ -63,12 +64,12 @@ cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHe
     return read_image(path, f.channels);
   }
   RasterHeader h;
-  cv::Mat m = read_tiff(path, &h);
+  cv::Mat m = read_tiff(path, &h, page);
   const std::string dtype = h.bits == 16 ? "uint16" : "uint8";
   TESSERA_CHECK(dtype == f.dtype,
                 "pack: {} has {} samples, expected {} like the first input {} (16-bit values are "
                 "stored as uint16, 8-bit as uint8; one dataset holds one of them)",
-                path, bits_name(dtype), bits_name(f.dtype), f.first_file);
+                page_label(path, page), bits_name(dtype), bits_name(f.dtype), f.first_file);
   if (h.bands == 1 && f.channels == 3) {
     cv::cvtColor(m, m, cv::COLOR_GRAY2RGB);  // as grey PNGs are
   } else if (h.alpha_last && h.bands == f.channels + 1) {
@@ -82,7 +83,7 @@ cv::Mat read_input_image(const std::string& path, const InputFormat& f, RasterHe
     TESSERA_CHECK(h.bands == f.channels,
                   "pack: {} has {} band(s), expected {} (the {}); multi-band inputs keep every "
                   "band, so all inputs need the same band count",
-                  path, h.bands, f.channels,
+                  page_label(path, page), h.bands, f.channels,
                   f.first_file == path
                       ? std::string("--channels value")
                       : "band count of the first input " + f.first_file + " or --channels");

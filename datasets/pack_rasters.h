@@ -47,8 +47,9 @@ InputFormat resolve_input_format(const std::string& first_input, int channels_op
 // Reads one input file in the dataset's format: CV_8UC(channels) or CV_16UC(channels), band
 // order as stored (RGB for PNG/JPEG). `header` receives the TIFF header (left untouched for
 // other files).
+// `page` >= 0: that page (0-based) of a multi-page TIFF; -1 refuses a multi-page file.
 cv::Mat read_input_image(const std::string& path, const InputFormat& format,
-                         RasterHeader* header = nullptr);
+                         RasterHeader* header = nullptr, int page = -1);
 
 // The manifest `sources` entry of one TIFF input: file (and target), the split's sample range
 // [first_sample, first_sample + samples), size, bands, sample type, and its georeferencing with

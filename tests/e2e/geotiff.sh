@@ -16,7 +16,9 @@
 #     (bands 1, 2, 3) differs from it. The same on a packed split as input;
 #  5. refusals, each exit 1 with a message naming the file and what was expected: a 3-band tile
 #     among 4-band ones, a mask of another size, Float32 samples, a PNG named .tif, a band beyond
-#     the model's inputs in --rgb-bands; nothing is written by a refused pack.
+#     the model's inputs in --rgb-bands; nothing is written by a refused pack;
+#  6. a 5-page 8-bit stack with a 5-page mask stack (ISBI 2012 EM style, written by PIL): every
+#     page tiled and stored exactly, paired page by page, `sources` naming each page.
 source "$(dirname "$0")/lib.sh"
 
 "$PY" -c "from osgeo import gdal" >"$LOGS/gdal-import.log" 2>&1 ||
@@ -164,4 +166,39 @@ refused png "bad/png/img/t1.tif: not a TIFF GDAL's GTiff driver can open"
 # Control: the same folders with the bad file removed pack.
 rm bad/bands/img/t1.tif bad/bands/mask/t1.tif
 expect_ok pack-control pack pack-control --inputs bad/bands/img --targets bad/bands/mask --out data-ok --split train
-echo "PASS: geotiff: 4-band uint16 GeoTIFFs exact through pack, georeferencing kept, train/eval/predict on 4 channels, refusals"
+
+# 6. A multi-page stack (ISBI 2012 EM style: one file of sections, one file of their masks),
+#    written by PIL: every page an image of its own, paired page by page, exact.
+"$PY" - <<'PYEOF' || fail "writing the TIFF stacks failed"
+import os
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(11)
+os.makedirs("em/img", exist_ok=True); os.makedirs("em/lab", exist_ok=True)
+secs = rng.integers(0, 256, (5, 64, 64), dtype=np.uint8)
+labs = np.where(rng.random((5, 64, 64)) < 0.3, 255, 0).astype(np.uint8)
+np.save("em/secs.npy", secs); np.save("em/labs.npy", labs)
+def stack(path, arr):
+    pages = [Image.fromarray(a) for a in arr]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+stack("em/img/train-volume.tif", secs); stack("em/lab/train-volume.tif", labs)
+PYEOF
+expect_ok pack-em pack pack-em --inputs em/img --targets em/lab --out em-data --split train
+"$PY" - <<'PYEOF' || fail "packed stack pages differ"
+import glob, json
+import h5py, numpy as np
+secs, labs = np.load("em/secs.npy"), np.load("em/labs.npy")
+shards = [h5py.File(f, "r") for f in sorted(glob.glob("em-data/train/shard-*.h5"))]
+got = np.concatenate([h["inputs"][()] for h in shards])
+tg = np.concatenate([h["targets"][()] for h in shards])
+m = json.load(open("em-data/train/manifest.json"))
+assert [s["page"] for s in m["sources"]] == [1, 2, 3, 4, 5], m["sources"]
+assert got.shape == (20, 32, 32, 1), got.shape
+for p in range(5):
+    for t, (y, x) in enumerate([(0, 0), (0, 32), (32, 0), (32, 32)]):
+        n = m["sources"][p]["first_sample"] + t
+        assert (got[n, :, :, 0] == secs[p, y:y + 32, x:x + 32]).all(), f"page {p + 1} tile {t}"
+        assert (tg[n] == labs[p, y:y + 32, x:x + 32] // 255).all(), f"page {p + 1} tile {t} mask"
+print("5 pages x 4 tiles exact, paired page by page")
+PYEOF
+echo "PASS: geotiff: 4-band uint16 GeoTIFFs exact through pack, georeferencing kept, train/eval/predict on 4 channels, refusals; a multi-page stack packed page by page"
