@@ -171,7 +171,7 @@ TEST(BadData, UnsupportedDtypeAndRank) {
                {"s.h5", "`inputs` is int64", "uint8, uint16 or float32"});
   fs::remove(dir + "/s.h5");
   // uint16 is an input dtype (16-bit sources); targets stay uint8 or float32.
-  std::vector<uint16_t> in16(2 * 4 * 4 * 3, 1000), t16(2 * 4 * 4, 0);
+  std::vector<uint16_t> in16(2 * 4 * 4 * 3, 1000), t16(2 * 4 * 4 * 3, 0);
   write_raw_shard(dir + "/s.h5",
                   {{"inputs", {2, 4, 4, 3}, H5T_STD_U16LE, H5T_NATIVE_UINT16, in16.data()},
                    {"targets", {2, 4, 4, 3}, H5T_STD_U16LE, H5T_NATIVE_UINT16, t16.data()}});
