@@ -47,6 +47,9 @@ struct ModelConfig {
   bool batch_norm = true;
   std::string activation = "sigmoid";  // sigmoid | softmax | none | relu
   bool residual = false;  // output = input (+ bicubic up-scaling) + model; super-resolution
+  // The last convolution's initial weights: keras (Glorot-uniform, zero bias, as the article)
+  // | zero (weights and bias 0: a residual network starts as its baseline; needs residual).
+  std::string head_init = "keras";
 };
 
 struct LossConfig {

@@ -110,6 +110,12 @@ std::vector<KeySpec> build_schema() {
   s.push_back(key("model.residual", TESSERA_CFG_FIELD(model.residual),
                   "Output = input (bicubic up-scaled for super-resolution) + network output.")
                   .reads("models/model.cpp"));
+  s.push_back(key("model.head_init", TESSERA_CFG_FIELD(model.head_init),
+                  "Initial weights of the last convolution: keras (Glorot-uniform, as the "
+                  "article) or zero (with model.residual, the untrained network is exactly its "
+                  "baseline: the input, or its bicubic up-scaling).")
+                  .one_of({"keras", "zero"})
+                  .reads("models/model.cpp"));
   // loss
   s.push_back(key("loss.name", TESSERA_CFG_FIELD(loss.name),
                   "Training loss; must suit the task (see the task table).")

@@ -212,6 +212,13 @@ class Validator {
            "task.in_channels; {}, {}",
            is("task.in_channels"), is("task.out_channels"));
     }
+    if (c_.model.head_init == "zero" && !c_.model.residual) {
+      fail("model.head_init",
+           "zero starts the network at a constant output unless model.residual adds the input "
+           "(then it starts as the input, or its bicubic up-scaling); set model.residual: true "
+           "or model.head_init: keras; {}",
+           is("model.residual"));
+    }
     if (c_.model.arch == "autoencoder" && c_.model.depth != 4) {
       fail("model.depth",
            "model.arch autoencoder is the article's fixed network (4 down-samplings), so "

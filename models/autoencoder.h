@@ -54,6 +54,7 @@ class ArticleAutoencoderImpl : public ImageModelImpl {
 
   void check_input(int64_t channels, int64_t h, int64_t w) const override;
   std::string arch() const override { return "autoencoder"; }
+  torch::nn::Conv2d output_conv() const override { return convs_.back(); }
   const ArticleAutoencoderOptions& options() const { return options_; }
 
  protected:
@@ -82,6 +83,7 @@ class GenericAutoencoderImpl : public ImageModelImpl {
 
   void check_input(int64_t channels, int64_t h, int64_t w) const override;
   std::string arch() const override { return "autoencoder_generic"; }
+  torch::nn::Conv2d output_conv() const override { return head_; }
   const GenericAutoencoderOptions& options() const { return options_; }
 
  protected:

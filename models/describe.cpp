@@ -133,16 +133,18 @@ std::string describe_model(const Config& config, int64_t image_size) {
   ImageModel model = make_model(config.model, config.task);
   const ModelSummary s = summarize_model(*model, image_size, image_size);
   const ModelConfig& m = config.model;
+  const std::string residual = !m.residual                ? "off"
+                               : m.head_init == "zero" ? "on, last convolution zero-initialised"
+                                                       : "on";
   std::string out =
       s.arch == "autoencoder"
           ? fmt::format(
                 "model: autoencoder (the article's myTransformer; filters {}, residual {}; "
                 "model.depth/dropout/batch_norm do not apply)\n",
-                m.filters, m.residual ? "on" : "off")
+                m.filters, residual)
           : fmt::format(
                 "model: {} (filters {}, depth {}, dropout {}, batch_norm {}, residual {})\n",
-                s.arch, m.filters, m.depth, m.dropout, m.batch_norm ? "on" : "off",
-                m.residual ? "on" : "off");
+                s.arch, m.filters, m.depth, m.dropout, m.batch_norm ? "on" : "off", residual);
   out += fmt::format(
       "task: {}, {} -> {} channels, output activation {} (applied outside the "
       "network)\n\n",

@@ -43,8 +43,10 @@ int64_t model_out_channels(const TaskConfig& task) {
   return task.out_channels;
 }
 
-ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
-                      const Norm2dFactory& norm) {
+namespace {
+
+ImageModel build_model(const ModelConfig& model, const TaskConfig& task,
+                       const Norm2dFactory& norm) {
   const int64_t in = task.in_channels;
   const int64_t out = model_out_channels(task);
   if (model.arch == "unet") {
@@ -86,6 +88,25 @@ ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
   }
   TESSERA_THROW("unknown model.arch '{}'; expected one of: unet, autoencoder, autoencoder_generic",
                 model.arch);
+}
+
+}  // namespace
+
+ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
+                      const Norm2dFactory& norm) {
+  ImageModel net = build_model(model, task, norm);
+  if (model.head_init == "zero") {
+    TESSERA_CHECK(net->residual(),
+                  "model.head_init zero needs model.residual: true (without the residual the "
+                  "network would start at a constant output)");
+    torch::NoGradGuard no_grad;
+    torch::nn::init::zeros_(net->output_conv()->weight);
+    torch::nn::init::zeros_(net->output_conv()->bias);
+  } else {
+    TESSERA_CHECK(model.head_init == "keras",
+                  "unknown model.head_init '{}'; expected keras or zero", model.head_init);
+  }
+  return net;
 }
 
 torch::Tensor apply_activation(const std::string& activation, torch::Tensor raw) {

@@ -52,6 +52,10 @@ class ImageModelImpl : public torch::nn::Module {
   // "unet", "autoencoder" or "autoencoder_generic".
   virtual std::string arch() const = 0;
 
+  // The last convolution (its output is the network's; make_model zeroes it for
+  // model.head_init: zero).
+  virtual torch::nn::Conv2d output_conv() const = 0;
+
   int64_t in_channels() const { return in_channels_; }
   int64_t out_channels() const { return out_channels_; }
   bool residual() const { return residual_; }
@@ -81,9 +85,10 @@ using ImageModel = std::shared_ptr<ImageModelImpl>;
 int64_t model_out_channels(const TaskConfig& task);
 
 // Builds model.arch (unet | autoencoder | autoencoder_generic) with task.in_channels inputs and
-// model_out_channels(task) outputs, in training mode, on the CPU, with the Keras initialisation.
-// Unknown arch or invalid sizes (filters, depth, dropout, residual with in != out) -> Error
-// naming the key. `norm` makes the batch-norm layers (empty: torch::nn::BatchNorm2d; the trainer
+// model_out_channels(task) outputs, in training mode, on the CPU, with the Keras initialisation
+// (model.head_init: zero sets the last convolution's weights and bias to 0, so a residual
+// network starts as x + 0). Unknown arch or invalid sizes (filters, depth, dropout, residual
+// with in != out, head_init zero without residual) -> Error naming the key. `norm` makes the batch-norm layers (empty: torch::nn::BatchNorm2d; the trainer
 // passes comm/'s sync_batchnorm_factory for dist.sync_batchnorm).
 ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
                       const Norm2dFactory& norm = {});

@@ -45,6 +45,7 @@ class UNetImpl : public ImageModelImpl {
 
   void check_input(int64_t channels, int64_t h, int64_t w) const override;
   std::string arch() const override { return "unet"; }
+  torch::nn::Conv2d output_conv() const override { return head_; }
   const UNetOptions& options() const { return options_; }
 
  protected:

@@ -11,7 +11,9 @@
 # on them); training = the 13 others.
 # Usage: scripts/results_restoration.sh [sr] [denoise]   (default both; ~75 min on 2 cores, the
 # PyTorch twin being the slower half)
-# Environment: RESULTS_OUT (runs/restoration), RESULTS_RANKS (2), RESULTS_STEPS (3000).
+# Environment: RESULTS_OUT (runs/restoration), RESULTS_RANKS (2), RESULTS_STEPS (3000),
+# RESULTS_TWIN_SEED (42: the twin's --seed). Extra tessera settings (e.g. another
+# experiment.seed): RESULTS_SETS="--set key=value ...".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -64,6 +66,8 @@ run() {
               --set data.train="$data/train" --set data.val="$data/val"
               --set data.test="$data/test" --set train.max_steps="$STEPS"
               --set logging.progress=lines)
+  # shellcheck disable=SC2206  # RESULTS_SETS is a word list by design
+  sets+=(${RESULTS_SETS:-})
   if [ ! -f "$OUT/$t.train_seconds" ]; then
     echo "== $t: tessera train $cfg on $RANKS ranks ($STEPS steps)"
     local start; start=$(date +%s)
@@ -81,12 +85,16 @@ run() {
     tee "$OUT/check-$t.txt"
   local input_dir=$OUT/check-$t/lr
   [ "$t" = denoise ] && input_dir=$OUT/check-$t/noisy
+  local twin_extra=()
+  # model.head_init: zero in the config -> the twin's last convolution starts at zero too.
+  grep -Eq '^[[:space:]]*head_init:[[:space:]]*zero' "$cfg" && twin_extra+=(--zero-head)
+  twin_extra+=(--seed "${RESULTS_TWIN_SEED:-42}")
   if [ ! -f "$OUT/twin-$t/model.pt" ]; then
-    echo "== $t: the PyTorch twin, same data and recipe"
+    echo "== $t: the PyTorch twin, same data and recipe (${twin_extra[*]})"
     local start; start=$(date +%s)
     mpirun --bind-to none -np "$RANKS" $PY tools/reference/restoration_train.py --task "$t" \
       --train "$data/train" --val "$data/val" --steps "$STEPS" --out "$OUT/twin-$t" \
-      $([ "$t" = denoise ] && echo --noise-std 0.0980392) --predict-in "$input_dir" --predict-out "$OUT/twin-$t/pred" >"$OUT/twin-$t.log" 2>&1 ||
+      $([ "$t" = denoise ] && echo --noise-std 0.0980392) "${twin_extra[@]}" --predict-in "$input_dir" --predict-out "$OUT/twin-$t/pred" >"$OUT/twin-$t.log" 2>&1 ||
       { tail -30 "$OUT/twin-$t.log"; exit 1; }
     echo "$(( $(date +%s) - start ))" >"$OUT/twin-$t.train_seconds"
   fi

@@ -101,6 +101,7 @@ TEST(ConfigExamples, ArticleTasks) {
   EXPECT_EQ(sr.model.arch, "unet");
   EXPECT_EQ(sr.task.out_channels, 3);
   EXPECT_TRUE(sr.model.residual);
+  EXPECT_EQ(sr.model.head_init, "zero");
   EXPECT_EQ(sr.task.scale, 2);
   EXPECT_EQ(sr.loss.name, "mse");
   EXPECT_FALSE(sr.model.batch_norm);

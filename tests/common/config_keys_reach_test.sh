@@ -132,6 +132,7 @@ model.dropout              train   seg        0.5
 model.batch_norm           train   seg        false
 model.activation           train   tr         none
 model.residual             train   sr         true
+model.head_init            train   dn         zero
 loss.name                  train   seg        bce
 loss.bce_weight            train   seg        0.5
 loss.dice_weight           train   seg        0.5

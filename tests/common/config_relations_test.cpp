@@ -95,6 +95,9 @@ TEST(ConfigRelations, ModelAndTraining) {
   check({"eval: {tile: 200}\n", {"eval.tile: a U-Net of depth 4 needs a tile divisible by 16"}},
         seg);
   check({"model: {residual: true}\n", {"model.residual: adds the input to the output"}}, seg);
+  check({"model: {head_init: zero}\n",
+         {"model.head_init: zero starts the network at a constant output unless model.residual"}},
+        seg);
   check({"model: {arch: autoencoder, depth: 3}\n",
          {"model.depth: model.arch autoencoder is the article's fixed network (4 down-samplings), "
           "so model.depth must be 4, found 3"}},

@@ -101,6 +101,77 @@ TEST(ModelsFactory, ResidualAddsTheInput) {
   EXPECT_FALSE(torch::allclose(res(x), plain(x)));
 }
 
+// model.head_init: zero makes every arch's untrained residual network exactly x + 0; the Keras
+// draw (the control) does not; gradients reach the layers below the head after one step.
+TEST(ModelsFactory, ZeroHeadStartsAsTheIdentity) {
+  TaskConfig t;
+  t.kind = TaskKind::denoising;
+  t.out_channels = 3;
+  for (const std::string arch : {"unet", "autoencoder_generic", "autoencoder"}) {
+    SCOPED_TRACE(arch);
+    ModelConfig m;
+    m.arch = arch;
+    m.filters = arch == "autoencoder" ? 2 : 4;
+    m.depth = arch == "autoencoder" ? 4 : 2;
+    m.residual = true;
+    torch::manual_seed(1);
+    ImageModel keras = make_model(m, t);
+    m.head_init = "zero";
+    torch::manual_seed(1);
+    ImageModel zero = make_model(m, t);
+    keras->eval();
+    zero->eval();
+    torch::Tensor x = torch::rand({2, 3, 16, 16});
+    EXPECT_TRUE(torch::equal(zero->forward(x), x));
+    EXPECT_FALSE(torch::equal(keras->forward(x), x));
+    // The article's autoencoder (16 Glorot-initialised convolutions with ReLU, no batch norm)
+    // shrinks the signal ~2x per layer, so its Keras-drawn output is tiny, though not zero.
+    if (arch != "autoencoder") EXPECT_FALSE(torch::allclose(keras->forward(x), x, 0, 1e-3));
+    EXPECT_EQ(zero->output_conv()->weight.abs().sum().item<float>(), 0.0f);
+    EXPECT_EQ(zero->output_conv()->bias.abs().sum().item<float>(), 0.0f);
+    // Every other parameter is the Keras draw: the same as the control's.
+    auto ref = keras->named_parameters();
+    for (const auto& p : zero->named_parameters()) {
+      if (p.value().is_same(zero->output_conv()->weight) ||
+          p.value().is_same(zero->output_conv()->bias)) {
+        continue;
+      }
+      EXPECT_TRUE(torch::equal(p.value(), ref[p.key()])) << p.key();
+    }
+    // It learns: two SGD steps towards another image move the output and reach the first
+    // layer's weights.
+    zero->train();
+    torch::optim::SGD sgd(zero->parameters(), torch::optim::SGDOptions(0.1));
+    torch::Tensor target = torch::rand({2, 3, 16, 16});
+    torch::Tensor first_grad;
+    for (int step = 0; step < 2; ++step) {
+      sgd.zero_grad();
+      torch::mse_loss(zero->forward(x), target).backward();
+      first_grad = zero->parameters().front().grad().abs().sum();
+      sgd.step();
+    }
+    EXPECT_GT(first_grad.item<float>(), 0.0f);
+    zero->eval();
+    EXPECT_FALSE(torch::equal(zero->forward(x), x));
+  }
+}
+
+TEST(ModelsFactory, ZeroHeadNeedsTheResidual) {
+  ModelConfig m;
+  m.filters = 2;
+  m.depth = 1;
+  m.head_init = "zero";
+  std::string msg = test::error_message([&] { make_model(m, TaskConfig{}); });
+  EXPECT_NE(msg.find("model.head_init zero needs model.residual"), std::string::npos) << msg;
+  m.residual = true;
+  m.head_init = "he";
+  TaskConfig t;
+  t.out_channels = 3;
+  t.kind = TaskKind::denoising;
+  msg = test::error_message([&] { make_model(m, t); });
+  EXPECT_NE(msg.find("unknown model.head_init 'he'"), std::string::npos) << msg;
+}
+
 TEST(ModelsActivation, AppliesTheNamedActivation) {
   torch::Tensor raw = torch::tensor({-2.0f, 0.0f, 3.0f}).reshape({1, 3, 1, 1});
   EXPECT_TRUE(torch::allclose(apply_activation("sigmoid", raw), torch::sigmoid(raw)));

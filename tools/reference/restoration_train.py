@@ -7,7 +7,8 @@ same HDF5 shards (read whole with h5py; they are small), same recipe as configs/
 configs/denoise_photos.yaml: per-rank batch of random crops (super-resolution: a high-resolution
 window at multiples of the scale and the matching low-resolution window), flips and 90-degree
 rotations applied to both, the low-resolution crop up-scaled by bicubic (align_corners=False,
-clamped to [0, 1]) before the residual network, MSE, Adam, linear warmup then cosine to a floor,
+clamped to [0, 1]) before the residual network, the last convolution zero-initialised with
+--zero-head (model.head_init: zero), MSE, Adam, linear warmup then cosine to a floor,
 DistributedDataParallel over gloo with ranks started by mpirun (Debian's python3-torch has no
 working torchrun here):
 
@@ -169,7 +170,8 @@ def main():
                     "every step, clipped and rounded to 8-bit levels, as task.noise_std")
     ap.add_argument("--zero-head", action="store_true",
                     help="initialise the last 1x1 convolution to zero (the network starts as "
-                    "the identity on its input: bicubic, or the noisy image); an ablation")
+                    "the identity on its input: bicubic, or the noisy image), as "
+                    "model.head_init: zero")
     ap.add_argument("--predict-in")
     ap.add_argument("--predict-out")
     args = ap.parse_args()
