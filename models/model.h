@@ -88,8 +88,9 @@ int64_t model_out_channels(const TaskConfig& task);
 // model_out_channels(task) outputs, in training mode, on the CPU, with the Keras initialisation
 // (model.head_init: zero sets the last convolution's weights and bias to 0, so a residual
 // network starts as x + 0). Unknown arch or invalid sizes (filters, depth, dropout, residual
-// with in != out, head_init zero without residual) -> Error naming the key. `norm` makes the batch-norm layers (empty: torch::nn::BatchNorm2d; the trainer
-// passes comm/'s sync_batchnorm_factory for dist.sync_batchnorm).
+// with in != out, head_init zero without residual) -> Error naming the key. `norm` makes the
+// batch-norm layers (empty: torch::nn::BatchNorm2d; the trainer passes comm/'s
+// sync_batchnorm_factory for dist.sync_batchnorm).
 ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
                       const Norm2dFactory& norm = {});
 
