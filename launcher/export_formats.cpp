@@ -109,8 +109,8 @@ std::string exit_meaning(int code) {
   switch (code) {
     case 2: return "bad arguments (a tessera/script mismatch: report it)";
     case 3:
-      return "parity failure: the Python twin (tools/reference/models.py) does not reproduce the "
-             "C++ model; nothing was written";
+      return "parity failure: the Python twin (tools/reference/models.py), the saved module or "
+             "the ONNX graph does not reproduce the C++ model; nothing was written";
     case 4:
       return "a Python package is missing: install Debian's python3-torch (torchscript, onnx) "
              "and python3-onnx (onnx), e.g. apt-get install -y python3-torch python3-onnx "

@@ -8,10 +8,13 @@
 #   from initial weights: the article's autoencoder (configs/monet_style.yaml), softmax
 #     (ci/multiclass), residual without batch norm (ci/superres);
 #   onnx: the file passes onnx.checker (full_check), names its input/output, dynamic N/H/W, and
-#     --opset is honoured;
+#     --opset is honoured; export_model.py ran the graph (tools/reference/onnx_eval.py) against
+#     the C++ model's probe and the eager twin at a second size, for all five models above;
+#     control: the twin's former "same" padding gives an article-autoencoder graph that fails it;
 #   refusals, each leaving a pre-existing --out byte-identical and no temporary directory: a bad
 #     --format (CLI error), --opset without onnx, a missing onnx package (exit 4 -> python3-onnx
-#     hint), a sabotaged Python twin (exit 3, parity failure), --timeout with state-dict, and a
+#     hint), a sabotaged Python twin (exit 3, parity failure), that ONNX control (exit 3),
+#     --timeout with state-dict, and a
 #     hung exporter killed at --timeout 3 (a clean error, not a hang);
 #   a temporary directory left by a SIGKILLed export (its pid gone) is removed by the next
 #     export; one of a live process is kept (the control).
@@ -105,6 +108,7 @@ for spec in roads:roads:unet monet_style:style:autoencoder_generic; do
   [ "$rc" = 1 ] || fail "$name: the init export vs the trained checkpoint gave $rc, expected 1"
   expect_log "compare-$name-init" MISMATCH
   export_as "$name-onnx" "$CFG" onnx best "$name.onnx"
+  expect_log "export-$name-onnx" '"onnx_max_diff"'  # the graph run by onnx_eval.py matched
   py_onnx "$name" "$name.onnx" 3 17 || fail "$name: onnx check failed"
   expect_log "py-onnx-$name" "onnx ok: opset 17"
 done
@@ -122,6 +126,9 @@ for cfg in monet_style ci/multiclass ci/superres; do
   compare "$n" "$TESSERA_SOURCE_DIR/configs/$cfg.yaml" init "$n.pt" ||
     fail "$cfg: the TorchScript export of the initial weights does not match tessera"
   expect_log "compare-$n" MATCH
+  # ONNX: export_model.py runs the graph (tools/reference/onnx_eval.py) on the C++ model's probe.
+  export_as "$n-onnx" "$TESSERA_SOURCE_DIR/configs/$cfg.yaml" onnx init "$n.onnx"
+  expect_log "export-$n-onnx" '"onnx_second_size_max_diff"'
 done
 
 # Refusals: exit non-zero with a message, --out untouched, no temporary directory left.
@@ -162,6 +169,16 @@ sed -i 's/return torch.sigmoid(raw)$/return torch.sigmoid(raw * 1.01)/' badtools
 grep -q 'raw \* 1.01' badtools/models.py || fail "could not sabotage badtools/models.py"
 refuse parity "parity failure" "TESSERA_TOOLS_DIR=$WORK/badtools" -- --format torchscript
 expect_log refuse-parity "exited with 3"
+# The article autoencoder's graph with the twin's former "same" padding (-(-size // stride), which
+# the ONNX exporter turns into a truncating Div): the numerics check refuses it.
+cp -r "$TESSERA_SOURCE_DIR/tools/reference" padtools
+sed -i 's|out = (size + stride - 1) // stride$|out = -(-size // stride)|' padtools/models.py
+grep -q 'out = -(-size // stride)$' padtools/models.py || fail "could not sabotage padtools/models.py"
+CFG=$TESSERA_SOURCE_DIR/configs/monet_style.yaml
+refuse onnx-numerics "the ONNX graph" "TESSERA_TOOLS_DIR=$WORK/padtools" -- --format onnx \
+  --checkpoint init
+expect_log refuse-onnx-numerics "exited with 3"
+CFG=$TESSERA_SOURCE_DIR/configs/ci/roads.yaml
 refuse no-tools "export_model.py not found" "TESSERA_TOOLS_DIR=$WORK/nowhere" -- --format onnx
 refuse timeout-state-dict "--timeout applies to --format torchscript and onnx" -- \
   --format state-dict --timeout 5
@@ -190,4 +207,4 @@ rmdir ".kept.pt.export-$$-GhIjKl"
 no_temp_dirs stale
 echo "hung exporter killed after $took s (--timeout 3); stale temporary directory of dead pid $dead removed, a live one kept"
 echo "PASS: export --format torchscript|onnx: C++ and Python loads match tessera, init control" \
-  "differs, onnx checked, refusals leave --out untouched"
+  "differs, onnx graphs run and match, refusals leave --out untouched"

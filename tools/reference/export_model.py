@@ -21,10 +21,14 @@ torchscript: the network is traced in eval mode (sizes are traced, so other N, H
   `tessera.json` (extra file) with the hyper-parameters. Loads with torch.jit.load (Python) and
   torch::jit::load (C++); re-loaded here and checked against the probe again.
 onnx: torch.onnx.export (TorchScript-based exporter; opset --opset) of the eager twin plus the
-  activation, dynamic batch/height/width axes, checked with onnx.checker.check_model(full_check).
-  The ONNX graph has no input check. Its numerics are not run here (no onnxruntime in Debian).
+  activation, dynamic batch/height/width axes, checked with onnx.checker.check_model(full_check),
+  then run by onnx_eval.py (a NumPy interpreter of the ONNX operators, written from the ONNX
+  specification; Debian has no onnxruntime) on the probe, against the C++ output, and at the
+  second size, against the eager twin. The ONNX graph has no input check.
 
-Exit status: 0 written, 2 bad arguments, 3 parity failure, 4 missing package, 1 other errors.
+Exit status: 0 written, 2 bad arguments, 3 parity failure (the twin, the saved TorchScript module
+or the ONNX graph differs from the C++ model, or onnx_eval.py cannot run the graph), 4 missing
+package, 1 other errors.
 """
 
 import argparse
@@ -118,6 +122,27 @@ def check(what, y, reference):
     return diff
 
 
+def check_onnx_numerics(graph, x, y_cpp, x2, y2):
+    """Runs the ONNX graph with onnx_eval.py on the probe (against the C++ model's output) and at
+    the second size (against the eager twin); fails with exit status 3 on a difference."""
+    import onnx_eval
+    name = graph.graph.input[0].name
+    out = {}
+    for key, what, xi, ref in (("onnx_max_diff", "the ONNX graph", x, y_cpp),
+                               ("onnx_second_size_max_diff", "the ONNX graph at a second size",
+                                x2, y2)):
+        try:
+            (y,) = onnx_eval.run(graph, {name: xi.numpy()})
+        except onnx_eval.UnsupportedGraph as e:
+            fail(3, f"cannot check the ONNX graph's numerics: {e} (tools/reference/onnx_eval.py)")
+        except (ValueError, IndexError) as e:  # shapes that do not fit: a broken graph
+            fail(3, f"{what} does not run on a {tuple(xi.shape)} input: {type(e).__name__}: {e}")
+        out[key] = check(f"{what} (run by tools/reference/onnx_eval.py)", torch.from_numpy(y),
+                         ref)
+    out["second_size"] = list(x2.shape)
+    return out
+
+
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--format", required=True, choices=["torchscript", "onnx"])
@@ -196,6 +221,7 @@ def main():
             report["onnx_opset"] = args.opset
             report["onnx_checker"] = "ok"
             report["onnx_nodes"] = len(graph.graph.node)
+            report.update(check_onnx_numerics(graph, x, y_cpp, x2, y2))
     print(json.dumps(report))
     return 0
 

@@ -66,7 +66,10 @@ def keras_batch_norm(channels):
 
 def tf_same_padding(size, kernel, stride):
     """(before, after) zero padding of TensorFlow's 'same' along one dimension."""
-    out = -(-size // stride)
+    # Every operand stays non-negative: the ONNX export of `//` truncates where Python floors
+    # (pytorch/pytorch#78442), so the ceil idiom -(-size // stride) exported as a different
+    # padding (tools/reference/onnx_eval.py found it; tests/models/onnx_eval_test.py guards it).
+    out = (size + stride - 1) // stride
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
@@ -74,7 +77,9 @@ def tf_same_padding(size, kernel, stride):
 def tf_same_pad(x, kernel, stride):
     top, bottom = tf_same_padding(x.shape[2], kernel, stride)
     left, right = tf_same_padding(x.shape[3], kernel, stride)
-    if top == bottom == left == right == 0:
+    # The all-zero shortcut only in eager mode: a traced export (TorchScript, ONNX) would bake
+    # the branch taken at the tracing size, and a stride-2 conv's padding depends on parity.
+    if not torch.jit.is_tracing() and top == bottom == left == right == 0:
         return x
     return F.pad(x, (left, right, top, bottom))
 
