@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "datasets/nifti_raw_header.h"
 
 namespace tessera {
 
@@ -80,7 +81,8 @@ NiftiVolume NiftiVolume::open(const std::string& path) {
   v.path_ = path;
   std::error_code ec;
   TESSERA_CHECK(fs::is_regular_file(path, ec), "{}: no such file", path);
-  nifti_set_debug_level(0);  // errors are ours, named below
+  check_raw_nifti_header(path);  // bounds nifticlib itself does not check (nifti_raw_header.h)
+  nifti_set_debug_level(0);      // errors are ours, named below
   v.image_ = std::make_unique<Image>();
   v.image_->nim = nifti_image_read(path.c_str(), /*read_data=*/0);
   TESSERA_CHECK(v.image_->nim != nullptr,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs tessera's libFuzzer targets (tests/fuzz: config text and --set strings, manifest JSON,
-# checkpoint meta.json, the shard reader on file bytes), each for SECONDS (default 60), built
+# checkpoint meta.json, the shard reader on file bytes, the NIfTI reader on .nii / .nii.gz
+# bytes), each for SECONDS (default 60), built
 # with clang and ASan + UBSan in build-fuzz/. Starts from the seed corpora in
 # tests/fuzz/corpus/TARGET; what the run adds goes to build-fuzz/corpus/TARGET (not the repo).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]      TARGET: config manifest meta shard (default all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]      TARGET: config manifest meta shard nifti
+#                                              (default all)
 #
 # A crash, a foreign exception (fuzz_common.h), a leak, a sanitizer report, a hang (-timeout, 10
 # s per input) or an allocation over -malloc_limit_mb fails the run: the input is saved as
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config manifest meta shard)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config manifest meta shard nifti)
 B=${TESSERA_FUZZ_BUILD_DIR:-build-fuzz}
 bash scripts/setup.sh --fuzz >/dev/null || { echo "fuzz.sh: scripts/setup.sh --fuzz failed"; exit 2; }
 if [ ! -f "$B/build.ninja" ] && [ ! -f "$B/Makefile" ]; then

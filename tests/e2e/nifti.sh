@@ -14,7 +14,8 @@
 #  4. `tessera train` on 2 ranks (task.classes 3, task.in_channels 1) and `tessera eval`;
 #  5. refusals, each exit 1 naming the file and what was expected, nothing written: a label
 #     value beyond --classes (the voxel named), a label volume of another shape, a 4-D volume,
-#     no --intensity, a second nnU-Net channel (case_000_0001), a truncated .nii.gz.
+#     no --intensity, a second nnU-Net channel (case_000_0001), a truncated .nii.gz, the
+#     NIfTI-2 header fuzz_nifti found (nifticlib alone crashes on it).
 source "$(dirname "$0")/lib.sh"
 
 "$PY" -c "import nibabel" >"$LOGS/nibabel-import.log" 2>&1 ||
@@ -68,6 +69,14 @@ bad("truncated")  # random voxels, so half of the .gz is past the header
 save("bad/truncated/img/a_0000.nii.gz", rng.integers(-1000, 1000, (32, 32, 6)), np.int16)
 data = open("bad/truncated/img/a_0000.nii.gz", "rb").read()
 open("bad/truncated/img/a_0000.nii.gz", "wb").write(data[: len(data) // 2])
+# The NIfTI-2 header tests/fuzz/fuzz_nifti found (dim[0] 768, datatype 11024): nifticlib alone
+# overflows a stack buffer on it (docs/RELIABILITY.md); tessera must refuse it first.
+import gzip, struct
+bad("hostile")
+hdr = bytearray(546)
+struct.pack_into("<i8shhqq", hdr, 0, 540, b"n+2\0\r\n\032\n", 11024, 0, 768, 768)
+with gzip.open("bad/hostile/img/a_0000.nii.gz", "wb") as f:
+    f.write(bytes(hdr))
 PYEOF
 
 pack() { run "$1" 120 "$TESSERA_BIN" pack --task segmentation --size 32 --classes 3 "${@:2}"; }
@@ -174,6 +183,7 @@ refused shape "bad/shape/img/a_0000.nii.gz is 32x32x6 but its label volume bad/s
 refused fourd "bad/fourd/img/a_0000.nii.gz: dimension 4 has extent 2: a time series" "${W[@]}"
 refused channel "bad/channel/img/a_0001.nii.gz is channel 0001 of case 'a'" "${W[@]}"
 refused truncated "bad/truncated/img/a_0000.nii.gz: reading its 6144 voxels failed" "${W[@]}"
+refused hostile "bad/hostile/img/a_0000.nii.gz: NIfTI-2 header: dim[0] (the number of dimensions) is 768; expected 1..7" "${W[@]}"
 rm bad/channel/img/a_0001.nii.gz
 refused channel "the first input bad/channel/img/a_0000.nii.gz is a NIfTI volume: say how its intensities become inputs"
 # Control: the same folder with the bad file removed and --intensity given packs.

@@ -1,0 +1,28 @@
+// Bounds on a NIfTI file's raw header, checked before nifticlib parses it.
+//
+// nifticlib 2.0 (Debian's libnifti2) trusts some header fields while it converts a header into a
+// nifti_image: a NIfTI-2 header whose dim[0] (the number of dimensions) is far beyond 7 overflows
+// a stack buffer inside nifti_convert_n2hdr2nim (found by tests/fuzz/fuzz_nifti; a plain C
+// program calling nifti_image_read on that file dies with "stack smashing detected"). So
+// NiftiVolume::open (nifti_volume.h) reads the first bytes itself (through zlib, which reads a
+// plain file as it is and a .nii.gz decompressed) and refuses, naming the file and the field:
+//   - dim[0] outside 1..7;
+//   - an extent dim[1..dim[0]] outside 1..kMaxVolumeExtent (so that no product of extents that
+//     nifticlib forms can overflow);
+//   - a negative, non-finite or absurd (over 2^40) vox_offset.
+// A file whose first four bytes are not a NIfTI-1 (348) or NIfTI-2 (540) sizeof_hdr in either
+// byte order is left to nifticlib, which refuses it; so is every other field (NiftiVolume's own
+// checks follow). Byte-swapped headers are read swapped, as nifticlib reads them.
+//
+// Thread safety: a pure function of the file.
+#pragma once
+
+#include <string>
+
+namespace tessera {
+
+// Throws tessera::Error naming `path` and the field when the header is recognisably NIfTI-1 or
+// NIfTI-2 but a field above is out of bounds, or the file ends inside the header.
+void check_raw_nifti_header(const std::string& path);
+
+}  // namespace tessera
