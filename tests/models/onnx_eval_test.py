@@ -12,7 +12,8 @@ check can fail:
   - the first convolution's weights scaled by 1.01 inside the graph, and a Resize with
     another coordinate mapping, are seen;
   - an operator the evaluator does not implement is refused by name, never guessed;
-  - export_model.py's own check exits 3 on the sabotaged graph;
+  - export_model.py's own check exits 3 on the sabotaged graph, and reports a graph with an
+    operator the evaluator does not know as "unchecked" (with a warning) rather than guess;
   - Div and Cast on integers truncate as the ONNX specification says.
 Prints one line per case and ends with "PASS ..."; exit status 1 on the first failure.
 """
@@ -172,7 +173,13 @@ def control_sabotage(workdir):
     # export_model.py's check: exit status 3 on the sabotaged graph, none on the real one.
     with torch.no_grad():
         y = model(x)
-    export_model.check_onnx_numerics(graph, x, y, x, y)
+    report = export_model.check_onnx_numerics(graph, x, y, x, y)
+    if not report["onnx_numerics"].startswith("checked"):
+        fail(f"the real graph was not checked: {report}")
+    report = export_model.check_onnx_numerics(sabotaged(graph, "op"), x, y, x, y)
+    if "unchecked" not in report["onnx_numerics"] or "LeakyRelu" not in report["onnx_numerics"]:
+        fail(f"an unknown operator is not reported as unchecked: {report}")
+    print(f"an unknown operator: exported unchecked, with a warning ({report['onnx_numerics']})")
     try:
         export_model.check_onnx_numerics(sabotaged(graph, "weight"), x, y, x, y)
         fail("export_model.check_onnx_numerics accepted a sabotaged graph")
@@ -199,6 +206,34 @@ def check_integer_semantics(workdir):
     if q.tolist() != [-3, -3, -2, 2] or c.tolist() != [-1, 1, 0, 2]:
         fail(f"integer Div/Cast do not truncate toward zero: {q.tolist()} {c.tolist()}")
     print("integer Div and float->int Cast truncate toward zero (the ONNX specification)")
+    # Python's floor division as torch >= 2.0 exports it (pytorch PR #86146), and Mod both ways.
+    i64 = TensorProto.INT64
+    zero = helper.make_tensor("zero", i64, [], [0])
+    one = helper.make_tensor("one", i64, [], [1])
+    nodes = [helper.make_node("Div", ["a", "b"], ["div"]),
+             helper.make_node("Less", ["a", "zero"], ["an"]),
+             helper.make_node("Less", ["b", "zero"], ["bn"]),
+             helper.make_node("Xor", ["an", "bn"], ["neg"]),
+             helper.make_node("Mul", ["div", "b"], ["db"]),
+             helper.make_node("Sub", ["a", "db"], ["rem"]),
+             helper.make_node("Equal", ["rem", "zero"], ["exact"]),
+             helper.make_node("Not", ["exact"], ["inexact"]),
+             helper.make_node("And", ["neg", "inexact"], ["fix"]),
+             helper.make_node("Sub", ["div", "one"], ["down"]),
+             helper.make_node("Where", ["fix", "down", "div"], ["floor"]),
+             helper.make_node("Mod", ["a", "b"], ["pymod"]),
+             helper.make_node("Mod", ["a", "b"], ["cmod"], fmod=1)]
+    outs = [helper.make_tensor_value_info(n, i64, [4]) for n in ("floor", "pymod", "cmod")]
+    graph = helper.make_graph(nodes, "floordiv",
+                              [helper.make_tensor_value_info(n, i64, [4]) for n in ("a", "b")],
+                              outs, initializer=[zero, one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    a, b = np.array([-7, 7, -8, 8]), np.array([2, -2, 3, 3])
+    floor, pymod, cmod = onnx_eval.run(model, {"a": a, "b": b})
+    if floor.tolist() != (a // b).tolist() or pymod.tolist() != (a % b).tolist() or \
+            cmod.tolist() != np.fmod(a, b).tolist():
+        fail(f"floor division / Mod differ: {floor.tolist()} {pymod.tolist()} {cmod.tolist()}")
+    print("floor division in torch >= 2.0's export form equals Python's //; Mod with fmod 0 and 1")
 
 
 def check_command_line(workdir):

@@ -4,7 +4,8 @@
 Debian has no onnxruntime, and its python3-onnx (1.12) predates onnx.reference. This module is a
 small interpreter for the operators that torch.onnx.export (TorchScript exporter, opsets 13-17)
 emits for tessera's three architectures: the convolutions and pools of the networks, the nearest
-up-sampling, and the integer shape arithmetic of the "same" padding. It is written from the ONNX
+up-sampling, and the integer shape arithmetic of the "same" padding (also in the form newer
+exporters give Python's floor division: Div, Less, Xor, Equal, Not, And, Where). It is written from the ONNX
 operator specification (https://onnx.ai/onnx/operators/), not from PyTorch: a graph that computes
 something else than the model it was exported from gives other numbers here.
 
@@ -198,6 +199,14 @@ def div(node, a, b):
     return a / b
 
 
+def mod(node, a, b):
+    if attrs(node).get("fmod", 0):
+        return np.fmod(a, b)  # the sign of the dividend (C)
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        raise UnsupportedGraph(f"{node.name}: Mod of floats needs fmod=1 (the specification)")
+    return np.mod(a, b)  # the sign of the divisor (Python)
+
+
 def cast(node, x):
     to = attrs(node)["to"]
     if to not in DTYPES:
@@ -245,6 +254,15 @@ OPS = {
     "Slice": slice_, "Pad": pad, "Reshape": reshape,
     "Transpose": lambda n, x: np.transpose(x, attrs(n).get("perm")),
     "Constant": constant, "ConstantOfShape": constant_of_shape,
+    # Emitted by newer exporters (torch >= 2.0) for Python's floor division of sizes (pytorch
+    # PR #86146: Div, then a Where that subtracts 1 for negative quotients with a remainder).
+    "Less": lambda n, a, b: np.less(a, b), "Greater": lambda n, a, b: np.greater(a, b),
+    "Equal": lambda n, a, b: np.equal(a, b), "Not": lambda n, x: np.logical_not(x),
+    "And": lambda n, a, b: np.logical_and(a, b), "Or": lambda n, a, b: np.logical_or(a, b),
+    "Xor": lambda n, a, b: np.logical_xor(a, b), "Where": lambda n, c, a, b: np.where(c, a, b),
+    "Floor": lambda n, x: np.floor(x), "Ceil": lambda n, x: np.ceil(x), "Mod": mod,
+    "Max": lambda n, *xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
+    "Min": lambda n, *xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
 }
 
 
