@@ -86,8 +86,11 @@ run() {
   local input_dir=$OUT/check-$t/lr
   [ "$t" = denoise ] && input_dir=$OUT/check-$t/noisy
   local twin_extra=()
-  # model.head_init: zero in the config -> the twin's last convolution starts at zero too.
-  grep -Eq '^[[:space:]]*head_init:[[:space:]]*zero' "$cfg" && twin_extra+=(--zero-head)
+  # model.head_init: zero in the resolved config (base: files and RESULTS_SETS included) -> the
+  # twin's last convolution starts at zero too.
+  "$BIN" config show "$cfg" "${sets[@]}" >"$OUT/$t.config.yaml" ||
+    { echo "tessera config show $cfg failed"; exit 1; }
+  grep -Eq '^[[:space:]]*head_init:[[:space:]]*zero' "$OUT/$t.config.yaml" && twin_extra+=(--zero-head)
   twin_extra+=(--seed "${RESULTS_TWIN_SEED:-42}")
   if [ ! -f "$OUT/twin-$t/model.pt" ]; then
     echo "== $t: the PyTorch twin, same data and recipe (${twin_extra[*]})"
