@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "common/error.h"
 #include "datasets/nifti_volume.h"
@@ -78,6 +79,19 @@ void check_raw_nifti_header(const std::string& path) {
   TESSERA_CHECK(std::isfinite(offset) && offset >= 0 && offset <= kMaxVoxOffset,
                 "{}: NIfTI-{} header: vox_offset (where the voxels start) is {}; expected 0..2^40",
                 path, v2 ? 2 : 1, offset);
+}
+
+int64_t decompressed_bytes_up_to(const std::string& path, int64_t bytes) {
+  std::unique_ptr<gzFile_s, GzCloser> f(gzopen(path.c_str(), "rb"));
+  TESSERA_CHECK(f != nullptr, "{}: cannot open it to count its voxel bytes", path);
+  std::vector<unsigned char> chunk(size_t{1} << 20);
+  int64_t total = 0;
+  while (total < bytes) {
+    const int n = gzread(f.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (n <= 0) break;  // end of the stream, or damaged data: the count so far
+    total += n;
+  }
+  return std::min(total, bytes);
 }
 
 }  // namespace tessera

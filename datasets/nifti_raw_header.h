@@ -14,9 +14,10 @@
 // byte order is left to nifticlib, which refuses it; so is every other field (NiftiVolume's own
 // checks follow). Byte-swapped headers are read swapped, as nifticlib reads them.
 //
-// Thread safety: a pure function of the file.
+// Thread safety: pure functions of the file.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace tessera {
@@ -24,5 +25,14 @@ namespace tessera {
 // Throws tessera::Error naming `path` and the field when the header is recognisably NIfTI-1 or
 // NIfTI-2 but a field above is out of bounds, or the file ends inside the header.
 void check_raw_nifti_header(const std::string& path);
+
+// A .nii.gz cannot be sized without inflating it, and nifticlib allocates the whole voxel buffer
+// its header describes before it reads: a 600-byte file could make it allocate 4 GiB. So for a
+// volume of more than kNiftiGzVerifyAbove bytes NiftiVolume::open first counts the decompressed
+// stream (one extra inflate pass, stopping at `bytes`) and refuses a stream that ends short.
+inline constexpr int64_t kNiftiGzVerifyAbove = int64_t{64} << 20;
+
+// The number of bytes the (gzip or plain) stream of `path` holds, counted up to `bytes`.
+int64_t decompressed_bytes_up_to(const std::string& path, int64_t bytes);
 
 }  // namespace tessera

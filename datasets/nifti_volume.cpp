@@ -100,13 +100,20 @@ NiftiVolume NiftiVolume::open(const std::string& path) {
   v.datatype_ = type->name;
   v.integer_ = type->integer;
   v.shape_ = {h.dim[1], h.dim[2], h.dim[3]};
+  const int64_t need = h.iname_offset + v.voxels() * h.nbyper;
   if (!ends_with_ci(path, ".gz")) {
     const auto size = static_cast<int64_t>(fs::file_size(path, ec));
-    const int64_t need = h.iname_offset + v.voxels() * h.nbyper;
     TESSERA_CHECK(!ec && size >= need,
                   "{}: the file holds {} bytes but its header describes {} bytes (voxel offset {} "
                   "+ {} voxels of {} bytes): truncated",
                   path, size, need, h.iname_offset, v.voxels(), h.nbyper);
+  } else if (v.voxels() * h.nbyper > kNiftiGzVerifyAbove) {  // nifti_raw_header.h
+    const int64_t have = decompressed_bytes_up_to(path, need);
+    TESSERA_CHECK(have >= need,
+                  "{}: its gzip stream holds {} bytes but its header describes {} bytes (voxel "
+                  "offset {} + {} voxels of {} bytes): truncated or damaged (refused before the "
+                  "voxel buffer is allocated)",
+                  path, have, need, h.iname_offset, v.voxels(), h.nbyper);
   }
   TESSERA_CHECK(nifti_image_load(&h) == 0 && h.data != nullptr,
                 "{}: reading its {} voxels failed (truncated or damaged data)", path, v.voxels());

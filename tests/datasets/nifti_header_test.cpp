@@ -46,12 +46,14 @@ void put(std::vector<unsigned char>& b, size_t offset, T v, bool swap = false) {
   std::memcpy(b.data() + offset, bytes.data(), sizeof(T));
 }
 
-// A NIfTI-1 single-file header (348 bytes + the 4-byte extension flag) of a 4x3x2 uint8 volume,
-// then its 24 voxels.
-std::vector<unsigned char> nifti1(bool swap = false) {
-  std::vector<unsigned char> b(352 + 24, 0);
+// A NIfTI-1 single-file header (348 bytes + the 4-byte extension flag) of an nx x ny x nz uint8
+// volume (default 4x3x2), then `data` voxel bytes (default all of them), zero.
+std::vector<unsigned char> nifti1(bool swap = false, int16_t nx = 4, int16_t ny = 3, int16_t nz = 2,
+                                  int64_t data = -1) {
+  const int64_t voxels = int64_t{nx} * ny * nz;
+  std::vector<unsigned char> b(static_cast<size_t>(352 + (data < 0 ? voxels : data)), 0);
   put<int32_t>(b, 0, 348, swap);
-  const int16_t dim[8] = {3, 4, 3, 2, 1, 1, 1, 1};
+  const int16_t dim[8] = {3, nx, ny, nz, 1, 1, 1, 1};
   for (size_t d = 0; d < 8; ++d) put<int16_t>(b, 40 + 2 * d, dim[d], swap);
   put<int16_t>(b, 70, NIFTI_TYPE_UINT8, swap);
   put<int16_t>(b, 72, 8, swap);
@@ -204,6 +206,28 @@ TEST(NiftiRawHeader, EachBoundIsRefusedNamingTheField) {
   EXPECT_NE(error_of(dir.write("cut.nii.gz", cut))
                 .find("cut.nii.gz: the file ends inside its NIfTI-1 header (200 of 348 bytes)"),
             std::string::npos);
+}
+
+TEST(NiftiRawHeader, AGzipVolumeShorterThanItsHeaderIsRefusedBeforeTheVoxelsAreAllocated) {
+  TempDir dir;
+  // 8192 x 8192 x 2 uint8 = 128 MiB described, 24 voxel bytes present: nifticlib would allocate
+  // the 128 MiB first (a 600-byte file could ask for 4 GiB the same way).
+  const std::string path = dir.write("short.nii.gz", nifti1(false, 8192, 8192, 2, 24));
+  EXPECT_EQ(decompressed_bytes_up_to(path, 1 << 30), 352 + 24);
+  try {
+    NiftiVolume::open(path);
+    ADD_FAILURE() << "opened " << path;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("short.nii.gz: its gzip stream holds 376 bytes but its "
+                                         "header describes 134218080 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+  // Control: the same size, complete (80 MiB of zero voxels, above the 64 MiB threshold), opens.
+  const std::string whole = dir.write("whole.nii.gz", nifti1(false, 8192, 5120, 2));
+  EXPECT_EQ(decompressed_bytes_up_to(whole, int64_t{1} << 40), 352 + 8192 * 5120 * 2);
+  const NiftiVolume v = NiftiVolume::open(whole);
+  EXPECT_EQ(v.shape(), (std::array<int64_t, 3>{8192, 5120, 2}));
 }
 
 }  // namespace
