@@ -3,7 +3,8 @@
 // nifticlib 2.0 (Debian's libnifti2) trusts some header fields while it converts a header into a
 // nifti_image: a NIfTI-2 header whose dim[0] (the number of dimensions) is far beyond 7 overflows
 // a stack buffer inside nifti_convert_n2hdr2nim (found by tests/fuzz/fuzz_nifti; a plain C
-// program calling nifti_image_read on that file dies with "stack smashing detected"). So
+// program calling nifti_image_read on that file dies, "stack smashing detected" or SIGSEGV, in
+// about 6 address layouts of 10). So
 // NiftiVolume::open (nifti_volume.h) reads the first bytes itself (through zlib, which reads a
 // plain file as it is and a .nii.gz decompressed) and refuses, naming the file and the field:
 //   - dim[0] outside 1..7;

@@ -7,7 +7,10 @@
 //     accepted; a time series or vector volume is refused), at most kMaxVolumeVoxels voxels;
 //   - a scalar datatype: uint8, int8, int16, uint16, int32, uint32, float32 or float64;
 //   - an uncompressed file must hold vox_offset + the voxel bytes (a truncated file is refused
-//     before the read; a truncated .nii.gz fails in the read, with the same kind of error).
+//     before the read); a .nii.gz of more than 64 MiB of voxels is inflated once to check the
+//     same before nifticlib allocates its buffer; a smaller truncated .nii.gz fails in the read,
+//     with the same kind of error. The raw header's dim[0], extents and vox_offset are bounded
+//     before nifticlib parses anything (nifti_raw_header.h).
 // Voxel values are the stored values after the header's scaling: v * scl_slope + scl_inter when
 // scl_slope is finite and non-zero (the NIfTI rule), else v. nifticlib itself reads NaN and inf
 // stored in float volumes as 0 (its documented behaviour); a value that the scaling makes
