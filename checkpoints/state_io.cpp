@@ -6,6 +6,7 @@
 #include <cctype>
 #include <mutex>
 #include <optional>
+#include <set>
 
 namespace tessera::checkpoints {
 namespace {
@@ -46,14 +47,42 @@ void load_into(torch::serialize::InputArchive& archive, const std::string& key,
     TESSERA_THROW("{}: cannot read {} '{}': {}", source, is_buffer ? "buffer" : "parameter",
                   path, e.what());
   }
-  TESSERA_CHECK(found, "{}: {} '{}' is missing (the checkpoint is from a different model?)",
-                source, is_buffer ? "buffer" : "parameter", path);
+  TESSERA_CHECK(found, "{}: {} '{}' is missing (the checkpoint is from a different model?{})",
+                source, is_buffer ? "buffer" : "parameter", path,
+                key == "input_mean" || key == "input_std"
+                    ? " The config has data.normalize: dataset, the checkpoint was trained "
+                      "without it"
+                    : "");
   TESSERA_CHECK(src.sizes() == dst.sizes() && src.scalar_type() == dst.scalar_type(),
                 "{}: {} '{}' is {} {} in the checkpoint but {} {} in the model", source,
                 is_buffer ? "buffer" : "parameter", path, shape_str(src),
                 c10::toString(src.scalar_type()), shape_str(dst),
                 c10::toString(dst.scalar_type()));
   dst.copy_(src);
+}
+
+// A tensor or submodule in the checkpoint that the model lacks would otherwise be dropped
+// without a word (e.g. the input statistics of data.normalize: dataset, evaluated with a config
+// that says none): refused, naming it. Non-tensor attributes (TorchScript's `training`) pass.
+void refuse_extra_entries(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                          const std::string& prefix, const std::string& source) {
+  std::set<std::string> known;
+  for (const auto& item : module.named_parameters(/*recurse=*/false)) known.insert(item.key());
+  for (const auto& item : module.named_buffers(/*recurse=*/false)) known.insert(item.key());
+  for (const auto& child : module.named_children()) known.insert(child.key());
+  for (const std::string& key : archive.keys()) {
+    if (known.count(key) != 0) continue;
+    torch::Tensor t;
+    torch::serialize::InputArchive sub;
+    const bool tensor = archive.try_read(key, t);
+    TESSERA_CHECK(!tensor && !archive.try_read(key, sub),
+                  "{}: {} '{}' is in the checkpoint but not in this model (the checkpoint is from "
+                  "a different model or config?{})",
+                  source, tensor ? "tensor" : "submodule", prefix + key,
+                  key == "input_mean" || key == "input_std"
+                      ? " It was trained with data.normalize: dataset; set that in the config"
+                      : "");
+  }
 }
 
 void load_module(torch::nn::Module& module, torch::serialize::InputArchive& archive,
@@ -77,6 +106,7 @@ void load_module(torch::nn::Module& module, torch::serialize::InputArchive& arch
                   "model?)", source, prefix + child.key());
     load_module(*child.value(), sub, prefix + child.key() + ".", source);
   }
+  refuse_extra_entries(module, archive, prefix, source);
 }
 
 bool is_identifier(const std::string& s) {

@@ -90,6 +90,7 @@ struct DataConfig {
   int shuffle_buffer = 1024;
   int loader_threads = 2;
   int prefetch_batches = 4;
+  std::string normalize = "none";  // none | dataset (per-channel stats of data.train's manifest)
   AugmentConfig augment;
 };
 

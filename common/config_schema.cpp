@@ -202,6 +202,12 @@ std::vector<KeySpec> build_schema() {
                   "Ready batches queued per rank (bounds loader memory).")
                   .in(closed(1, 1024))
                   .reads("datasets/loader.cpp"));
+  s.push_back(key("data.normalize", TESSERA_CFG_FIELD(data.normalize),
+                  "none = the network sees the stored values (uint8 / 255, float32 as stored); "
+                  "dataset = (x - mean) / std per input channel, with the train split's "
+                  "statistics from its manifest, saved with the weights.")
+                  .one_of({"none", "dataset"})
+                  .reads("trainer/input_normalization.cpp -> models/model.cpp"));
   s.push_back(
       key("data.augment.hflip", TESSERA_CFG_FIELD(data.augment.hflip), "Random horizontal flips.")
           .reads("datasets/augment.cpp"));

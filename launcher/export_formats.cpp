@@ -135,6 +135,7 @@ std::vector<std::string> script_argv(const Config& cfg, const ExportFileOptions&
           "--dropout", fmt::format("{}", m.dropout),
           "--batch-norm", m.batch_norm ? "1" : "0",
           "--residual", m.residual ? "1" : "0",
+          "--normalize-input", cfg.data.normalize == "dataset" ? "1" : "0",
           "--activation", m.activation,
           "--multiple", std::to_string(p.multiple),
           "--weights", p.weights_path,

@@ -130,7 +130,7 @@ std::string format_summary(const ModelSummary& s) {
 
 std::string describe_model(const Config& config, int64_t image_size) {
   TESSERA_CHECK(image_size > 0, "describe_model: image size must be positive; got {}", image_size);
-  ImageModel model = make_model(config.model, config.task);
+  ImageModel model = make_model(config);
   const ModelSummary s = summarize_model(*model, image_size, image_size);
   const ModelConfig& m = config.model;
   const std::string residual = !m.residual                ? "off"

@@ -2,6 +2,8 @@
 
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "common/error.h"
 #include "models/autoencoder.h"
 #include "models/layers.h"
@@ -25,9 +27,42 @@ torch::Tensor ImageModelImpl::forward(torch::Tensor x) {
                 "{}: expected a floating-point input, got {}", arch(),
                 c10::toString(x.scalar_type()));
   check_input(x.size(1), x.size(2), x.size(3));
-  torch::Tensor y = forward_net(x);
+  torch::Tensor z = x;
+  if (normalizes_input()) {
+    const auto shape = std::vector<int64_t>{1, in_channels_, 1, 1};
+    z = trace_layer(trace_, "normalize", "Normalization",
+                    (x - input_mean_.to(x.scalar_type()).view(shape)) /
+                        input_std_.to(x.scalar_type()).view(shape));
+  }
+  torch::Tensor y = forward_net(z);
   if (residual_) y = trace_layer(trace_, "residual", "Add", y + x);
   return y;
+}
+
+void ImageModelImpl::enable_input_normalization() {
+  TESSERA_CHECK(!normalizes_input(), "{}: the input normalisation is already enabled", arch());
+  input_mean_ = register_buffer("input_mean", torch::zeros({in_channels_}));
+  input_std_ = register_buffer("input_std", torch::ones({in_channels_}));
+}
+
+void ImageModelImpl::set_input_normalization(const std::vector<double>& mean,
+                                             const std::vector<double>& std,
+                                             const std::string& where) {
+  TESSERA_CHECK(normalizes_input(), "{}: the model was built without data.normalize", where);
+  TESSERA_CHECK(static_cast<int64_t>(mean.size()) == in_channels_ &&
+                    static_cast<int64_t>(std.size()) == in_channels_,
+                "{}: {} means and {} standard deviations for a model of {} input channels",
+                where, mean.size(), std.size(), in_channels_);
+  for (size_t c = 0; c < mean.size(); ++c) {
+    TESSERA_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0,
+                  "{}: channel {} has mean {} and standard deviation {}; expected finite "
+                  "values and a standard deviation > 0",
+                  where, c, mean[c], std[c]);
+  }
+  torch::NoGradGuard no_grad;
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  input_mean_.copy_(torch::tensor(mean, opts));
+  input_std_.copy_(torch::tensor(std, opts));
 }
 
 int64_t model_out_channels(const TaskConfig& task) {
@@ -105,6 +140,17 @@ ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
   } else {
     TESSERA_CHECK(model.head_init == "keras",
                   "unknown model.head_init '{}'; expected keras or zero", model.head_init);
+  }
+  return net;
+}
+
+ImageModel make_model(const Config& cfg, const Norm2dFactory& norm) {
+  ImageModel net = make_model(cfg.model, cfg.task, norm);
+  if (cfg.data.normalize == "dataset") {
+    net->enable_input_normalization();
+  } else {
+    TESSERA_CHECK(cfg.data.normalize == "none",
+                  "unknown data.normalize '{}'; expected none or dataset", cfg.data.normalize);
   }
   return net;
 }

@@ -10,6 +10,9 @@
 //   (U-Net: sigmoid, autoencoder: relu); here that is `model.activation`.
 //   With model.residual, forward returns x + net(x) (needs in_channels == out_channels); for
 //   super-resolution the trainer feeds the bicubic up-scaling of the low-resolution image.
+//   With data.normalize: dataset (enable_input_normalization), the network sees
+//   (x - mean) / std per channel, net((x - mean) / std), while the residual adds the raw x and
+//   the outputs stay in the data's units.
 //   forward() calls check_input() first, so a bad size is a tessera::Error naming the sizes and
 //   the rule instead of a LibTorch shape error deep inside the network.
 //
@@ -60,6 +63,20 @@ class ImageModelImpl : public torch::nn::Module {
   int64_t out_channels() const { return out_channels_; }
   bool residual() const { return residual_; }
 
+  // data.normalize: dataset. Registers the buffers `input_mean` and `input_std`, in_channels
+  // values each (mean 0, std 1 until set_input_normalization or loaded weights fill them), so
+  // that forward feeds the network (x - mean) / std. Being buffers, they are saved with the
+  // weights: a checkpoint carries the statistics it was trained with, and eval, predict and
+  // export apply those. Call once, before loading weights.
+  void enable_input_normalization();
+  // Fills the buffers (enable_input_normalization first): in_channels finite means and
+  // positive finite standard deviations, else Error naming `where`.
+  void set_input_normalization(const std::vector<double>& mean, const std::vector<double>& std,
+                               const std::string& where);
+  bool normalizes_input() const { return input_mean_.defined(); }
+  torch::Tensor input_mean() const { return input_mean_; }
+  torch::Tensor input_std() const { return input_std_; }
+
   // While set (non-null), forward appends one TracedLayer per layer. Not owned.
   void set_trace(std::vector<TracedLayer>* trace) { trace_ = trace; }
 
@@ -74,6 +91,7 @@ class ImageModelImpl : public torch::nn::Module {
   int64_t in_channels_;
   int64_t out_channels_;
   bool residual_;
+  torch::Tensor input_mean_, input_std_;  // undefined unless enable_input_normalization()
   std::vector<TracedLayer>* trace_ = nullptr;
 };
 
@@ -93,6 +111,10 @@ int64_t model_out_channels(const TaskConfig& task);
 // sync_batchnorm_factory for dist.sync_batchnorm).
 ImageModel make_model(const ModelConfig& model, const TaskConfig& task,
                       const Norm2dFactory& norm = {});
+// The model the whole config asks for: make_model(cfg.model, cfg.task, norm), plus the input
+// normalisation buffers for data.normalize: dataset (values still 0 / 1: the trainer sets the
+// train split's statistics, eval / predict / export load them from the checkpoint).
+ImageModel make_model(const Config& cfg, const Norm2dFactory& norm = {});
 
 // The output activation: "sigmoid", "softmax" (over dim 1, the channels), "relu" or "none"
 // (identity). Unknown name -> Error.

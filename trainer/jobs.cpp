@@ -38,7 +38,7 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
   prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
   const torch::Device device = select_device(cfg, comm);
   torch::manual_seed(cfg.experiment.seed);
-  auto model = make_model(cfg.model, cfg.task);  // eval mode: plain batch norm
+  auto model = make_model(cfg);  // eval mode: plain batch norm
   const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
   model->to(device);
 
@@ -92,7 +92,7 @@ EvalResult run_eval(const Config& cfg, Communicator& comm, const EvalOptions& op
 
 void run_export(const Config& cfg, const std::string& checkpoint, const std::string& out) {
   torch::manual_seed(cfg.experiment.seed);
-  auto model = make_model(cfg.model, cfg.task);
+  auto model = make_model(cfg);
   const std::string ckpt = checkpoint == "init" ? "the initial weights (experiment.seed)"
                                                 : load_weights(cfg, checkpoint, *model);
   export_state_dict(*model, out);
@@ -105,7 +105,7 @@ void run_export(const Config& cfg, const std::string& checkpoint, const std::str
 ExportProbe write_export_probe(const Config& cfg, const std::string& checkpoint,
                                const std::string& dir) {
   torch::manual_seed(cfg.experiment.seed);
-  auto model = make_model(cfg.model, cfg.task);
+  auto model = make_model(cfg);
   ExportProbe p;
   p.checkpoint = checkpoint == "init" ? "the initial weights (experiment.seed)"
                                       : load_weights(cfg, checkpoint, *model);

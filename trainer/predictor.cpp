@@ -176,7 +176,7 @@ int64_t run_predict(const Config& cfg, const PredictOptions& opts) {
   }
   prepare_cpu_backend(cfg.train.threads_per_rank);  // threads; oneDNN numerics check
   torch::manual_seed(cfg.experiment.seed);
-  auto model = make_model(cfg.model, cfg.task);
+  auto model = make_model(cfg);
   const std::string ckpt = load_weights(cfg, opts.checkpoint, *model);
   model->eval();
   fs::create_directories(opts.out);

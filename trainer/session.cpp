@@ -79,11 +79,11 @@ torch::Tensor to_memory_format(const torch::Tensor& x, bool channels_last) {
 }
 
 std::shared_ptr<ImageModelImpl> build_model(const Config& cfg, Communicator& comm) {
-  if (!(cfg.dist.sync_batchnorm && comm.size() > 1)) return make_model(cfg.model, cfg.task);
+  if (!(cfg.dist.sync_batchnorm && comm.size() > 1)) return make_model(cfg);
   // SyncBatchNorm gets a communicator of its own (comm/sync_batchnorm.h explains why sharing
   // GradReducer's can mismatch collectives); the layers own it, so it ends with the model.
   std::shared_ptr<Communicator> bn_comm = comm.duplicate();
-  auto model = make_model(cfg.model, cfg.task, sync_batchnorm_factory(bn_comm));
+  auto model = make_model(cfg, sync_batchnorm_factory(bn_comm));
   int64_t layers = 0;
   for (const auto& m : model->modules(/*include_self=*/false)) {
     if (dynamic_cast<const SyncBatchNorm2dImpl*>(m.get()) != nullptr) ++layers;

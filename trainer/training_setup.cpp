@@ -11,6 +11,7 @@
 #include "comm/fingerprint.h"
 #include "comm/sync_batchnorm.h"
 #include "datasets/manifest.h"
+#include "trainer/input_normalization.h"
 #include "models/cpu_backend.h"
 #include "trainer/precision.h"
 #include "trainer/run_outcome.h"
@@ -74,6 +75,7 @@ TrainingRun::TrainingRun(const Config& cfg, Communicator& comm, const TrainOptio
 
   torch::manual_seed(cfg.experiment.seed);  // model initialisation
   model_ = build_model(cfg, comm);
+  set_dataset_normalization(cfg, *model_);  // data.normalize: dataset (resume loads the saved)
   model_->to(device_);
   if (cfg.train.channels_last) to_channels_last(*model_);
   const LossConfig loss = resolve_class_weights(cfg);  // loss.class_weighting

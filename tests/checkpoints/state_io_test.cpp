@@ -120,6 +120,33 @@ TEST(CheckpointStateIo, ModuleMismatchIsRefusedNamingTheParameter) {
   EXPECT_NE(e3.find("not a readable LibTorch archive"), std::string::npos) << e3;
 }
 
+// What the model lacks is refused too, so that nothing in a checkpoint is dropped silently (e.g.
+// data.normalize's input statistics evaluated with a config that says none). The control is
+// ModuleRoundTripIsBitExact: the same structure loads.
+TEST(CheckpointStateIo, ExtraTensorsAndSubmodulesAreRefusedNamingThem) {
+  torch::manual_seed(1);
+  Net plain;
+  Net with_stats;
+  with_stats->register_buffer("input_mean", torch::zeros({2}));
+  std::string e = error_of([&] { module_from_bytes(*plain, module_to_bytes(*with_stats), "m.pt"); });
+  EXPECT_NE(e.find("m.pt: tensor 'input_mean' is in the checkpoint but not in this model"),
+            std::string::npos) << e;
+  EXPECT_NE(e.find("trained with data.normalize: dataset"), std::string::npos) << e;
+  // The other way round: the model's buffer is missing from the checkpoint.
+  e = error_of([&] { module_from_bytes(*with_stats, module_to_bytes(*plain), "m.pt"); });
+  EXPECT_NE(e.find("buffer 'input_mean' is missing"), std::string::npos) << e;
+  EXPECT_NE(e.find("the checkpoint was trained without it"), std::string::npos) << e;
+  // A nested extra parameter and an extra submodule are named with their path.
+  Net nested;
+  nested->conv->register_parameter("gain", torch::ones({1}));
+  e = error_of([&] { module_from_bytes(*plain, module_to_bytes(*nested), "m.pt"); });
+  EXPECT_NE(e.find("tensor 'conv.gain' is in the checkpoint"), std::string::npos) << e;
+  Net bigger;
+  bigger->register_module("extra", torch::nn::Linear(2, 2));
+  e = error_of([&] { module_from_bytes(*plain, module_to_bytes(*bigger), "m.pt"); });
+  EXPECT_NE(e.find("submodule 'extra' is in the checkpoint"), std::string::npos) << e;
+}
+
 using OptimizerFactory =
     std::function<std::unique_ptr<torch::optim::Optimizer>(Net&, double lr)>;
 

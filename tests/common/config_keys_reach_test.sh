@@ -153,6 +153,7 @@ data.shuffle               train   seg        shards
 data.shuffle_buffer        train   seg_shards 2
 data.loader_threads        train   seg        0
 data.prefetch_batches      train   seg        3
+data.normalize             train   seg        dataset
 data.augment.hflip         train   seg        false
 data.augment.vflip         train   seg        false
 data.augment.rot90         train   seg        false

@@ -74,7 +74,7 @@ int run(int argc, char** argv) {
   for (int i = 5; i + 1 < argc; i += 2) overrides.emplace_back(argv[i + 1]);
   const Config cfg = tessera::load_config(argv[1], overrides);
   torch::manual_seed(cfg.experiment.seed);
-  auto model = tessera::make_model(cfg.model, cfg.task);
+  auto model = tessera::make_model(cfg);  // with data.normalize, as `tessera export`
   if (std::string(argv[2]) != "init") tessera::load_weights(cfg, argv[2], *model);
   model->eval();
 

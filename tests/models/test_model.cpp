@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "models/autoencoder.h"
 #include "models/export.h"
 #include "models/model.h"
@@ -170,6 +172,71 @@ TEST(ModelsFactory, ZeroHeadNeedsTheResidual) {
   t.kind = TaskKind::denoising;
   msg = test::error_message([&] { make_model(m, t); });
   EXPECT_NE(msg.find("unknown model.head_init 'he'"), std::string::npos) << msg;
+}
+
+// data.normalize: dataset. The network sees (x - mean) / std per channel: the normalising model
+// on x equals the same weights without normalisation on the standardised input; with the
+// residual, the raw x is added. Controls: before the statistics are set (0 / 1) the two agree
+// on the raw x, after, they do not.
+TEST(ModelsNormalize, TheNetworkSeesStandardisedInputs) {
+  for (const bool residual : {false, true}) {
+    SCOPED_TRACE(residual ? "residual" : "plain");
+    Config cfg;
+    cfg.model.filters = 4;
+    cfg.model.depth = 2;
+    cfg.model.residual = residual;
+    if (residual) {
+      cfg.task.kind = TaskKind::denoising;
+      cfg.task.out_channels = 3;
+    }
+    cfg.data.normalize = "dataset";
+    torch::manual_seed(5);
+    ImageModel norm = make_model(cfg);
+    torch::manual_seed(5);
+    ImageModel plain = make_model(cfg.model, cfg.task);
+    norm->eval();
+    plain->eval();
+    ASSERT_TRUE(norm->normalizes_input());
+    ASSERT_FALSE(plain->normalizes_input());
+    const torch::Tensor x = torch::rand({2, 3, 8, 8});
+    EXPECT_TRUE(torch::equal(norm->forward(x), plain->forward(x)));  // mean 0, std 1
+    norm->set_input_normalization({0.2, 0.4, 0.6}, {0.5, 0.25, 2.0}, "test");
+    const torch::Tensor mean = torch::tensor({0.2f, 0.4f, 0.6f}).view({1, 3, 1, 1});
+    const torch::Tensor std = torch::tensor({0.5f, 0.25f, 2.0f}).view({1, 3, 1, 1});
+    const torch::Tensor z = (x - mean) / std;
+    torch::Tensor want = plain->forward(z);
+    if (residual) want = want - z + x;
+    EXPECT_TRUE(torch::allclose(norm->forward(x), want, 1e-5, 1e-6));
+    EXPECT_FALSE(torch::allclose(norm->forward(x), plain->forward(x), 1e-3, 1e-3));
+    // The statistics are buffers: saved with the weights, not trained.
+    const auto buffers = norm->named_buffers(/*recurse=*/false);
+    ASSERT_TRUE(buffers.contains("input_mean") && buffers.contains("input_std"));
+    EXPECT_TRUE(torch::allclose(buffers["input_std"], std.flatten()));
+    for (const auto& p : norm->named_parameters()) EXPECT_EQ(p.key().find("input_"), std::string::npos);
+  }
+}
+
+TEST(ModelsNormalize, BadStatisticsAndValuesAreRefused) {
+  Config cfg;
+  cfg.model.filters = 2;
+  cfg.model.depth = 1;
+  cfg.data.normalize = "dataset";
+  ImageModel net = make_model(cfg);
+  std::string msg = test::error_message([&] { net->set_input_normalization({0, 0}, {1, 1}, "m.json"); });
+  EXPECT_NE(msg.find("m.json: 2 means and 2 standard deviations for a model of 3 input channels"),
+            std::string::npos) << msg;
+  msg = test::error_message([&] { net->set_input_normalization({0, 0, 0}, {1, 0, 1}, "m.json"); });
+  EXPECT_NE(msg.find("channel 1 has mean 0 and standard deviation 0"), std::string::npos) << msg;
+  msg = test::error_message(
+      [&] { net->set_input_normalization({0, std::nan(""), 0}, {1, 1, 1}, "m.json"); });
+  EXPECT_NE(msg.find("channel 1"), std::string::npos) << msg;
+  ImageModel plain = make_model(cfg.model, cfg.task);
+  msg = test::error_message([&] { plain->set_input_normalization({0, 0, 0}, {1, 1, 1}, "m.json"); });
+  EXPECT_NE(msg.find("built without data.normalize"), std::string::npos) << msg;
+  cfg.data.normalize = "zscore";
+  msg = test::error_message([&] { make_model(cfg); });
+  EXPECT_NE(msg.find("unknown data.normalize 'zscore'; expected none or dataset"),
+            std::string::npos) << msg;
 }
 
 TEST(ModelsActivation, AppliesTheNamedActivation) {

@@ -162,6 +162,8 @@ def parse_args():
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--batch-norm", type=int, choices=[0, 1], required=True)
     ap.add_argument("--residual", type=int, choices=[0, 1], required=True)
+    ap.add_argument("--normalize-input", type=int, choices=[0, 1], default=0,
+                    help="data.normalize: dataset (input_mean / input_std in the weights)")
     ap.add_argument("--activation", required=True, choices=["sigmoid", "softmax", "relu", "none"])
     ap.add_argument("--multiple", type=int, required=True, help="H and W must be multiples")
     ap.add_argument("--weights", required=True, help="state dict written by tessera export")
@@ -183,7 +185,8 @@ def main():
             fail(4, f"cannot import onnx ({e}); install it for {sys.executable}: Debian's "
                     "python3-onnx (apt-get install python3-onnx)")
     net = models.build_model(args.arch, args.in_channels, args.out_channels, args.filters,
-                             args.depth, args.dropout, bool(args.batch_norm), bool(args.residual))
+                             args.depth, args.dropout, bool(args.batch_norm), bool(args.residual),
+                             bool(args.normalize_input))
     models.load_tessera_state_dict(net, args.weights, strict=True)
     net.eval()
     probe = torch.load(args.probe, map_location="cpu", weights_only=True)

@@ -135,10 +135,21 @@ class _ImageModel(nn.Module):
             raise ValueError("residual needs in_channels == out_channels, got "
                              f"{in_channels} and {out_channels}")
         self.in_channels, self.out_channels, self.residual = in_channels, out_channels, residual
+        self.normalize_input = False
+
+    def enable_input_normalization(self):
+        """data.normalize: dataset -- buffers input_mean / input_std (filled by the state dict);
+        the network sees (x - mean) / std per channel, the residual adds the raw x."""
+        self.register_buffer("input_mean", torch.zeros(self.in_channels))
+        self.register_buffer("input_std", torch.ones(self.in_channels))
+        self.normalize_input = True
 
     def forward(self, x):
         self.check_input(x.shape[1], x.shape[2], x.shape[3])
-        y = self.forward_net(x)
+        z = x
+        if self.normalize_input:
+            z = (x - self.input_mean.view(1, -1, 1, 1)) / self.input_std.view(1, -1, 1, 1)
+        y = self.forward_net(z)
         return x + y if self.residual else y
 
 
@@ -261,19 +272,24 @@ class GenericAutoencoder(_ImageModel):
 
 
 def build_model(arch, in_channels=3, out_channels=1, filters=16, depth=4, dropout=0.1,
-                batch_norm=True, residual=False):
+                batch_norm=True, residual=False, normalize_input=False):
     """The model tessera's make_model builds for the same settings (model.* and the task's
-    channel counts)."""
+    channel counts; normalize_input for data.normalize: dataset)."""
     if arch == "unet":
-        return UNet(in_channels, out_channels, filters, depth, dropout, batch_norm, residual)
-    if arch == "autoencoder":
+        model = UNet(in_channels, out_channels, filters, depth, dropout, batch_norm, residual)
+    elif arch == "autoencoder":
         if depth != 4:
             raise ValueError("arch autoencoder is the article's network: depth must be 4")
-        return ArticleAutoencoder(in_channels, out_channels, filters, residual)
-    if arch == "autoencoder_generic":
-        return GenericAutoencoder(in_channels, out_channels, filters, depth, dropout, batch_norm,
-                                  residual)
-    raise ValueError(f"unknown arch {arch!r}; expected unet, autoencoder, autoencoder_generic")
+        model = ArticleAutoencoder(in_channels, out_channels, filters, residual)
+    elif arch == "autoencoder_generic":
+        model = GenericAutoencoder(in_channels, out_channels, filters, depth, dropout,
+                                   batch_norm, residual)
+    else:
+        raise ValueError(f"unknown arch {arch!r}; expected unet, autoencoder, "
+                         "autoencoder_generic")
+    if normalize_input:
+        model.enable_input_normalization()
+    return model
 
 
 def apply_activation(name, raw):
