@@ -90,6 +90,11 @@ ModelSummary summarize_model(ImageModelImpl& model, int64_t height, int64_t widt
     row.output_shape.assign(layer.shape.begin() + 1, layer.shape.end());
     auto it = modules.find(layer.name);
     if (it != modules.end()) row.params = keras_count(*it->second);
+    // data.normalize's statistics are buffers of the model itself (Keras's Normalization layer
+    // counts its mean and variance as its weights too).
+    if (layer.name == "normalize" && model.normalizes_input()) {
+      row.params = model.input_mean().numel() + model.input_std().numel();
+    }
     s.layers.push_back(std::move(row));
   }
   for (const auto& p : model.parameters()) {
@@ -123,8 +128,11 @@ std::string format_summary(const ModelSummary& s) {
   out += fmt::format("output shape:         {}\n", shape_text(s.output_shape));
   out += fmt::format("total params:         {}\n", with_commas(s.total_params));
   out += fmt::format("trainable params:     {}\n", with_commas(s.trainable_params));
-  out += fmt::format("non-trainable params: {} (BatchNorm moving mean/variance)\n",
-                     with_commas(s.non_trainable_params));
+  const bool normalize = std::any_of(s.layers.begin(), s.layers.end(),
+                                     [](const LayerRow& r) { return r.name == "normalize"; });
+  out += fmt::format("non-trainable params: {} (BatchNorm moving mean/variance{})\n",
+                     with_commas(s.non_trainable_params),
+                     normalize ? "; data.normalize's input mean/std" : "");
   return out;
 }
 

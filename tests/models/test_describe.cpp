@@ -59,6 +59,19 @@ TEST(ModelsDescribe, DescribeModelText) {
   EXPECT_NE(ae.find("myTransformer"), std::string::npos) << ae;
   EXPECT_NE(ae.find("3,624,707"), std::string::npos) << ae;
   EXPECT_NE(ae.find("ZeroPadding2D(tf same)"), std::string::npos) << ae;
+
+  // data.normalize: dataset adds a Normalization row holding the 2 x 3 input statistics, which
+  // count as non-trainable; the trainable count is unchanged.
+  c.model.arch = "unet";
+  c.task.out_channels = 1;
+  c.data.normalize = "dataset";
+  const std::string norm = describe_model(c, 32);
+  EXPECT_NE(norm.find("normalize"), std::string::npos) << norm;
+  EXPECT_NE(norm.find("Normalization"), std::string::npos) << norm;
+  EXPECT_NE(norm.find("total params:         2,164,599"), std::string::npos) << norm;
+  EXPECT_NE(norm.find("trainable params:     2,161,649"), std::string::npos) << norm;
+  EXPECT_NE(norm.find("data.normalize's input mean/std"), std::string::npos) << norm;
+  EXPECT_EQ(text.find("data.normalize"), std::string::npos) << text;  // the control
 }
 
 TEST(ModelsDescribe, BadSizeIsTheModelsError) {
